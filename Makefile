@@ -1,0 +1,43 @@
+# The developer's entry points. CMake + Ninja do the building; this file only names the steps.
+#   make run    install what is missing, build, start ballast's demo
+#   make test   install, build, run every test (release build, then unit tests under ASan+UBSan)
+#   make build  optimised binaries: build/release/ballast, build/release/ballast-bench
+#   make bench  run the micro-benchmarks
+
+RELEASE_DIR := build/release
+ASAN_DIR    := build/asan
+SOURCES      = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
+
+.PHONY: deps build run test test-release test-asan bench format format-check clean
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(RELEASE_DIR)
+
+run: build
+	$(RELEASE_DIR)/ballast demo
+
+test: build format-check test-release test-asan
+
+test-release: build
+	ctest --test-dir $(RELEASE_DIR) --output-on-failure
+
+test-asan: deps
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DBALLAST_SANITIZE=ON -DBALLAST_TESTS_ONLY=ON
+	cmake --build $(ASAN_DIR)
+	ctest --test-dir $(ASAN_DIR) --output-on-failure
+
+bench: build
+	$(RELEASE_DIR)/ballast-bench
+
+format:
+	clang-format -i $(SOURCES)
+
+format-check:
+	clang-format --dry-run -Werror $(SOURCES)
+
+clean:
+	rm -rf build

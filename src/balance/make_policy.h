@@ -1,0 +1,19 @@
+#pragma once
+// Builds the policy an algorithm names over a set of servers: the one place that maps
+// configuration to policy classes (a switch, not a registry).
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "balance/algorithm.h"
+#include "balance/policy.h"
+#include "upstream/server_spec.h"
+
+namespace ballast::balance {
+
+// `seed` feeds the policies that sample at random; give each worker its own.
+std::unique_ptr<Policy> make_policy(Algorithm algorithm,
+                                    std::span<const upstream::ServerSpec> servers, uint64_t seed);
+
+}  // namespace ballast::balance
