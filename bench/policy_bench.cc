@@ -7,13 +7,15 @@
 // Weights cycle 1..4 so weighted schedules do real work. Hash policies hash a rotating set of
 // client addresses.
 //
-// The counter bytes_per_server is the heap the policy holds per server, measured with glibc's
-// mallinfo2 around its construction (uordblks for the heap proper, hblkhd for the large tables
-// glibc places in their own mappings).
+// The counter bytes_per_server is the heap the policy holds per server: the net bytes allocated
+// while it is built, counted by the replaced operator new/delete below. (glibc's mallinfo2 would
+// miss small blocks recycled through its thread cache.)
 
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -21,15 +23,35 @@
 #include "balance/make_policy.h"
 #include "core/random.h"
 
+namespace {
+// Net bytes allocated through operator new; the benchmarks run on one thread.
+size_t g_allocated_bytes = 0;
+}  // namespace
+
+void* operator new(size_t size) {
+  void* block = std::malloc(size == 0 ? 1 : size);
+  if (block == nullptr) {
+    throw std::bad_alloc();
+  }
+  g_allocated_bytes += malloc_usable_size(block);
+  return block;
+}
+
+void operator delete(void* block) noexcept {
+  if (block != nullptr) {
+    g_allocated_bytes -= malloc_usable_size(block);
+    std::free(block);
+  }
+}
+
+void operator delete(void* block, size_t /*size*/) noexcept {
+  operator delete(block);
+}
+
 namespace ballast::balance {
 namespace {
 
 constexpr uint64_t kLatencyBaseNs = 1'000'000;
-
-size_t allocated_bytes() {
-  const struct mallinfo2 info = mallinfo2();
-  return info.uordblks + info.hblkhd;
-}
 
 std::vector<upstream::ServerSpec> make_fleet(uint32_t servers) {
   std::vector<upstream::ServerSpec> fleet(servers);
@@ -62,9 +84,9 @@ void prime(Policy& policy, const std::vector<uint64_t>& latency_ns, core::Random
 
 void pick_benchmark(benchmark::State& state, Algorithm algorithm, uint32_t servers) {
   const std::vector<upstream::ServerSpec> fleet = make_fleet(servers);
-  const size_t heap_before = allocated_bytes();
+  const size_t heap_before = g_allocated_bytes;
   const std::unique_ptr<Policy> policy = make_policy(algorithm, fleet, 1);
-  const size_t policy_bytes = allocated_bytes() - heap_before;
+  const size_t policy_bytes = g_allocated_bytes - heap_before;
 
   core::Random random(2);
   std::vector<uint64_t> latency_ns(servers);

@@ -20,7 +20,7 @@
 //   deadlines fall between two of server i's.
 // It is not nginx's order within a cycle (weights 5,1,1: nginx gives a a b a c a a).
 //
-// Departure from the lead's design, on measurement: with φ_i = 1/2 for every server (deadline
+// Why each server has its own phase, on measurement: with φ_i = 1/2 for every server (deadline
 // (k + 0.5)/w_i, Webster's apportionment), servers of equal weight share the same instants
 // and a heavy server runs ahead of its share in bursts: weights 1000 and 1×1000 give it 500
 // picks in a row (nginx alternates), 250 picks ahead of its share where nginx stays within
@@ -48,8 +48,8 @@
 // counted modulo 2^64 and compared by their difference, which is right while deadlines are
 // less than 2^23 cycles apart: every scheduled deadline stays within about one cycle of the
 // virtual time, so keys wrap around harmlessly and never need rebasing or overflow checks.
-// Departure from the lead's design: a tournament tree (each internal node holds the earlier of
-// its two children) instead of a binary heap. A pick replays one leaf-to-root path with one
+// Why a tournament tree (each internal node holds the earlier of its two children) rather than a
+// binary heap: a pick replays one leaf-to-root path with one
 // comparison per level, branch-free, and leaves sit at fixed places (no position index). A
 // heap's sift-down makes two comparisons per level and follows a data-dependent branch: with
 // the same keys it measured 66 ns a pick at 1,000 servers against 38 ns here.

@@ -68,8 +68,8 @@ void tour_one(std::ostream& out, Algorithm algorithm) {
   }
   out << std::left << std::setw(29) << balance::algorithm_name(algorithm) << sequence << "  ";
   for (size_t s = 0; s < kServers.size(); ++s) {
-    out << kServers[s].name << '=' << std::right << std::setw(3) << share[s] * 100 / kTotalPicks
-        << "% " << std::left;
+    out << (s == 0 ? "" : " ") << kServers[s].name << '=' << std::right << std::setw(3)
+        << share[s] * 100 / kTotalPicks << '%' << std::left;
   }
   out << '\n';
 }

@@ -25,17 +25,17 @@ PickContext excluding(std::initializer_list<ServerIndex> servers) {
   return ctx;
 }
 
-TEST(RoundRobinTest, TenPicksOverThreeServersGoFourThreeThree) {
+TEST(RoundRobin, TenPicksOverThreeServersGoFourThreeThree) {
   RoundRobin policy({1, 1, 1});
   EXPECT_EQ(pick_n(policy, 10), (std::vector<ServerIndex>{0, 1, 2, 0, 1, 2, 0, 1, 2, 0}));
 }
 
-TEST(RoundRobinTest, IgnoresWeights) {
+TEST(RoundRobin, IgnoresWeights) {
   RoundRobin policy({5, 1, 3});
   EXPECT_EQ(pick_n(policy, 6), (std::vector<ServerIndex>{0, 1, 2, 0, 1, 2}));
 }
 
-TEST(RoundRobinTest, IneligibleServerIsSkippedAndItsTurnResumesInOrder) {
+TEST(RoundRobin, IneligibleServerIsSkippedAndItsTurnResumesInOrder) {
   RoundRobin policy({1, 1, 1});
   EXPECT_EQ(policy.pick({}), 0u);
   policy.set_eligible(1, false);
@@ -44,7 +44,7 @@ TEST(RoundRobinTest, IneligibleServerIsSkippedAndItsTurnResumesInOrder) {
   EXPECT_EQ(pick_n(policy, 4), (std::vector<ServerIndex>{1, 2, 0, 1}));
 }
 
-TEST(RoundRobinTest, RotationContinuesFromWhereItWasNotFromTheStart) {
+TEST(RoundRobin, RotationContinuesFromWhereItWasNotFromTheStart) {
   RoundRobin policy({1, 1, 1, 1});
   EXPECT_EQ(pick_n(policy, 2), (std::vector<ServerIndex>{0, 1}));
   policy.set_eligible(0, false);
@@ -52,7 +52,7 @@ TEST(RoundRobinTest, RotationContinuesFromWhereItWasNotFromTheStart) {
   EXPECT_EQ(pick_n(policy, 4), (std::vector<ServerIndex>{2, 3, 1, 2}));
 }
 
-TEST(RoundRobinTest, ExcludedServerIsSkippedAndTheRotationMovesPastTheChosenOne) {
+TEST(RoundRobin, ExcludedServerIsSkippedAndTheRotationMovesPastTheChosenOne) {
   RoundRobin policy({1, 1, 1});
   EXPECT_EQ(policy.pick({}), 0u);
   EXPECT_EQ(policy.pick(excluding({1})), 2u);
@@ -60,14 +60,14 @@ TEST(RoundRobinTest, ExcludedServerIsSkippedAndTheRotationMovesPastTheChosenOne)
   EXPECT_EQ(policy.pick(excluding({1, 2})), 0u);
 }
 
-TEST(RoundRobinTest, LooksPastAFullSetOfExcludedServers) {
+TEST(RoundRobin, LooksPastAFullSetOfExcludedServers) {
   RoundRobin policy(std::vector<uint32_t>(20, 1));
   EXPECT_EQ(policy.pick(excluding({0, 1, 2, 3, 4, 5, 6, 7})), 8u);
   EXPECT_EQ(policy.pick(excluding({9, 10, 11, 12, 13, 14, 15, 16})), 17u);
   EXPECT_EQ(policy.pick(excluding({18, 19, 0, 1, 2, 3, 4, 5})), 6u);
 }
 
-TEST(RoundRobinTest, NoServerWhenNothingQualifies) {
+TEST(RoundRobin, NoServerWhenNothingQualifies) {
   RoundRobin empty({});
   EXPECT_EQ(empty.pick({}), kNoServer);
 
@@ -81,7 +81,7 @@ TEST(RoundRobinTest, NoServerWhenNothingQualifies) {
   EXPECT_EQ(policy.pick({}), kNoServer);
 }
 
-TEST(RoundRobinTest, EightExcludedOfNineEligibleStillFindsTheNinth) {
+TEST(RoundRobin, EightExcludedOfNineEligibleStillFindsTheNinth) {
   RoundRobin policy(std::vector<uint32_t>(100, 1));
   for (ServerIndex server = 9; server < 100; ++server) {
     policy.set_eligible(server, false);
@@ -91,7 +91,7 @@ TEST(RoundRobinTest, EightExcludedOfNineEligibleStillFindsTheNinth) {
 }
 
 // The reference: a linear walk from the cursor over all servers.
-TEST(RoundRobinTest, MatchesALinearScanUnderRandomFlipsAndExclusions) {
+TEST(RoundRobin, MatchesALinearScanUnderRandomFlipsAndExclusions) {
   constexpr uint32_t kServers = 1000;
   RoundRobin policy(std::vector<uint32_t>(kServers, 1));
   std::vector<bool> eligible(kServers, true);
@@ -127,7 +127,7 @@ TEST(RoundRobinTest, MatchesALinearScanUnderRandomFlipsAndExclusions) {
   }
 }
 
-TEST(RoundRobinTest, LargeFleetGivesEveryServerOneTurnPerRound) {
+TEST(RoundRobin, LargeFleetGivesEveryServerOneTurnPerRound) {
   constexpr uint32_t kServers = 10000;
   RoundRobin policy(std::vector<uint32_t>(kServers, 3));
   for (int round = 0; round < 3; ++round) {

@@ -116,17 +116,17 @@ class NginxReference {
 
 // ---- Small fleets: nginx's own algorithm. ----
 
-TEST(SmoothWeightedRoundRobinTest, ThreeOneGivesS1S1S2S1) {
+TEST(SmoothWeightedRoundRobin, ThreeOneGivesS1S1S2S1) {
   SmoothWeightedRoundRobin policy({3, 1});
   EXPECT_EQ(pick_n(policy, 12), repeat({0, 0, 1, 0}, 3));
 }
 
-TEST(SmoothWeightedRoundRobinTest, FiveOneOneGivesNginxsDocumentedSequence) {
+TEST(SmoothWeightedRoundRobin, FiveOneOneGivesNginxsDocumentedSequence) {
   SmoothWeightedRoundRobin policy({5, 1, 1});
   EXPECT_EQ(pick_n(policy, 21), repeat({0, 0, 1, 0, 2, 0, 0}, 3));
 }
 
-TEST(SmoothWeightedRoundRobinTest, ExactProportionsOverEveryCycleForRandomWeights) {
+TEST(SmoothWeightedRoundRobin, ExactProportionsOverEveryCycleForRandomWeights) {
   core::Random random(5);
   for (int trial = 0; trial < 50; ++trial) {
     const uint32_t servers = 1 + static_cast<uint32_t>(random.below(64));
@@ -138,7 +138,7 @@ TEST(SmoothWeightedRoundRobinTest, ExactProportionsOverEveryCycleForRandomWeight
   }
 }
 
-TEST(SmoothWeightedRoundRobinTest, IneligibleServerIsSkippedAndItsShareFlowsToTheOthers) {
+TEST(SmoothWeightedRoundRobin, IneligibleServerIsSkippedAndItsShareFlowsToTheOthers) {
   SmoothWeightedRoundRobin policy({2, 1, 1, 1});
   EXPECT_EQ(pick_n(policy, 5), (std::vector<ServerIndex>{0, 1, 2, 3, 0}));
   policy.set_eligible(0, false);
@@ -148,7 +148,7 @@ TEST(SmoothWeightedRoundRobinTest, IneligibleServerIsSkippedAndItsShareFlowsToTh
   EXPECT_EQ(pick_n(policy, 10), repeat({0, 1, 2, 3, 0}, 2));
 }
 
-TEST(SmoothWeightedRoundRobinTest, ExcludedServerIsNotIncrementedLikeATriedPeer) {
+TEST(SmoothWeightedRoundRobin, ExcludedServerIsNotIncrementedLikeATriedPeer) {
   SmoothWeightedRoundRobin policy({3, 2, 1});
   NginxReference reference({3, 2, 1});
   EXPECT_EQ(pick_n(policy, 6), repeat({0, 1, 0, 2, 1, 0}, 1));
@@ -166,7 +166,7 @@ TEST(SmoothWeightedRoundRobinTest, ExcludedServerIsNotIncrementedLikeATriedPeer)
   }
 }
 
-TEST(SmoothWeightedRoundRobinTest, NoServerWhenNothingQualifies) {
+TEST(SmoothWeightedRoundRobin, NoServerWhenNothingQualifies) {
   SmoothWeightedRoundRobin empty({});
   EXPECT_EQ(empty.pick({}), kNoServer);
 
@@ -178,14 +178,14 @@ TEST(SmoothWeightedRoundRobinTest, NoServerWhenNothingQualifies) {
   EXPECT_EQ(policy.pick({}), kNoServer);
 }
 
-TEST(SmoothWeightedRoundRobinTest, WeightChangeTakesEffect) {
+TEST(SmoothWeightedRoundRobin, WeightChangeTakesEffect) {
   SmoothWeightedRoundRobin policy({1, 1});
   EXPECT_EQ(pick_n(policy, 4), repeat({0, 1}, 2));
   policy.set_weight(1, 3);
   EXPECT_EQ(pick_n(policy, 8), repeat({1, 0, 1, 1}, 2));
 }
 
-TEST(SmoothWeightedRoundRobinTest, MatchesNginxUnderRandomFlipsExclusionsAndWeightChanges) {
+TEST(SmoothWeightedRoundRobin, MatchesNginxUnderRandomFlipsExclusionsAndWeightChanges) {
   core::Random random(17);
   for (int trial = 0; trial < 20; ++trial) {
     const uint32_t servers =
@@ -215,7 +215,7 @@ TEST(SmoothWeightedRoundRobinTest, MatchesNginxUnderRandomFlipsExclusionsAndWeig
   }
 }
 
-TEST(SmoothWeightedRoundRobinTest, SixtyFourServersStillRunNginxExactly) {
+TEST(SmoothWeightedRoundRobin, LargestScannedFleetStillRunsNginxExactly) {
   core::Random random(23);
   const std::vector<uint32_t> weights =
       random_weights(random, SmoothWeightedRoundRobin::kMaxScanServers, 9);
@@ -259,7 +259,7 @@ Spacing measure(const std::vector<uint32_t>& weights, const std::vector<ServerIn
   return spacing;
 }
 
-TEST(EarliestDeadlineScheduleTest, ExactProportionsOverEveryCycleAndPeriodW) {
+TEST(EarliestDeadlineSchedule, ExactProportionsOverEveryCycleAndPeriodW) {
   core::Random random(29);
   for (uint32_t max_weight : {1u, 7u, 100u}) {
     const std::vector<uint32_t> weights = random_weights(random, 1000, max_weight);
@@ -273,7 +273,7 @@ TEST(EarliestDeadlineScheduleTest, ExactProportionsOverEveryCycleAndPeriodW) {
   }
 }
 
-TEST(EarliestDeadlineScheduleTest, EqualWeightsGiveEachServerOneTurnEveryCycle) {
+TEST(EarliestDeadlineSchedule, EqualWeightsGiveEachServerOneTurnEveryCycle) {
   const std::vector<uint32_t> weights(1000, 4);
   EarliestDeadlineSchedule schedule(weights);
   const std::vector<ServerIndex> picks = pick_n(schedule, 3 * 1000);
@@ -287,7 +287,7 @@ TEST(EarliestDeadlineScheduleTest, EqualWeightsGiveEachServerOneTurnEveryCycle) 
 
 // Webster's single phase (deadline (k + 0.5) / w for every server) fails this: the heavy
 // server's first 500 picks come in a row.
-TEST(EarliestDeadlineScheduleTest, HeavyServerAmongLightOnesIsSpreadNotBurst) {
+TEST(EarliestDeadlineSchedule, HeavyServerAmongLightOnesIsSpreadNotBurst) {
   for (uint32_t heavy_weight : {10u, 1000u}) {
     std::vector<uint32_t> weights(1001, 1);
     weights[0] = heavy_weight;
@@ -302,7 +302,7 @@ TEST(EarliestDeadlineScheduleTest, HeavyServerAmongLightOnesIsSpreadNotBurst) {
 // Neither nginx nor EDF keeps every gap within ceil(W/w_i) + 1 on mixed weights (nginx reaches
 // 1.43·W/w_i on these fleets); both keep each server's count within about one pick of its
 // share. Measured here: lag <= 1.09, gaps <= 1.17·W/w_i + 1.
-TEST(EarliestDeadlineScheduleTest, MixedWeightsStayWithinAboutOnePickOfTheirShare) {
+TEST(EarliestDeadlineSchedule, MixedWeightsStayWithinAboutOnePickOfTheirShare) {
   core::Random random(31);
   for (uint32_t max_weight : {10u, 100u, 1000u}) {
     const std::vector<uint32_t> weights = random_weights(random, 1000, max_weight);
@@ -313,7 +313,7 @@ TEST(EarliestDeadlineScheduleTest, MixedWeightsStayWithinAboutOnePickOfTheirShar
   }
 }
 
-TEST(EarliestDeadlineScheduleTest, RemovedServersShareFlowsToTheOthersInProportion) {
+TEST(EarliestDeadlineSchedule, RemovedServersShareFlowsToTheOthersInProportion) {
   core::Random random(37);
   const std::vector<uint32_t> weights = random_weights(random, 1000, 5);
   EarliestDeadlineSchedule schedule(weights);
@@ -333,7 +333,7 @@ TEST(EarliestDeadlineScheduleTest, RemovedServersShareFlowsToTheOthersInProporti
   }
 }
 
-TEST(EarliestDeadlineScheduleTest, RejoiningServerNeitherBurstsNorStarves) {
+TEST(EarliestDeadlineSchedule, RejoiningServerNeitherBurstsNorStarves) {
   std::vector<uint32_t> weights(1000, 1);
   weights[500] = 50;
   const uint64_t cycle = total(weights);
@@ -351,7 +351,7 @@ TEST(EarliestDeadlineScheduleTest, RejoiningServerNeitherBurstsNorStarves) {
   }
 }
 
-TEST(EarliestDeadlineScheduleTest, RemoveAndInsertWithNoPickBetweenChangeNothing) {
+TEST(EarliestDeadlineSchedule, RemoveAndInsertWithNoPickBetweenChangeNothing) {
   core::Random random(41);
   const std::vector<uint32_t> weights = random_weights(random, 300, 20);
   EarliestDeadlineSchedule steady(weights);
@@ -364,7 +364,7 @@ TEST(EarliestDeadlineScheduleTest, RemoveAndInsertWithNoPickBetweenChangeNothing
   }
 }
 
-TEST(EarliestDeadlineScheduleTest, ExcludedServersArePassedOverAndKeepTheirTurn) {
+TEST(EarliestDeadlineSchedule, ExcludedServersArePassedOverAndKeepTheirTurn) {
   const std::vector<uint32_t> weights(1000, 1);
   EarliestDeadlineSchedule schedule(weights);
   EarliestDeadlineSchedule preview = schedule;
@@ -377,7 +377,7 @@ TEST(EarliestDeadlineScheduleTest, ExcludedServersArePassedOverAndKeepTheirTurn)
   EXPECT_EQ(pick_n(schedule, 8), std::vector<ServerIndex>(next.begin(), next.begin() + 8));
 }
 
-TEST(EarliestDeadlineScheduleTest, ServerExcludedForLongOwesAtMostOnePick) {
+TEST(EarliestDeadlineSchedule, ServerExcludedForLongOwesAtMostOnePick) {
   const std::vector<uint32_t> weights(1000, 2);
   EarliestDeadlineSchedule schedule(weights);
   const ExcludedServers excluded = excluded_set({123});
@@ -391,7 +391,7 @@ TEST(EarliestDeadlineScheduleTest, ServerExcludedForLongOwesAtMostOnePick) {
   EXPECT_LE(first, static_cast<int64_t>(total(weights) / 2));
 }
 
-TEST(EarliestDeadlineScheduleTest, NoServerWhenAllAreExcludedOrRemoved) {
+TEST(EarliestDeadlineSchedule, NoServerWhenAllAreExcludedOrRemoved) {
   EarliestDeadlineSchedule empty(std::vector<uint32_t>{});
   EXPECT_EQ(empty.pick({}), kNoServer);
 
@@ -408,7 +408,7 @@ TEST(EarliestDeadlineScheduleTest, NoServerWhenAllAreExcludedOrRemoved) {
   EXPECT_EQ(schedule.pick({}), 2u);
 }
 
-TEST(EarliestDeadlineScheduleTest, WeightChangeTakesEffectFromTheNextCycle) {
+TEST(EarliestDeadlineSchedule, WeightChangeTakesEffectFromTheNextCycle) {
   std::vector<uint32_t> weights(1000, 1);
   EarliestDeadlineSchedule schedule(weights);
   pick_n(schedule, 400);
@@ -426,7 +426,7 @@ TEST(EarliestDeadlineScheduleTest, WeightChangeTakesEffectFromTheNextCycle) {
   }
 }
 
-TEST(EarliestDeadlineScheduleTest, RandomOperationsKeepEveryPickValidAndSettleToExactShares) {
+TEST(EarliestDeadlineSchedule, RandomOperationsKeepEveryPickValidAndSettleToExactShares) {
   core::Random random(43);
   std::vector<uint32_t> weights = random_weights(random, 500, 12);
   EarliestDeadlineSchedule schedule(weights);
@@ -490,7 +490,7 @@ TEST(EarliestDeadlineScheduleTest, RandomOperationsKeepEveryPickValidAndSettleTo
 // Weights near 2^32 put deadlines of different servers within 2^-40 of a cycle of each
 // other every few hundred picks, where the schedule's 64-bit keys tie and its remainder
 // comparison must decide.
-TEST(EarliestDeadlineScheduleTest, PicksFollowExactDeadlineOrderBelowKeyResolution) {
+TEST(EarliestDeadlineSchedule, PicksFollowExactDeadlineOrderBelowKeyResolution) {
   using uint128 = unsigned __int128;
   const std::vector<uint32_t> weights = {4294967295u, 4294967291u, 2147483647u, 3000000019u,
                                          1999999999u};
@@ -514,7 +514,7 @@ TEST(EarliestDeadlineScheduleTest, PicksFollowExactDeadlineOrderBelowKeyResoluti
 
 // Keys count 2^40 per cycle modulo 2^64, so they wrap every 2^24 cycles; comparisons must not
 // notice. A plain unsigned comparison would hand the server whose key wrapped every pick.
-TEST(EarliestDeadlineScheduleTest, KeysWrapAroundUnnoticed) {
+TEST(EarliestDeadlineSchedule, KeysWrapAroundUnnoticed) {
   EarliestDeadlineSchedule schedule(std::vector<uint32_t>{1, 1});
   const ServerIndex first = schedule.pick({});
   ServerIndex previous = first;
@@ -530,7 +530,7 @@ TEST(EarliestDeadlineScheduleTest, KeysWrapAroundUnnoticed) {
 
 // ---- The policy at fleet sizes that use the schedule. ----
 
-TEST(SmoothWeightedRoundRobinTest, LargeFleetHasExactCyclesAndHonoursEligibilityAndExclusion) {
+TEST(SmoothWeightedRoundRobin, LargeFleetHasExactCyclesAndHonoursEligibilityAndExclusion) {
   core::Random random(47);
   std::vector<uint32_t> weights = random_weights(random, 1000, 10);
   SmoothWeightedRoundRobin policy(weights);

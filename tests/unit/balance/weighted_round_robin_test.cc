@@ -25,7 +25,7 @@ PickContext excluding(std::initializer_list<ServerIndex> servers) {
   return ctx;
 }
 
-TEST(WeightedRoundRobinTest, FiveThreeTwoGivesRunsOfFiveThreeTwo) {
+TEST(WeightedRoundRobin, FiveThreeTwoGivesRunsOfFiveThreeTwo) {
   WeightedRoundRobin policy({5, 3, 2});
   const std::vector<ServerIndex> cycle = {0, 0, 0, 0, 0, 1, 1, 1, 2, 2};
   std::vector<ServerIndex> two_cycles = cycle;
@@ -33,19 +33,19 @@ TEST(WeightedRoundRobinTest, FiveThreeTwoGivesRunsOfFiveThreeTwo) {
   EXPECT_EQ(pick_n(policy, 20), two_cycles);
 }
 
-TEST(WeightedRoundRobinTest, HugeWeightsAreNotExpanded) {
+TEST(WeightedRoundRobin, HugeWeightsAreNotExpanded) {
   // An expanded list would need four billion entries here.
   WeightedRoundRobin policy({4'000'000'000u, 1});
   EXPECT_EQ(pick_n(policy, 1000), std::vector<ServerIndex>(1000, 0));
 }
 
-TEST(WeightedRoundRobinTest, IneligibleServerIsSkipped) {
+TEST(WeightedRoundRobin, IneligibleServerIsSkipped) {
   WeightedRoundRobin policy({2, 3, 1});
   policy.set_eligible(1, false);
   EXPECT_EQ(pick_n(policy, 6), (std::vector<ServerIndex>{0, 0, 2, 0, 0, 2}));
 }
 
-TEST(WeightedRoundRobinTest, ServerLeavingMidRunGivesUpTheRestOfIt) {
+TEST(WeightedRoundRobin, ServerLeavingMidRunGivesUpTheRestOfIt) {
   WeightedRoundRobin policy({5, 3, 2});
   EXPECT_EQ(pick_n(policy, 2), (std::vector<ServerIndex>{0, 0}));
   policy.set_eligible(0, false);
@@ -54,7 +54,7 @@ TEST(WeightedRoundRobinTest, ServerLeavingMidRunGivesUpTheRestOfIt) {
   EXPECT_EQ(pick_n(policy, 7), (std::vector<ServerIndex>{2, 0, 0, 0, 0, 0, 1}));
 }
 
-TEST(WeightedRoundRobinTest, FlapBetweenPicksKeepsTheRun) {
+TEST(WeightedRoundRobin, FlapBetweenPicksKeepsTheRun) {
   WeightedRoundRobin policy({3, 1});
   EXPECT_EQ(policy.pick({}), 0u);
   policy.set_eligible(0, false);
@@ -62,7 +62,7 @@ TEST(WeightedRoundRobinTest, FlapBetweenPicksKeepsTheRun) {
   EXPECT_EQ(pick_n(policy, 3), (std::vector<ServerIndex>{0, 0, 1}));
 }
 
-TEST(WeightedRoundRobinTest, ExcludedServerIsSkippedLikeAnExpandedListEntry) {
+TEST(WeightedRoundRobin, ExcludedServerIsSkippedLikeAnExpandedListEntry) {
   WeightedRoundRobin policy({3, 2, 2});
   EXPECT_EQ(policy.pick({}), 0u);
   // The list cursor moves past server 0's entries to server 1's first.
@@ -71,7 +71,7 @@ TEST(WeightedRoundRobinTest, ExcludedServerIsSkippedLikeAnExpandedListEntry) {
   EXPECT_EQ(policy.pick(excluding({0, 1})), 2u);
 }
 
-TEST(WeightedRoundRobinTest, WeightChangeOfTheRunningServerResizesItsRun) {
+TEST(WeightedRoundRobin, WeightChangeOfTheRunningServerResizesItsRun) {
   WeightedRoundRobin shrunk({5, 3, 2});
   EXPECT_EQ(pick_n(shrunk, 2), (std::vector<ServerIndex>{0, 0}));
   shrunk.set_weight(0, 3);
@@ -88,14 +88,14 @@ TEST(WeightedRoundRobinTest, WeightChangeOfTheRunningServerResizesItsRun) {
   EXPECT_EQ(pick_n(grown, 3), (std::vector<ServerIndex>{0, 0, 1}));
 }
 
-TEST(WeightedRoundRobinTest, WeightChangeOfAnotherServerAppliesToItsNextRun) {
+TEST(WeightedRoundRobin, WeightChangeOfAnotherServerAppliesToItsNextRun) {
   WeightedRoundRobin policy({2, 2});
   EXPECT_EQ(policy.pick({}), 0u);
   policy.set_weight(1, 4);
   EXPECT_EQ(pick_n(policy, 7), (std::vector<ServerIndex>{0, 1, 1, 1, 1, 0, 0}));
 }
 
-TEST(WeightedRoundRobinTest, NoServerWhenNothingQualifies) {
+TEST(WeightedRoundRobin, NoServerWhenNothingQualifies) {
   WeightedRoundRobin empty({});
   EXPECT_EQ(empty.pick({}), kNoServer);
 
@@ -136,7 +136,7 @@ class ExpandedList {
   size_t cursor_ = 0;
 };
 
-TEST(WeightedRoundRobinTest, MatchesTheExpandedListUnderRandomFlipsAndExclusions) {
+TEST(WeightedRoundRobin, MatchesTheExpandedListUnderRandomFlipsAndExclusions) {
   constexpr uint32_t kServers = 1000;
   core::Random random(11);
   std::vector<uint32_t> weights(kServers);
