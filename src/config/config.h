@@ -1,0 +1,206 @@
+#pragma once
+// ballast's configuration as plain, validated data. The loader (loader.h) turns one YAML file
+// into a Config; nothing else reads YAML. Every default lives here, next to its field, and is
+// documented in docs/config.md.
+//
+// Both file shapes become this one model: the short shape (`load_balancer:`) is one listener
+// named "default" routing everything to one cluster named "default".
+//
+// Threading: built once at start-up or reload on the main thread, then shared read-only
+// (std::shared_ptr<const Config>) by the workers of that generation.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "balance/algorithm.h"
+
+namespace ballast::config {
+
+struct Endpoint {
+  std::string host;  // an IPv4/IPv6 literal or a name resolved at start-up
+  uint16_t port = 0;
+};
+
+enum class ListenerMode : uint8_t { http, tcp };
+
+struct ServerConfig {
+  std::string host;
+  uint16_t port = 0;
+  uint32_t weight = 1;           // >= 1
+  uint32_t max_connections = 0;  // across all workers; 0 = unlimited
+  bool backup = false;           // only when no primary server is eligible
+  std::string region;            // empty = the cluster's primary region
+
+  std::string name() const { return host + ":" + std::to_string(port); }
+};
+
+enum class HealthCheckType : uint8_t { http, tcp };
+
+struct HealthCheckConfig {
+  bool enabled = false;  // true when the block is present (or `enabled: true`)
+  HealthCheckType type = HealthCheckType::http;
+  std::string path = "/health";
+  uint16_t expected_status_min = 200;  // `expected_status: 200-399` or a single code
+  uint16_t expected_status_max = 399;
+  uint64_t interval_ms = 30'000;
+  uint64_t timeout_ms = 5'000;
+  uint32_t healthy_threshold = 2;
+  uint32_t unhealthy_threshold = 3;
+  uint64_t jitter_ms = 0;
+  uint64_t slow_start_ms = 0;  // 0 = a returning server takes its full weight at once
+  bool start_healthy = false;  // a new server is "unknown" (not eligible) until its first check
+};
+
+// Passive health: ejection of servers failing real traffic (Envoy's outlier detection).
+struct OutlierDetectionConfig {
+  bool enabled = false;
+  uint32_t consecutive_failures = 5;
+  bool on_5xx = false;
+  uint64_t base_ejection_time_ms = 30'000;
+  uint64_t max_ejection_time_ms = 300'000;
+  uint32_t max_ejection_percent = 10;
+};
+
+enum class BreakerMode : uint8_t { consecutive, rate, predictive };
+enum class WindowType : uint8_t { count, time };
+
+struct CircuitBreakerConfig {
+  bool enabled = false;  // true when a circuit_breaker block applies to the cluster
+  // Unless `mode:` is given: `rate` when the block has window_size, window_type or
+  // min_requests, else `consecutive`.
+  BreakerMode mode = BreakerMode::consecutive;
+  uint32_t failure_threshold = 5;  // consecutive: failures in a row; rate/predictive: percent
+  uint64_t timeout_ms = 30'000;    // OPEN -> HALF_OPEN
+  uint32_t half_open_requests = 3;
+  uint32_t success_threshold = 3;
+  WindowType window_type = WindowType::time;
+  uint64_t window_size = 10'000;  // ms for a time window, calls for a count window
+  uint32_t min_requests = 20;
+  uint32_t slow_call_rate_threshold = 100;  // percent; 100 = slow calls alone never open it
+  uint64_t slow_call_duration_ms = 60'000;
+  double prediction_threshold = 0.7;
+  // Cluster limits (Envoy's): overflow gets an immediate 503. 0 = unlimited.
+  uint32_t max_pending_requests = 0;
+  uint32_t max_requests = 0;
+  uint32_t max_retries = 0;
+};
+
+enum class RetryOn : uint8_t { connect_failure = 1, timeout = 2, server_error = 4 };
+
+struct RetryConfig {
+  uint32_t attempts = 1;  // tries per request including the first; 1 = no retry
+  uint8_t on = static_cast<uint8_t>(RetryOn::connect_failure);  // bitmask of RetryOn
+  uint64_t per_try_timeout_ms = 0;                              // 0 = the server (response) timeout
+  uint32_t budget_percent = 20;        // retries in flight <= this share of active requests...
+  uint32_t budget_min_concurrent = 3;  // ...but this many are always allowed
+};
+
+struct TimeoutsConfig {
+  uint64_t connect_ms = 5'000;
+  uint64_t client_ms = 60'000;  // client idle: between requests and while reading one
+  uint64_t server_ms = 60'000;  // waiting for the server's response (and between its bytes)
+};
+
+struct PoolConfig {
+  uint32_t idle_per_server = 32;  // idle keep-alive connections kept per server per worker
+  uint64_t idle_timeout_ms = 60'000;
+};
+
+enum class AffinityMethod : uint8_t { cookie, ip, header };
+
+struct SessionAffinityConfig {
+  bool enabled = false;
+  AffinityMethod method = AffinityMethod::cookie;
+  std::string cookie_name = "ballast_server";
+  std::string header_name;
+};
+
+enum class HashOn : uint8_t { client_ip, header, cookie, path };
+
+struct HashKeyConfig {
+  HashOn on = HashOn::client_ip;
+  std::string name;  // header or cookie name
+};
+
+struct RegionsConfig {
+  std::string primary;
+  std::vector<std::string> failover;
+  double min_healthy_fraction = 0.5;  // the primary serves while this share is eligible
+};
+
+struct ClusterConfig {
+  std::string name;
+  balance::Algorithm algorithm = balance::Algorithm::round_robin;
+  std::vector<ServerConfig> servers;
+  HashKeyConfig hash_key;
+  HealthCheckConfig health_check;
+  OutlierDetectionConfig outlier_detection;
+  CircuitBreakerConfig circuit_breaker;
+  RetryConfig retry;
+  TimeoutsConfig timeouts;  // defaults from the top-level `timeouts:`
+  PoolConfig pool;
+  SessionAffinityConfig session_affinity;
+  std::optional<RegionsConfig> regions;
+  uint32_t panic_threshold = 0;  // percent; 0 = off
+};
+
+struct RouteConfig {
+  std::string host;         // empty = any host; exact match, case-insensitive, port ignored
+  std::string path_prefix;  // empty = any path
+  std::string cluster;
+};
+
+struct ListenerConfig {
+  std::string name;
+  Endpoint listen;
+  ListenerMode mode = ListenerMode::http;
+  std::vector<RouteConfig> routes;  // first match wins; tcp listeners have exactly one
+};
+
+struct MetricsConfig {
+  bool enabled = true;
+  uint16_t port = 9090;
+  std::string path = "/metrics";
+};
+
+enum class LogLevel : uint8_t { debug, info, warn, error };
+enum class LogFormat : uint8_t { json, text };
+
+struct LoggingConfig {
+  LogLevel level = LogLevel::info;
+  LogFormat format = LogFormat::json;
+  std::string output = "stdout";  // stdout, stderr or a file path
+  bool access_log = true;
+  double access_log_sample = 1.0;  // share of requests logged
+};
+
+struct MonitoringConfig {
+  MetricsConfig metrics;
+  LoggingConfig logging;
+};
+
+struct TracingConfig {
+  bool enabled = false;
+  double sample_rate = 0.01;
+  std::string endpoint;  // OTLP/HTTP JSON collector URL
+};
+
+struct AdminConfig {
+  Endpoint listen{"127.0.0.1", 9091};
+  std::string token;  // empty = no token required for writes
+};
+
+struct Config {
+  std::string source;    // the file this came from, for messages
+  uint32_t workers = 0;  // 0 = one per core
+  uint64_t drain_timeout_ms = 30'000;
+  std::vector<ListenerConfig> listeners;
+  std::vector<ClusterConfig> clusters;
+  MonitoringConfig monitoring;
+  TracingConfig tracing;
+  AdminConfig admin;
+};
+
+}  // namespace ballast::config
