@@ -7,51 +7,17 @@
 #include <vector>
 
 #include "core/hash.h"
-#include "core/random.h"
+#include "policy_test_support.h"
 
 namespace ballast::balance {
 namespace {
 
-constexpr int kKeys = 100'000;
-
-std::vector<upstream::ServerSpec> fleet(uint32_t servers) {
-  std::vector<upstream::ServerSpec> specs;
-  for (uint32_t i = 0; i < servers; ++i) {
-    specs.push_back({"backend-" + std::to_string(i) + ".example:8080", 1, false});
-  }
-  return specs;
-}
-
-std::vector<std::string> random_keys(uint64_t seed) {
-  core::Random random(seed);
-  std::vector<std::string> keys;
-  for (int i = 0; i < kKeys; ++i) {
-    keys.push_back("client-" + std::to_string(random.next()));
-  }
-  return keys;
-}
-
-ServerIndex pick_key(Maglev& maglev, const std::string& key, const PickContext& base = {}) {
-  PickContext ctx = base;
-  ctx.hash_key = key;
-  return maglev.pick(ctx);
-}
-
-std::vector<ServerIndex> pick_all(Maglev& maglev, const std::vector<std::string>& keys) {
-  std::vector<ServerIndex> chosen;
-  for (const std::string& key : keys) {
-    chosen.push_back(pick_key(maglev, key));
-  }
-  return chosen;
-}
-
-std::vector<int> count_per_server(const std::vector<ServerIndex>& chosen, uint32_t servers) {
-  std::vector<int> counts(servers);
-  for (const ServerIndex server : chosen) {
-    ++counts[server];
-  }
-  return counts;
-}
+using test_support::count_per_server;
+using test_support::fleet;
+using test_support::kKeys;
+using test_support::pick_all;
+using test_support::pick_key;
+using test_support::random_keys;
 
 TEST(Maglev, TableSizeIsAPrimeOnALadderNearPowersOfTwo) {
   EXPECT_EQ(maglev_table_size(1), 65'537u);
@@ -94,34 +60,16 @@ TEST(Maglev, AKeyGoesToItsHashesSlot) {
 }
 
 TEST(Maglev, TheSameKeyAlwaysMapsToTheSameServer) {
-  const std::vector<upstream::ServerSpec> specs = fleet(10);
-  Maglev maglev(specs);
-  Maglev rebuilt(specs);
-  const std::vector<std::string> keys = random_keys(2);
-  const std::vector<ServerIndex> first = pick_all(maglev, keys);
-  EXPECT_EQ(pick_all(maglev, keys), first);
-  EXPECT_EQ(pick_all(rebuilt, keys), first);
+  test_support::expect_the_same_key_always_maps_to_the_same_server<Maglev>(2);
 }
 
 TEST(Maglev, TenEqualServersEachTakeATenthWithinTenPercent) {
   Maglev maglev(fleet(10));
-  const std::vector<int> load = count_per_server(pick_all(maglev, random_keys(3)), 10);
-  for (uint32_t server = 0; server < 10; ++server) {
-    EXPECT_NEAR(load[server], kKeys / 10, kKeys / 100) << "server " << server;
-  }
+  test_support::expect_ten_equal_servers_each_take_a_tenth(maglev, 3);
 }
 
 TEST(Maglev, WeightsAreHonoured) {
-  std::vector<upstream::ServerSpec> specs = fleet(6);
-  for (uint32_t i = 0; i < 6; i += 2) {
-    specs[i].weight = 2;
-  }
-  Maglev maglev(specs);
-  const std::vector<int> load = count_per_server(pick_all(maglev, random_keys(4)), 6);
-  for (uint32_t server = 0; server < 6; ++server) {
-    const double ideal = kKeys * (server % 2 == 0 ? 2.0 : 1.0) / 9.0;
-    EXPECT_NEAR(load[server], ideal, ideal * 0.1) << "server " << server;
-  }
+  test_support::expect_weights_are_honoured<Maglev>(4);
 }
 
 // Maglev moves a little more than the removed server's keys: the others' turns shift.
@@ -180,69 +128,22 @@ TEST(Maglev, AnIneligibleServerMovesExactlyItsKeysSpreadOverTheOthers) {
 }
 
 TEST(Maglev, ExcludedServersAreSkippedLikeIneligibleOnes) {
-  Maglev maglev(fleet(10));
-  Maglev twin(fleet(10));
-  twin.set_eligible(2, false);
-  twin.set_eligible(7, false);
-  PickContext ctx;
-  ctx.excluded.add(2);
-  ctx.excluded.add(7);
-  for (const std::string& key : random_keys(7)) {
-    const ServerIndex chosen = pick_key(maglev, key, ctx);
-    ASSERT_NE(chosen, 2u);
-    ASSERT_NE(chosen, 7u);
-    ASSERT_EQ(chosen, pick_key(twin, key));
-  }
+  test_support::expect_excluded_servers_are_skipped_like_ineligible_ones<Maglev>(7);
 }
 
 TEST(Maglev, NoServerWhenNothingQualifies) {
-  Maglev empty(fleet(0));
-  EXPECT_EQ(pick_key(empty, "k"), kNoServer);
-
-  Maglev maglev(fleet(3));
-  maglev.set_eligible(0, false);
-  maglev.set_eligible(2, false);
-  PickContext ctx;
-  ctx.excluded.add(1);
-  EXPECT_EQ(pick_key(maglev, "k", ctx), kNoServer);
-  EXPECT_EQ(pick_key(maglev, "k"), 1u);
-  maglev.set_eligible(1, false);
-  EXPECT_EQ(pick_key(maglev, "k"), kNoServer);
+  test_support::expect_no_server_when_nothing_qualifies<Maglev>();
 }
 
-// With 990 of 1,000 servers out, most probes pass the bound and take the fallback: every key
-// still reaches a qualifying server, the same one each time.
+// With 990 of 1,000 servers out, most probes pass kMaxProbes and take the fallback.
 TEST(Maglev, ProbesPastTheBoundFallBackToAQualifyingServer) {
-  Maglev maglev(fleet(1'000));
-  for (ServerIndex server = 0; server < 1'000; ++server) {
-    maglev.set_eligible(server, server % 100 == 0);
-  }
-  PickContext ctx;
-  ctx.excluded.add(0);
-  ctx.excluded.add(100);
-  const std::vector<std::string> keys = random_keys(8);
-  std::vector<int> load(1'000);
-  for (int i = 0; i < 10'000; ++i) {
-    const ServerIndex chosen = pick_key(maglev, keys[i], ctx);
-    ASSERT_NE(chosen, kNoServer);
-    ASSERT_EQ(chosen % 100, 0u);
-    ASSERT_GE(chosen, 200u);
-    ASSERT_EQ(pick_key(maglev, keys[i], ctx), chosen);
-    ++load[chosen];
-  }
-  for (ServerIndex server = 200; server < 1'000; server += 100) {
-    EXPECT_GT(load[server], 10'000 / 8 / 2) << "server " << server;
-  }
+  test_support::expect_lookups_past_the_bound_fall_back_to_a_qualifying_server<Maglev>(8);
 }
 
 TEST(Maglev, ThousandServerFleetBuildsAndSpreads) {
   Maglev maglev(fleet(1'000));
-  const std::vector<int> load = count_per_server(pick_all(maglev, random_keys(9)), 1'000);
-  for (ServerIndex server = 0; server < 1'000; ++server) {
-    // 100 keys each on average; the table itself is balanced to one slot in 131.
-    EXPECT_GT(load[server], 50) << "server " << server;
-    EXPECT_LT(load[server], 150) << "server " << server;
-  }
+  // The table itself is balanced to one slot in 131.
+  test_support::expect_thousand_servers_each_take_between_50_and_150_keys(maglev, 9);
 }
 
 }  // namespace

@@ -5,27 +5,14 @@
 #include <algorithm>
 #include <vector>
 
+#include "policy_test_support.h"
+
 namespace ballast::balance {
 namespace {
 
-// Pearson's statistic of observed counts against expected probabilities.
-double chi_square(const std::vector<uint64_t>& observed, const std::vector<double>& probability) {
-  uint64_t draws = 0;
-  for (const uint64_t count : observed) {
-    draws += count;
-  }
-  double statistic = 0;
-  for (size_t i = 0; i < observed.size(); ++i) {
-    const double expected = probability[i] * static_cast<double>(draws);
-    const double difference = static_cast<double>(observed[i]) - expected;
-    statistic += difference * difference / expected;
-  }
-  return statistic;
-}
-
-// Upper 0.1% points of the chi-square distribution, by degrees of freedom.
-constexpr double kChiSquare999Df1 = 10.83;
-constexpr double kChiSquare999Df3 = 16.27;
+using test_support::chi_square;
+using test_support::kChiSquare999Df1;
+using test_support::kChiSquare999Df3;
 
 // Picks and ends each attempt at once, so every pick sees the same load.
 std::vector<uint64_t> counts_at_steady_load(PowerOfTwoChoices& policy, int picks,

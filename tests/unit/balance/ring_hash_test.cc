@@ -8,60 +8,19 @@
 #include <vector>
 
 #include "core/hash.h"
-#include "core/random.h"
+#include "policy_test_support.h"
 
 namespace ballast::balance {
 namespace {
 
-constexpr int kKeys = 100'000;
-
-std::vector<upstream::ServerSpec> fleet(uint32_t servers) {
-  std::vector<upstream::ServerSpec> specs;
-  for (uint32_t i = 0; i < servers; ++i) {
-    specs.push_back({"backend-" + std::to_string(i) + ".example:8080", 1, false});
-  }
-  return specs;
-}
-
-std::vector<std::string> random_keys(uint64_t seed) {
-  core::Random random(seed);
-  std::vector<std::string> keys;
-  for (int i = 0; i < kKeys; ++i) {
-    keys.push_back("client-" + std::to_string(random.next()));
-  }
-  return keys;
-}
-
-ServerIndex pick_key(RingHash& ring, const std::string& key, const PickContext& base = {}) {
-  PickContext ctx = base;
-  ctx.hash_key = key;
-  return ring.pick(ctx);
-}
-
-std::vector<ServerIndex> pick_all(RingHash& ring, const std::vector<std::string>& keys) {
-  std::vector<ServerIndex> chosen;
-  for (const std::string& key : keys) {
-    chosen.push_back(pick_key(ring, key));
-  }
-  return chosen;
-}
-
-std::vector<int> load_of(const std::vector<ServerIndex>& chosen, uint32_t servers) {
-  std::vector<int> load(servers);
-  for (const ServerIndex server : chosen) {
-    ++load[server];
-  }
-  return load;
-}
+using test_support::fleet;
+using test_support::kKeys;
+using test_support::pick_all;
+using test_support::pick_key;
+using test_support::random_keys;
 
 TEST(RingHash, TheSameKeyAlwaysMapsToTheSameServer) {
-  const std::vector<upstream::ServerSpec> specs = fleet(10);
-  RingHash ring(specs);
-  RingHash rebuilt(specs);
-  const std::vector<std::string> keys = random_keys(1);
-  const std::vector<ServerIndex> first = pick_all(ring, keys);
-  EXPECT_EQ(pick_all(ring, keys), first);
-  EXPECT_EQ(pick_all(rebuilt, keys), first);
+  test_support::expect_the_same_key_always_maps_to_the_same_server<RingHash>(1);
 }
 
 // The ring by its definition: ten equal servers get 2,048 points each (16,384 / 10 rounded up
@@ -91,23 +50,11 @@ TEST(RingHash, AKeyGoesToTheFirstPointClockwise) {
 TEST(RingHash, TenEqualServersEachTakeATenthWithinTenPercent) {
   RingHash ring(fleet(10));
   EXPECT_GE(ring.point_count(), RingHash::kMinRingPoints);
-  const std::vector<int> load = load_of(pick_all(ring, random_keys(2)), 10);
-  for (uint32_t server = 0; server < 10; ++server) {
-    EXPECT_NEAR(load[server], kKeys / 10, kKeys / 100) << "server " << server;
-  }
+  test_support::expect_ten_equal_servers_each_take_a_tenth(ring, 2);
 }
 
 TEST(RingHash, WeightsAreHonoured) {
-  std::vector<upstream::ServerSpec> specs = fleet(6);
-  for (uint32_t i = 0; i < 6; i += 2) {
-    specs[i].weight = 2;
-  }
-  RingHash ring(specs);
-  const std::vector<int> load = load_of(pick_all(ring, random_keys(3)), 6);
-  for (uint32_t server = 0; server < 6; ++server) {
-    const double ideal = kKeys * (server % 2 == 0 ? 2.0 : 1.0) / 9.0;
-    EXPECT_NEAR(load[server], ideal, ideal * 0.1) << "server " << server;
-  }
+  test_support::expect_weights_are_honoured<RingHash>(3);
 }
 
 // Removing server `removed` and rebuilding: every key that was elsewhere stays where it was.
@@ -168,70 +115,23 @@ TEST(RingHash, AnIneligibleServersKeysGoWhereTheyWouldIfItWereRemoved) {
 }
 
 TEST(RingHash, ExcludedServersAreSkippedLikeIneligibleOnes) {
-  RingHash ring(fleet(10));
-  RingHash twin(fleet(10));
-  twin.set_eligible(2, false);
-  twin.set_eligible(7, false);
-  PickContext ctx;
-  ctx.excluded.add(2);
-  ctx.excluded.add(7);
-  for (const std::string& key : random_keys(6)) {
-    const ServerIndex chosen = pick_key(ring, key, ctx);
-    ASSERT_NE(chosen, 2u);
-    ASSERT_NE(chosen, 7u);
-    ASSERT_EQ(chosen, pick_key(twin, key));
-  }
+  test_support::expect_excluded_servers_are_skipped_like_ineligible_ones<RingHash>(6);
 }
 
 TEST(RingHash, NoServerWhenNothingQualifies) {
-  RingHash empty(fleet(0));
-  EXPECT_EQ(pick_key(empty, "k"), kNoServer);
-
-  RingHash ring(fleet(3));
-  ring.set_eligible(0, false);
-  ring.set_eligible(2, false);
-  PickContext ctx;
-  ctx.excluded.add(1);
-  EXPECT_EQ(pick_key(ring, "k", ctx), kNoServer);
-  EXPECT_EQ(pick_key(ring, "k"), 1u);
-  ring.set_eligible(1, false);
-  EXPECT_EQ(pick_key(ring, "k"), kNoServer);
+  test_support::expect_no_server_when_nothing_qualifies<RingHash>();
 }
 
-// With 990 of 1,000 servers out, most walks pass the bound and take the fallback: every key
-// still reaches a qualifying server, the same one each time.
+// With 990 of 1,000 servers out, most walks pass kMaxWalkPoints and take the fallback.
 TEST(RingHash, WalksPastTheBoundFallBackToAQualifyingServer) {
-  RingHash ring(fleet(1'000));
-  for (ServerIndex server = 0; server < 1'000; ++server) {
-    ring.set_eligible(server, server % 100 == 0);
-  }
-  PickContext ctx;
-  ctx.excluded.add(0);
-  ctx.excluded.add(100);
-  const std::vector<std::string> keys = random_keys(7);
-  std::vector<int> load(1'000);
-  for (int i = 0; i < 10'000; ++i) {
-    const ServerIndex chosen = pick_key(ring, keys[i], ctx);
-    ASSERT_NE(chosen, kNoServer);
-    ASSERT_EQ(chosen % 100, 0u);
-    ASSERT_GE(chosen, 200u);
-    ASSERT_EQ(pick_key(ring, keys[i], ctx), chosen);
-    ++load[chosen];
-  }
-  for (ServerIndex server = 200; server < 1'000; server += 100) {
-    EXPECT_GT(load[server], 10'000 / 8 / 2) << "server " << server;
-  }
+  test_support::expect_lookups_past_the_bound_fall_back_to_a_qualifying_server<RingHash>(7);
 }
 
 TEST(RingHash, ThousandServerFleetBuildsAndSpreads) {
   RingHash ring(fleet(1'000));
   EXPECT_EQ(ring.point_count(), 1'000 * RingHash::kPointsPerServer);
-  const std::vector<int> load = load_of(pick_all(ring, random_keys(8)), 1'000);
-  for (ServerIndex server = 0; server < 1'000; ++server) {
-    // 100 keys each on average; 256 points per server keep each share within about +-12%.
-    EXPECT_GT(load[server], 50) << "server " << server;
-    EXPECT_LT(load[server], 150) << "server " << server;
-  }
+  // 256 points per server keep each share within about +-12%.
+  test_support::expect_thousand_servers_each_take_between_50_and_150_keys(ring, 8);
 }
 
 TEST(RingHash, RingSizeIsBoundedForLargeFleets) {

@@ -5,25 +5,13 @@
 #include <vector>
 
 #include "core/random.h"
+#include "policy_test_support.h"
 
 namespace ballast::balance {
 namespace {
 
-std::vector<ServerIndex> pick_n(Policy& policy, int count, const PickContext& ctx = {}) {
-  std::vector<ServerIndex> picks;
-  for (int i = 0; i < count; ++i) {
-    picks.push_back(policy.pick(ctx));
-  }
-  return picks;
-}
-
-PickContext excluding(std::initializer_list<ServerIndex> servers) {
-  PickContext ctx;
-  for (ServerIndex server : servers) {
-    ctx.excluded.add(server);
-  }
-  return ctx;
-}
+using test_support::excluding;
+using test_support::pick_n;
 
 TEST(RoundRobin, TenPicksOverThreeServersGoFourThreeThree) {
   RoundRobin policy({1, 1, 1});

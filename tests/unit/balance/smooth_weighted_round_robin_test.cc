@@ -9,17 +9,14 @@
 
 #include "balance/earliest_deadline_schedule.h"
 #include "core/random.h"
+#include "policy_test_support.h"
 
 namespace ballast::balance {
 namespace {
 
-std::vector<ServerIndex> pick_n(Policy& policy, uint64_t count, const PickContext& ctx = {}) {
-  std::vector<ServerIndex> picks;
-  for (uint64_t i = 0; i < count; ++i) {
-    picks.push_back(policy.pick(ctx));
-  }
-  return picks;
-}
+using test_support::excluded_set;
+using test_support::excluding;
+using test_support::pick_n;
 
 std::vector<ServerIndex> pick_n(EarliestDeadlineSchedule& schedule, uint64_t count) {
   std::vector<ServerIndex> picks;
@@ -55,20 +52,6 @@ std::vector<uint32_t> random_weights(core::Random& random, uint32_t servers, uin
     weight = 1 + static_cast<uint32_t>(random.below(max_weight));
   }
   return weights;
-}
-
-ExcludedServers excluded_set(std::initializer_list<ServerIndex> servers) {
-  ExcludedServers excluded;
-  for (ServerIndex server : servers) {
-    excluded.add(server);
-  }
-  return excluded;
-}
-
-PickContext excluding(std::initializer_list<ServerIndex> servers) {
-  PickContext ctx;
-  ctx.excluded = excluded_set(servers);
-  return ctx;
 }
 
 // nginx's ngx_http_upstream_get_peer(), transcribed: peers that are down or already tried are

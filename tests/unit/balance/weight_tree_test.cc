@@ -4,29 +4,16 @@
 
 #include <vector>
 
+#include "policy_test_support.h"
+
 namespace ballast::balance {
 namespace {
 
-// Pearson's statistic of observed counts against expected probabilities.
-double chi_square(const std::vector<uint64_t>& observed, const std::vector<double>& probability) {
-  uint64_t draws = 0;
-  for (const uint64_t count : observed) {
-    draws += count;
-  }
-  double statistic = 0;
-  for (size_t i = 0; i < observed.size(); ++i) {
-    const double expected = probability[i] * static_cast<double>(draws);
-    const double difference = static_cast<double>(observed[i]) - expected;
-    statistic += difference * difference / expected;
-  }
-  return statistic;
-}
-
-// Upper 0.1% points of the chi-square distribution, by degrees of freedom.
-constexpr double kChiSquare999Df2 = 13.82;
-constexpr double kChiSquare999Df3 = 16.27;
-constexpr double kChiSquare999Df5 = 20.52;
-constexpr double kChiSquare999Df11 = 31.26;
+using test_support::chi_square;
+using test_support::kChiSquare999Df11;
+using test_support::kChiSquare999Df2;
+using test_support::kChiSquare999Df3;
+using test_support::kChiSquare999Df5;
 
 // Checks every offset of [0, total) against prefix sums computed by hand.
 void expect_matches_prefix_sums(const WeightTree& tree, const std::vector<uint32_t>& counted) {

@@ -1,0 +1,88 @@
+#pragma once
+// One worker's event loop: edge-triggered epoll, a cached clock, timers, and a queue of tasks
+// posted from other threads.
+//
+// Owns: the epoll and eventfd descriptors, the timer wheel, the posted-task queue.
+// Threading: run() and everything it calls happen on the loop's own thread; post() and stop()
+// may be called from any thread (they are the control side's only way in). The task queue is
+// the one lock here, and it is never taken on the request path: only for control-plane
+// messages (reloads, shutdown).
+//
+// Every descriptor is registered once, edge-triggered, for input, output and peer hang-up, with
+// its handler as the epoll data: a connection's state changes never cost an epoll_ctl call. An
+// edge-triggered handler must therefore read or write until EAGAIN, or remember that it still
+// could.
+
+#include <sys/epoll.h>
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "core/timer_wheel.h"
+
+namespace ballast::core {
+
+class IoHandler {
+ public:
+  // `events` is the epoll mask (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLHUP, EPOLLERR).
+  virtual void on_io(uint32_t events) noexcept = 0;
+
+ protected:
+  ~IoHandler() = default;
+};
+
+// An object the loop frees at the end of the current iteration rather than at once: another
+// event of the same epoll batch may still name it (its handler must then see it is closed).
+class Releasable {
+ public:
+  virtual void release() noexcept = 0;
+
+ protected:
+  ~Releasable() = default;
+
+ private:
+  friend class EventLoop;
+  Releasable* next_release_ = nullptr;
+};
+
+class EventLoop {
+ public:
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Watches `fd` (edge-triggered) until unwatch() or close. Returns false if epoll refuses.
+  bool watch(int fd, IoHandler& handler) noexcept;
+  void unwatch(int fd) noexcept;
+
+  // Runs until stop(). Each iteration: wait for I/O, refresh the clock, dispatch, fire timers,
+  // run posted tasks.
+  void run();
+  void stop() noexcept;                   // any thread
+  void post(std::function<void()> task);  // any thread; runs on the loop thread
+
+  // Calls object.release() once this iteration's events have all been dispatched.
+  void release_later(Releasable& object) noexcept;
+
+  uint64_t now_ns() const noexcept { return now_ns_; }
+  TimerWheel& timers() noexcept { return timers_; }
+
+ private:
+  void run_posted_tasks();
+  void run_releases() noexcept;
+
+  int epoll_fd_;
+  int wakeup_fd_;  // an eventfd: post() and stop() write it to end a wait
+  uint64_t now_ns_;
+  TimerWheel timers_;
+  bool stopping_ = false;  // loop thread only; set by a posted task
+  Releasable* releases_ = nullptr;
+
+  std::mutex posted_mutex_;  // guards posted_ (control plane only, never the request path)
+  std::vector<std::function<void()>> posted_;
+};
+
+}  // namespace ballast::core

@@ -1,0 +1,152 @@
+#include "core/timer_wheel.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace ballast::core {
+namespace {
+
+constexpr uint64_t kMs = 1'000'000;
+
+struct Recorder final : Timer::Handler {
+  std::vector<int> fired;
+  int id = 0;
+  void on_timer(Timer& /*timer*/) noexcept override { fired.push_back(id); }
+};
+
+TEST(TimerWheel, FiresAtOrAfterTheDeadlineNeverBefore) {
+  TimerWheel wheel(0);
+  Recorder recorder;
+  Timer timer(recorder);
+  timer.arm(wheel, 100 * kMs);
+  wheel.advance(99 * kMs);
+  EXPECT_TRUE(recorder.fired.empty());
+  wheel.advance(100 * kMs);
+  EXPECT_EQ(recorder.fired.size(), 1u);
+  EXPECT_FALSE(timer.armed());
+  EXPECT_EQ(wheel.armed_count(), 0u);
+}
+
+TEST(TimerWheel, CancelledTimerNeverFires) {
+  TimerWheel wheel(0);
+  Recorder recorder;
+  Timer timer(recorder);
+  timer.arm(wheel, 10 * kMs);
+  timer.cancel();
+  wheel.advance(1000 * kMs);
+  EXPECT_TRUE(recorder.fired.empty());
+}
+
+TEST(TimerWheel, ExtendedDeadlineFiresOnlyAtTheNewDeadline) {
+  TimerWheel wheel(0);
+  Recorder recorder;
+  Timer timer(recorder);
+  timer.arm(wheel, 10 * kMs);
+  timer.arm(wheel, 50 * kMs);  // an idle timeout refreshed by activity
+  wheel.advance(20 * kMs);
+  EXPECT_TRUE(recorder.fired.empty());
+  EXPECT_TRUE(timer.armed());
+  wheel.advance(50 * kMs);
+  EXPECT_EQ(recorder.fired.size(), 1u);
+}
+
+TEST(TimerWheel, EarlierDeadlineMovesTheTimer) {
+  TimerWheel wheel(0);
+  Recorder recorder;
+  Timer timer(recorder);
+  timer.arm(wheel, 500 * kMs);
+  timer.arm(wheel, 20 * kMs);
+  wheel.advance(20 * kMs);
+  EXPECT_EQ(recorder.fired.size(), 1u);
+}
+
+TEST(TimerWheel, DeadlinesBeyondOneRevolutionWaitTheirTurn) {
+  TimerWheel wheel(0);
+  Recorder recorder;
+  Timer timer(recorder);
+  const uint64_t far = 3 * TimerWheel::kSlots * TimerWheel::kTickNs + 7 * kMs;
+  timer.arm(wheel, far);
+  for (uint64_t now = 0; now < far; now += 100 * kMs) {
+    wheel.advance(now);
+    ASSERT_TRUE(recorder.fired.empty()) << now;
+  }
+  wheel.advance(far);
+  EXPECT_EQ(recorder.fired.size(), 1u);
+}
+
+TEST(TimerWheel, LongStallFiresEveryDueTimerOnce) {
+  TimerWheel wheel(0);
+  Recorder a;
+  Recorder b;
+  a.id = 1;
+  b.id = 2;
+  Timer first(a);
+  Timer second(b);
+  first.arm(wheel, 10 * kMs);
+  second.arm(wheel, 9'000 * kMs);
+  wheel.advance(60'000 * kMs);  // a minute without a tick
+  EXPECT_EQ(a.fired.size(), 1u);
+  EXPECT_EQ(b.fired.size(), 1u);
+}
+
+// A handler that cancels another due timer of the same slot, as a session closing its upstream
+// connection would.
+struct Canceller final : Timer::Handler {
+  Timer* victim = nullptr;
+  int fired = 0;
+  void on_timer(Timer& /*timer*/) noexcept override {
+    ++fired;
+    victim->cancel();
+  }
+};
+
+TEST(TimerWheel, HandlerMayCancelAnotherDueTimer) {
+  TimerWheel wheel(0);
+  Canceller first_handler;
+  Canceller second_handler;
+  Timer first(first_handler);
+  Timer second(second_handler);
+  first_handler.victim = &second;
+  second_handler.victim = &first;
+  first.arm(wheel, 10 * kMs);
+  second.arm(wheel, 10 * kMs);
+  wheel.advance(10 * kMs);
+  EXPECT_EQ(first_handler.fired + second_handler.fired, 1);
+  EXPECT_EQ(wheel.armed_count(), 0u);
+}
+
+struct Rearmer final : Timer::Handler {
+  TimerWheel* wheel = nullptr;
+  int fired = 0;
+  void on_timer(Timer& timer) noexcept override {
+    if (++fired < 3) {
+      timer.arm(*wheel, 0);  // already due: fires on the next advance, not in a loop now
+    }
+  }
+};
+
+TEST(TimerWheel, RearmingAnExpiredDeadlineFiresOnTheNextAdvance) {
+  TimerWheel wheel(0);
+  Rearmer handler;
+  handler.wheel = &wheel;
+  Timer timer(handler);
+  timer.arm(wheel, 4 * kMs);
+  wheel.advance(4 * kMs);
+  EXPECT_EQ(handler.fired, 1);
+  wheel.advance(8 * kMs);
+  EXPECT_EQ(handler.fired, 2);
+}
+
+TEST(TimerWheel, PollTimeoutIsMinusOneWithoutTimers) {
+  TimerWheel wheel(0);
+  EXPECT_EQ(wheel.poll_timeout_ms(0), -1);
+  Recorder recorder;
+  Timer timer(recorder);
+  timer.arm(wheel, 100 * kMs);
+  EXPECT_GE(wheel.poll_timeout_ms(0), 0);
+  EXPECT_LE(wheel.poll_timeout_ms(0), 5);
+}
+
+}  // namespace
+}  // namespace ballast::core
