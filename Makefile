@@ -1,14 +1,16 @@
 # The developer's entry points. CMake + Ninja do the building; this file only names the steps.
 #   make run    install what is missing, build, start ballast's demo
-#   make test   install, build, run every test (release build, then unit tests under ASan+UBSan)
+#   make test   install, build, run every test: unit + integration (release build), unit tests
+#               again under ASan+UBSan, and the HTTP parser fuzzer for a short while
 #   make build  optimised binaries: build/release/ballast, build/release/ballast-bench
 #   make bench  run the micro-benchmarks
 
 RELEASE_DIR := build/release
 ASAN_DIR    := build/asan
-SOURCES      = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
+FUZZ_DIR    := build/fuzz
+SOURCES      = $(shell git ls-files --cached --others --exclude-standard '*.cc' '*.h' 2>/dev/null)
 
-.PHONY: deps build run test test-release test-asan bench format format-check clean
+.PHONY: deps build run test test-release test-asan test-fuzz bench format format-check clean
 
 deps:
 	@scripts/install-deps
@@ -20,7 +22,7 @@ build: deps
 run: build
 	$(RELEASE_DIR)/ballast demo
 
-test: build format-check test-release test-asan
+test: build format-check test-release test-asan test-fuzz
 
 test-release: build
 	ctest --test-dir $(RELEASE_DIR) --output-on-failure
@@ -29,6 +31,12 @@ test-asan: deps
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DBALLAST_SANITIZE=ON -DBALLAST_TESTS_ONLY=ON
 	cmake --build $(ASAN_DIR)
 	ctest --test-dir $(ASAN_DIR) --output-on-failure
+
+# The HTTP parser under libFuzzer (clang), briefly, from the seed corpus.
+test-fuzz: deps
+	cmake -S fuzz -B $(FUZZ_DIR) -G Ninja -DCMAKE_CXX_COMPILER=clang++
+	cmake --build $(FUZZ_DIR)
+	ctest --test-dir $(FUZZ_DIR) --output-on-failure
 
 bench: build
 	$(RELEASE_DIR)/ballast-bench

@@ -1,19 +1,100 @@
 // ballast: command-line flags and wiring only.
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <iostream>
 
+#include "config/loader.h"
+#include "config/scalars.h"
+#include "demo/demo_backends.h"
+#include "demo/demo_config.h"
 #include "demo/policy_tour.h"
+#include "proxy/proxy_process.h"
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitBadConfig = 2;
+
+int check_config(const std::string& path) {
+  try {
+    const ballast::config::Config config = ballast::config::load_config_file(path);
+    for (const std::string& warning : config.warnings) {
+      std::cerr << "warning: " << warning << '\n';
+    }
+  } catch (const ballast::config::ConfigError& error) {
+    std::cerr << error.what() << '\n';
+    return kExitBadConfig;
+  }
+  std::cout << path << ": configuration is valid\n";
+  return 0;
+}
+
+int serve(ballast::proxy::ProxyProcess::ConfigSource source) {
+  try {
+    ballast::proxy::ProxyProcess process(std::move(source));
+    return process.run();
+  } catch (const ballast::config::ConfigError& error) {
+    std::cerr << error.what() << '\n';
+    return kExitBadConfig;
+  } catch (const std::exception& error) {
+    std::cerr << "ballast: " << error.what() << '\n';
+    return kExitFailure;
+  }
+}
+
+int run_demo(const std::string& listen) {
+  const ballast::config::Parsed<ballast::config::Endpoint> endpoint =
+      ballast::config::parse_endpoint(listen);
+  if (!endpoint.value) {
+    std::cerr << "ballast demo: --listen: " << endpoint.error << '\n';
+    return kExitBadConfig;
+  }
+  ballast::demo::DemoBackends backends;
+  const std::vector<uint16_t> ports = backends.start(3);
+  std::cerr << "ballast demo: balancing http://" << listen << "/ over 3 demo backends "
+            << "(round robin). Try: curl -s http://" << listen << "/  — Ctrl-C stops.\n";
+  auto config = ballast::demo::demo_config(*endpoint.value, ports);
+  return serve([config] { return config; });
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"ballast: a load balancer and reverse proxy", "ballast"};
   app.set_version_flag("--version", std::string("ballast ") + BALLAST_VERSION);
-  app.require_subcommand(1);
 
-  CLI::App* demo =
-      app.add_subcommand("demo", "Show every balancing policy at work on three servers");
-  demo->callback([] { ballast::demo::run_policy_tour(std::cout); });
+  std::string config_path;
+  std::string check_path;
+  app.add_option("-c,--config", config_path, "Run the proxy with this configuration file");
+  app.add_option("--check", check_path, "Validate a configuration file and exit (0 valid, 2 not)");
+
+  std::string demo_listen = "127.0.0.1:8080";
+  CLI::App* demo = app.add_subcommand(
+      "demo", "Run the proxy in front of three built-in demo backends (what `make run` starts)");
+  demo->add_option("--listen", demo_listen, "Address the demo proxy listens on")
+      ->capture_default_str();
+  CLI::App* policies =
+      app.add_subcommand("policies", "Show every balancing policy at work on simulated servers");
 
   CLI11_PARSE(app, argc, argv);
-  return 0;
+
+  if (!check_path.empty()) {
+    return check_config(check_path);
+  }
+  if (demo->parsed()) {
+    return run_demo(demo_listen);
+  }
+  if (policies->parsed()) {
+    ballast::demo::run_policy_tour(std::cout);
+    return 0;
+  }
+  if (!config_path.empty()) {
+    return serve([config_path] {
+      return std::make_shared<const ballast::config::Config>(
+          ballast::config::load_config_file(config_path));
+    });
+  }
+  std::cerr << app.help();
+  return kExitBadConfig;
 }

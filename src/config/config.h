@@ -25,21 +25,31 @@ struct Endpoint {
 
 enum class ListenerMode : uint8_t { http, tcp };
 
+// Weights are relative; a larger range buys nothing and leaves less headroom in the policies'
+// arithmetic (weight x in-flight requests, ring points per weight).
+inline constexpr uint32_t kMaxWeight = 1'000'000;
+
 struct ServerConfig {
   std::string host;
   uint16_t port = 0;
-  uint32_t weight = 1;           // >= 1
+  uint32_t weight = 1;           // 1 to 1,000,000 (kMaxWeight)
   uint32_t max_connections = 0;  // across all workers; 0 = unlimited
   bool backup = false;           // only when no primary server is eligible
   std::string region;            // empty = the cluster's primary region
 
-  std::string name() const { return host + ":" + std::to_string(port); }
+  // "host:port", with an IPv6 host in brackets ("[::1]:8080") so that the port stays apart.
+  std::string name() const {
+    const bool ipv6 = host.find(':') != std::string::npos;
+    std::string name = ipv6 ? "[" : "";
+    name.append(host).append(ipv6 ? "]:" : ":").append(std::to_string(port));
+    return name;
+  }
 };
 
 enum class HealthCheckType : uint8_t { http, tcp };
 
 struct HealthCheckConfig {
-  bool enabled = false;  // true when the block is present (or `enabled: true`)
+  bool enabled = false;  // true when the block is present, unless it says `enabled: false`
   HealthCheckType type = HealthCheckType::http;
   std::string path = "/health";
   uint16_t expected_status_min = 200;  // `expected_status: 200-399` or a single code
@@ -55,7 +65,7 @@ struct HealthCheckConfig {
 
 // Passive health: ejection of servers failing real traffic (Envoy's outlier detection).
 struct OutlierDetectionConfig {
-  bool enabled = false;
+  bool enabled = false;  // true when the block is present, unless it says `enabled: false`
   uint32_t consecutive_failures = 5;
   bool on_5xx = false;
   uint64_t base_ejection_time_ms = 30'000;
@@ -66,17 +76,23 @@ struct OutlierDetectionConfig {
 enum class BreakerMode : uint8_t { consecutive, rate, predictive };
 enum class WindowType : uint8_t { count, time };
 
+inline constexpr uint32_t kDefaultFailureRatePercent = 50;
+inline constexpr uint64_t kDefaultCountWindowCalls = 100;
+
 struct CircuitBreakerConfig {
-  bool enabled = false;  // true when a circuit_breaker block applies to the cluster
+  bool enabled = false;  // true when a circuit_breaker block applies to the cluster, unless the
+                         // last one to say so says `enabled: false`
   // Unless `mode:` is given: `rate` when the block has window_size, window_type or
   // min_requests, else `consecutive`.
   BreakerMode mode = BreakerMode::consecutive;
-  uint32_t failure_threshold = 5;  // consecutive: failures in a row; rate/predictive: percent
+  uint32_t failure_threshold = 5;  // consecutive: failures in a row; rate/predictive: percent,
+                                   // kDefaultFailureRatePercent unless given
   uint64_t timeout_ms = 30'000;    // OPEN -> HALF_OPEN
   uint32_t half_open_requests = 3;
   uint32_t success_threshold = 3;
   WindowType window_type = WindowType::time;
-  uint64_t window_size = 10'000;  // ms for a time window, calls for a count window
+  uint64_t window_size = 10'000;  // ms for a time window; calls for a count window, where the
+                                  // default is kDefaultCountWindowCalls
   uint32_t min_requests = 20;
   uint32_t slow_call_rate_threshold = 100;  // percent; 100 = slow calls alone never open it
   uint64_t slow_call_duration_ms = 60'000;
@@ -111,7 +127,7 @@ struct PoolConfig {
 enum class AffinityMethod : uint8_t { cookie, ip, header };
 
 struct SessionAffinityConfig {
-  bool enabled = false;
+  bool enabled = false;  // true when the block is present, unless it says `enabled: false`
   AffinityMethod method = AffinityMethod::cookie;
   std::string cookie_name = "ballast_server";
   std::string header_name;
@@ -154,7 +170,7 @@ struct RouteConfig {
 
 struct ListenerConfig {
   std::string name;
-  Endpoint listen;
+  Endpoint listen{"0.0.0.0", 8080};  // the short shape's default; required in `listeners:`
   ListenerMode mode = ListenerMode::http;
   std::vector<RouteConfig> routes;  // first match wins; tcp listeners have exactly one
 };
@@ -182,7 +198,7 @@ struct MonitoringConfig {
 };
 
 struct TracingConfig {
-  bool enabled = false;
+  bool enabled = false;  // true when the block is present, unless it says `enabled: false`
   double sample_rate = 0.01;
   std::string endpoint;  // OTLP/HTTP JSON collector URL
 };
@@ -196,11 +212,14 @@ struct Config {
   std::string source;    // the file this came from, for messages
   uint32_t workers = 0;  // 0 = one per core
   uint64_t drain_timeout_ms = 30'000;
+  TimeoutsConfig timeouts;  // top-level `timeouts:`; `client` applies to every listener
   std::vector<ListenerConfig> listeners;
   std::vector<ClusterConfig> clusters;
   MonitoringConfig monitoring;
   TracingConfig tracing;
   AdminConfig admin;
+  // Things that load but look wrong, each `FILE:LINE:COL: key: message`, for the caller to log.
+  std::vector<std::string> warnings;
 };
 
 }  // namespace ballast::config

@@ -45,7 +45,7 @@ void EventLoop::unwatch(int fd) noexcept {
 void EventLoop::run() {
   std::array<epoll_event, 256> events;
   while (!stopping_) {
-    const int timeout_ms = timers_.poll_timeout_ms(now_ns_);
+    const int timeout_ms = resumes_ != nullptr ? 0 : timers_.poll_timeout_ms(now_ns_);
     const int ready =
         epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
     now_ns_ = monotonic_now_ns();
@@ -58,6 +58,7 @@ void EventLoop::run() {
         handler->on_io(events[i].events);
       }
     }
+    run_resumes();
     timers_.advance(now_ns_);
     if (woken) {
       uint64_t count = 0;
@@ -67,6 +68,38 @@ void EventLoop::run() {
     run_releases();
   }
   stopping_ = false;
+}
+
+void EventLoop::resume_soon(Resumable& object) noexcept {
+  if (!object.resume_queued_) {
+    object.resume_queued_ = true;
+    object.next_resume_ = resumes_;
+    resumes_ = &object;
+  }
+}
+
+void EventLoop::cancel_resume(Resumable& object) noexcept {
+  if (!object.resume_queued_) {
+    return;
+  }
+  for (Resumable** link = &resumes_; *link != nullptr; link = &(*link)->next_resume_) {
+    if (*link == &object) {
+      *link = object.next_resume_;
+      break;
+    }
+  }
+  object.resume_queued_ = false;
+}
+
+void EventLoop::run_resumes() noexcept {
+  Resumable* queued = resumes_;
+  resumes_ = nullptr;  // objects resumed now may queue themselves again for the next iteration
+  while (queued != nullptr) {
+    Resumable* object = queued;
+    queued = object->next_resume_;
+    object->resume_queued_ = false;
+    object->resume();
+  }
 }
 
 void EventLoop::release_later(Releasable& object) noexcept {

@@ -47,6 +47,21 @@ class Releasable {
   Releasable* next_release_ = nullptr;
 };
 
+// An object that asks to be called again on the next loop iteration, because it stopped
+// short of all it could do to give other connections their turn.
+class Resumable {
+ public:
+  virtual void resume() noexcept = 0;
+
+ protected:
+  ~Resumable() = default;
+
+ private:
+  friend class EventLoop;
+  Resumable* next_resume_ = nullptr;
+  bool resume_queued_ = false;
+};
+
 class EventLoop {
  public:
   EventLoop();
@@ -64,6 +79,11 @@ class EventLoop {
   void stop() noexcept;                   // any thread
   void post(std::function<void()> task);  // any thread; runs on the loop thread
 
+  // Calls object.resume() on the next iteration (once, however often it asks).
+  void resume_soon(Resumable& object) noexcept;
+  // Forgets a queued resume (the object is closing).
+  void cancel_resume(Resumable& object) noexcept;
+
   // Calls object.release() once this iteration's events have all been dispatched.
   void release_later(Releasable& object) noexcept;
 
@@ -73,6 +93,7 @@ class EventLoop {
  private:
   void run_posted_tasks();
   void run_releases() noexcept;
+  void run_resumes() noexcept;
 
   int epoll_fd_;
   int wakeup_fd_;  // an eventfd: post() and stop() write it to end a wait
@@ -80,6 +101,7 @@ class EventLoop {
   TimerWheel timers_;
   bool stopping_ = false;  // loop thread only; set by a posted task
   Releasable* releases_ = nullptr;
+  Resumable* resumes_ = nullptr;
 
   std::mutex posted_mutex_;  // guards posted_ (control plane only, never the request path)
   std::vector<std::function<void()>> posted_;

@@ -1,0 +1,175 @@
+#include "config/listener_reader.h"
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "config/scalars.h"
+
+namespace ballast::config {
+namespace {
+
+constexpr std::array<std::string_view, 5> kListenerKeys = {
+    "name", "listen", "mode", "routes", "cluster",
+};
+
+constexpr std::array<std::string_view, 3> kRouteKeys = {"host", "path_prefix", "cluster"};
+
+constexpr std::array<Named<ListenerMode>, 2> kModes = {{
+    {"http", ListenerMode::http},
+    {"tcp", ListenerMode::tcp},
+}};
+
+using ClustersByName = std::unordered_map<std::string, const ClusterConfig*>;
+
+Endpoint read_endpoint(const Node& node) {
+  const Parsed<Endpoint> endpoint = parse_endpoint(node.as_string());
+  if (!endpoint.value) {
+    node.fail(endpoint.error);
+  }
+  return *endpoint.value;
+}
+
+const ClusterConfig& find_cluster(const Node& node, const ClustersByName& by_name) {
+  const std::string name = node.as_string();
+  const auto it = by_name.find(name);
+  if (it == by_name.end()) {
+    node.fail("no cluster named " + node.describe());
+  }
+  return *it->second;
+}
+
+// A tcp listener forwards bytes: it never sees a header, a cookie, a path or a status code.
+void check_tcp_cluster(const Node& at, const ClusterConfig& cluster) {
+  std::string needs_http;
+  if (cluster.hash_key.on != HashOn::client_ip) {
+    needs_http = "hashes on a request header, cookie or path";
+  } else if (cluster.session_affinity.enabled &&
+             cluster.session_affinity.method != AffinityMethod::ip) {
+    needs_http = "keeps session affinity by cookie or header";
+  } else if ((cluster.retry.on & static_cast<uint8_t>(RetryOn::server_error)) != 0) {
+    needs_http = "retries on 5xx responses";
+  }
+  if (!needs_http.empty()) {
+    at.fail("cluster " + cluster.name + " " + needs_http + ", which a tcp listener cannot see");
+  }
+}
+
+ListenerMode read_mode(const std::optional<Node>& node) {
+  return node ? node->as_enum(kModes) : ListenerMode::http;
+}
+
+std::vector<RouteConfig> read_routes(const Node& list, const ClustersByName& clusters) {
+  const std::vector<Node> items = list.as_list();
+  if (items.empty()) {
+    list.fail("list at least one route");
+  }
+  std::vector<RouteConfig> routes;
+  std::unordered_set<std::string> seen;  // "host path_prefix": a repeat could never match
+  std::optional<std::string> catch_all;  // the path of a route that matches every request
+  for (const Node& item : items) {
+    if (catch_all) {
+      item.fail("can never match: " + *catch_all + " (no host, no path_prefix) matches first");
+    }
+    const MapView fields = item.as_map(kRouteKeys);
+    RouteConfig route;
+    if (const std::optional<Node> host = fields.find("host")) {
+      route.host = host->as_string();
+      if (!is_host(route.host)) {
+        host->fail("expected a host name (without a port), got " + host->describe());
+      }
+      route.host = lowercase(route.host);
+    }
+    if (const std::optional<Node> prefix = fields.find("path_prefix")) {
+      route.path_prefix = prefix->as_string();
+      if (!is_request_path(route.path_prefix)) {
+        prefix->fail("expected a path starting with / (visible ASCII, no spaces), got " +
+                     prefix->describe());
+      }
+    }
+    route.cluster =
+        find_cluster(fields.require("cluster", "the cluster this route sends to"), clusters).name;
+    if (!seen.insert(route.host + " " + route.path_prefix).second) {
+      item.fail("can never match: an earlier route has the same host and path_prefix");
+    }
+    if (route.host.empty() && route.path_prefix.empty()) {
+      catch_all = item.path();
+    }
+    routes.push_back(std::move(route));
+  }
+  return routes;
+}
+
+}  // namespace
+
+std::vector<ListenerConfig> read_listeners(const Node& list,
+                                           const std::vector<ClusterConfig>& clusters,
+                                           AddressBook& addresses) {
+  ClustersByName by_name;
+  for (const ClusterConfig& cluster : clusters) {
+    by_name.emplace(cluster.name, &cluster);
+  }
+  const std::vector<Node> items = list.as_list();
+  if (items.empty()) {
+    list.fail("list at least one listener");
+  }
+  std::vector<ListenerConfig> listeners;
+  std::unordered_map<std::string, std::string> name_paths;  // name -> where it was first used
+  for (const Node& item : items) {
+    const MapView fields = item.as_map(kListenerKeys);
+    ListenerConfig listener;
+    const Node name = fields.require("name", "a name for metrics, logs and the admin API");
+    listener.name = name.as_name("listener");
+    if (const auto [first, inserted] = name_paths.emplace(listener.name, item.path()); !inserted) {
+      name.fail("listener name " + listener.name + " is also used by " + first->second);
+    }
+    const Node listen = fields.require("listen", "the address to accept on, such as :8080");
+    listener.listen = read_endpoint(listen);
+    addresses.claim(listener.listen, "listener " + listener.name, listen);
+    const std::optional<Node> mode = fields.find("mode");
+    listener.mode = read_mode(mode);
+    const std::optional<Node> routes = fields.find("routes");
+    const std::optional<Node> cluster = fields.find("cluster");
+    if (listener.mode == ListenerMode::tcp) {
+      if (routes) {
+        routes->fail("a tcp listener sends every connection to one cluster: write cluster: NAME");
+      }
+      const Node target = fields.require("cluster", "the cluster every connection goes to");
+      const ClusterConfig& chosen = find_cluster(target, by_name);
+      check_tcp_cluster(target, chosen);
+      listener.routes.push_back(RouteConfig{"", "", chosen.name});
+    } else {
+      if (cluster) {
+        cluster->fail(
+            "an http listener routes with routes: [{cluster: NAME}]; cluster: is for "
+            "mode: tcp");
+      }
+      listener.routes = read_routes(
+          fields.require("routes", "a list of {host, path_prefix, cluster}, first match wins"),
+          by_name);
+    }
+    listeners.push_back(std::move(listener));
+  }
+  return listeners;
+}
+
+ListenerConfig read_default_listener(const MapView& block, const ClusterConfig& cluster,
+                                     AddressBook& addresses) {
+  ListenerConfig listener;
+  listener.name = "default";
+  const Node listen = block.get("listen");
+  if (!listen.is_null()) {
+    listener.listen = read_endpoint(listen);
+  }
+  addresses.claim(listener.listen, "load_balancer.listen", listen);
+  const std::optional<Node> mode = block.find("mode");
+  listener.mode = read_mode(mode);
+  if (listener.mode == ListenerMode::tcp) {
+    check_tcp_cluster(*mode, cluster);
+  }
+  listener.routes.push_back(RouteConfig{"", "", cluster.name});
+  return listener;
+}
+
+}  // namespace ballast::config

@@ -1,0 +1,64 @@
+#include "http/header_role.h"
+
+#include "http/chars.h"
+
+namespace ballast::http {
+
+KnownField known_field(std::string_view name) noexcept {
+  // Dispatch on length first: most names match no candidate length and cost one compare.
+  const auto is = [name](std::string_view lower) { return chars::equals_ignore_case(name, lower); };
+  switch (name.size()) {
+    case 2:
+      return is("te") ? KnownField::te : KnownField::other;
+    case 4:
+      return is("host") ? KnownField::host : KnownField::other;
+    case 6:
+      return is("expect") ? KnownField::expect : KnownField::other;
+    case 7:
+      return is("upgrade") ? KnownField::upgrade : KnownField::other;
+    case 9:
+      return is("x-real-ip") ? KnownField::x_real_ip : KnownField::other;
+    case 10:
+      if (is("connection")) {
+        return KnownField::connection;
+      }
+      return is("keep-alive") ? KnownField::keep_alive : KnownField::other;
+    case 14:
+      return is("content-length") ? KnownField::content_length : KnownField::other;
+    case 15:
+      return is("x-forwarded-for") ? KnownField::x_forwarded_for : KnownField::other;
+    case 16:
+      return is("proxy-connection") ? KnownField::proxy_connection : KnownField::other;
+    case 17:
+      if (is("transfer-encoding")) {
+        return KnownField::transfer_encoding;
+      }
+      return is("x-forwarded-proto") ? KnownField::x_forwarded_proto : KnownField::other;
+    case 18:
+      return is("proxy-authenticate") ? KnownField::proxy_authenticate : KnownField::other;
+    case 19:
+      return is("proxy-authorization") ? KnownField::proxy_authorization : KnownField::other;
+    default:
+      return KnownField::other;
+  }
+}
+
+HeaderRole header_role(std::string_view name) noexcept {
+  switch (known_field(name)) {
+    case KnownField::content_length:
+    case KnownField::transfer_encoding:
+      return HeaderRole::framing;
+    case KnownField::connection:
+    case KnownField::keep_alive:
+    case KnownField::proxy_connection:
+    case KnownField::te:
+    case KnownField::upgrade:
+    case KnownField::proxy_authenticate:
+    case KnownField::proxy_authorization:
+      return HeaderRole::hop_by_hop;
+    default:
+      return HeaderRole::end_to_end;
+  }
+}
+
+}  // namespace ballast::http

@@ -1,0 +1,58 @@
+#pragma once
+// Writes the heads the proxy sends: a request head to the upstream and a response head to the
+// client, each from a parsed head, into a caller's buffer.
+//
+// What is passed on: the field lines a proxy may forward, in their order and spelling as
+// received (HeaderFields::not_forwarded decides), so the upstream and the client see what they
+// would have seen without us. What is written anew: the start line (always HTTP/1.1), the
+// framing (one normalised Content-Length or "Transfer-Encoding: chunked", from the parsed
+// framing, never copied) and the Connection field.
+//
+// Threading: pure functions. Cost: O(head bytes), no allocation. Returns the bytes written, or 0
+// when `out` is too small. head_bytes + kSerializeSlackBytes + the sizes of the strings passed in
+// (4 more per extra field) always suffice.
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include "http/head.h"
+
+namespace ballast::http {
+
+// Beyond the parsed head and the caller's strings, what the serializers may add: the start line,
+// framing, Connection, X-Forwarded-*, and a space after each colon (kMaxHeaders of them).
+inline constexpr size_t kSerializeSlackBytes = 512;
+
+// What the proxy tells the upstream about the client.
+struct ForwardContext {
+  std::string_view client_ip;       // the client connection's peer address, e.g. "192.0.2.7"
+  std::string_view scheme;          // "http" or "https", the client connection's protocol
+  std::string_view host_if_absent;  // Host to send when the request had none (HTTP/1.0)
+};
+
+// The request head to send upstream, asking for a persistent connection:
+//   method SP target SP HTTP/1.1
+//   the forwarded fields, Host included, in order, except X-Forwarded-For, X-Real-IP,
+//     X-Forwarded-Proto (rewritten below) and Expect (the proxy answers 100-continue itself, as
+//     nginx does, and sends the body upstream only once it has it)
+//   X-Forwarded-For: the client's X-Forwarded-For values, then client_ip (nginx's
+//     $proxy_add_x_forwarded_for); X-Real-IP: client_ip; X-Forwarded-Proto: scheme
+//   Content-Length: n | Transfer-Encoding: chunked, as the request was framed
+//   Connection: keep-alive
+size_t write_upstream_request(const RequestHead& request, const ForwardContext& context,
+                              std::span<char> out) noexcept;
+
+// The response head to send the client:
+//   HTTP/1.1 SP status SP reason (ours from reason_phrase() if the upstream sent none)
+//   the forwarded fields, in order
+//   for a final response other than 204: "Transfer-Encoding: chunked" or "Content-Length: n" as
+//     the upstream declared (so a response to HEAD, or a 304, keeps its length), and
+//     "Connection: keep-alive" or "Connection: close" as keep_alive says; a body that runs until
+//     close always gets "close", since the client has no other way to find its end
+//   extra_fields (a Set-Cookie the proxy adds, ...)
+// A 1xx response gets neither framing nor Connection.
+size_t write_client_response(const ResponseHead& response, bool keep_alive,
+                             std::span<const Header> extra_fields, std::span<char> out) noexcept;
+
+}  // namespace ballast::http

@@ -1,0 +1,838 @@
+#include "proxy/http_session.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "core/clock.h"
+#include "http/error_response.h"
+#include "http/serializer.h"
+#include "observe/log.h"
+#include "proxy/router.h"
+#include "upstream/connection_pool.h"
+
+namespace ballast::proxy {
+namespace {
+
+using config::LogLevel;
+
+// How much one drive() may move before it yields to the loop's other connections.
+constexpr int kMaxRoundsPerDrive = 32;
+
+bool is_idempotent(std::string_view method) noexcept {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+         method == "PUT" || method == "DELETE";
+}
+
+uint8_t retry_flag(config::RetryOn on) noexcept {
+  return static_cast<uint8_t>(on);
+}
+
+// A request with a partly read head larger than the usual buffer may grow it to the limit.
+constexpr size_t kMaxHeadBufferBytes = 64 * 1024 + 1024;
+
+// One recv into the buffer's free space: bytes read, 0 on EOF, -1 with errno (ENOBUFS when the
+// buffer is full). `drained` is set when the read came up short of the space: the socket had
+// no more, and edge-triggered epoll reports the next arrival, so no second recv is needed to
+// hear EAGAIN (nginx saves the same call) — unless the peer has hung up, whose EOF raises no
+// further edge and must still be read.
+ssize_t receive_into(int fd, core::ByteBuffer& buffer, bool& drained) noexcept {
+  if (buffer.writable().empty()) {
+    buffer.compact();
+  }
+  const std::span<char> space = buffer.writable();
+  if (space.empty()) {
+    errno = ENOBUFS;
+    return -1;
+  }
+  const ssize_t received = recv(fd, space.data(), space.size(), 0);
+  if (received > 0) {
+    buffer.commit(static_cast<size_t>(received));
+    drained = static_cast<size_t>(received) < space.size();
+  }
+  return received;
+}
+
+ssize_t send_bytes(int fd, std::string_view bytes) noexcept {
+  return send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+}
+
+// The value of cookie `name` in the request's Cookie header ("a=1; b=2"), or empty.
+std::string_view cookie_value(const http::HeaderFields& headers, std::string_view name) noexcept {
+  const http::Header* cookie = headers.find("Cookie");
+  std::string_view rest = cookie == nullptr ? std::string_view{} : cookie->value;
+  while (!rest.empty()) {
+    const size_t end = rest.find(';');
+    std::string_view pair = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+    while (!pair.empty() && pair.front() == ' ') {
+      pair.remove_prefix(1);
+    }
+    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
+      return pair.substr(name.size() + 1);
+    }
+  }
+  return {};
+}
+
+std::string_view failure_name(uint8_t kind) noexcept {
+  switch (kind) {
+    case 0:
+      return "connect_failure";
+    case 1:
+      return "reset";
+    case 2:
+      return "timeout";
+    case 3:
+      return "5xx";
+    default:
+      return "bad_response";
+  }
+}
+
+}  // namespace
+
+HttpSession::HttpSession(SessionHost& host, WorkerGeneration& generation,
+                         const config::ListenerConfig& listener, core::FileDescriptor client,
+                         const core::SocketAddress& peer)
+    : Session(host, generation),
+      listener_(listener),
+      client_(std::move(client)),
+      client_ip_(core::ip_text(peer)) {}
+
+HttpSession::~HttpSession() = default;
+
+bool HttpSession::start() noexcept {
+  core::set_no_delay(client_.get());
+  if (!host_.loop().watch(client_.get(), *this)) {
+    return false;
+  }
+  arm_client_timer();
+  return true;
+}
+
+void HttpSession::on_io(uint32_t events) noexcept {
+  if (closed_) {
+    return;
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    client_readable_ = true;
+  }
+  client_hung_up_ |= (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
+    client_writable_ = true;
+  }
+  drive();
+}
+
+void HttpSession::on_upstream_io(uint32_t events) noexcept {
+  if (closed_ || upstream_ == nullptr) {
+    return;
+  }
+  if (connecting_ && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+    const int error = core::connect_error(upstream_->fd());
+    if (error != 0) {
+      fail_attempt(Failure::connect_failure, std::strerror(error));
+      drive();
+      return;
+    }
+    connecting_ = false;
+    arm_upstream_timer(response_timeout_ms());
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    upstream_readable_ = true;
+  }
+  upstream_hung_up_ |= (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+  if (events & EPOLLOUT) {
+    upstream_writable_ = true;
+  }
+  drive();
+}
+
+void HttpSession::drive() noexcept {
+  for (int round = 0; round < kMaxRoundsPerDrive && !closed_; ++round) {
+    bool progress = read_client();
+    if (phase_ == Phase::reading_head) {
+      progress |= start_request();
+    }
+    if (phase_ == Phase::proxying) {
+      progress |= frame_request_body();
+      progress |= write_upstream();
+      progress |= read_upstream();
+      progress |= handle_response();
+    }
+    progress |= write_client();
+    if (phase_ == Phase::closing && client_out_.empty()) {
+      progress |= linger();
+      if (closed_) {
+        return;
+      }
+    }
+    if (!progress) {
+      return;
+    }
+  }
+  // Still busy after a fair share of the loop: come back on the next iteration.
+  if (!closed_) {
+    host_.loop().resume_soon(*this);
+  }
+}
+
+bool HttpSession::read_client() noexcept {
+  if (!client_readable_ || client_eof_ || phase_ == Phase::closing) {
+    return false;
+  }
+  if (client_in_.writable().empty() && client_in_.full()) {
+    if (phase_ != Phase::reading_head || client_in_.capacity() >= kMaxHeadBufferBytes) {
+      return false;  // back-pressure: the server has not taken what we hold
+    }
+    client_in_.grow(kMaxHeadBufferBytes);
+  }
+  bool drained = false;
+  const ssize_t received = receive_into(client_.get(), client_in_, drained);
+  if (received > 0) {
+    client_readable_ = !drained || client_hung_up_;  // a hang-up's EOF is still to be read
+    if (phase_ == Phase::reading_head || !request_body_.complete()) {
+      arm_client_timer();
+    }
+    return true;
+  }
+  if (received == 0) {
+    client_eof_ = true;
+    if (phase_ == Phase::proxying && !request_body_.complete()) {
+      abort_exchange("client closed mid-request");
+    } else if (phase_ == Phase::reading_head && client_in_.empty()) {
+      close();
+    }
+    return true;
+  }
+  if (errno == EAGAIN || errno == ENOBUFS) {
+    client_readable_ = errno != EAGAIN;
+    return false;
+  }
+  abort_exchange("client connection error");
+  return true;
+}
+
+bool HttpSession::start_request() noexcept {
+  if (client_in_.empty()) {
+    if (client_eof_) {
+      close();
+    }
+    return false;
+  }
+  const http::ParseResult parsed = request_parser_.parse(client_in_.readable(), request_);
+  if (parsed.status == http::ParseResult::incomplete) {
+    if (client_eof_) {
+      close();  // the client gave up mid-head
+    }
+    return false;
+  }
+  if (parsed.status == http::ParseResult::error) {
+    observe::log_event(LogLevel::info, "rejected request",
+                       {{"client", client_ip_.view()}, {"reason", parsed.reason}});
+    respond_locally(parsed.error_status, parsed.reason);
+    return true;
+  }
+
+  const config::RouteConfig* route = find_route(listener_, request_.host, request_.target);
+  const size_t cluster_index = route == nullptr ? generation_.clusters.size()
+                                                : generation_.shared->cluster_index(route->cluster);
+  if (cluster_index >= generation_.clusters.size()) {
+    client_in_.consume(request_.head_bytes);
+    request_parser_.reset();
+    // The body (if any) was not read, so the connection cannot carry on.
+    respond_locally(404, "no route for this host and path");
+    return true;
+  }
+  cluster_ = generation_.clusters[cluster_index].get();
+
+  method_is_head_ = request_.method == "HEAD";
+  method_idempotent_ = is_idempotent(request_.method);
+  request_keep_alive_ = request_.keep_alive;
+  set_hash_key(request_);
+
+  const http::ForwardContext forward{client_ip_.view(), "http", listener_.listen.host};
+  upstream_request_.clear();
+  size_t written = http::write_upstream_request(request_, forward, upstream_request_.writable());
+  if (written == 0) {
+    upstream_request_.grow(request_.head_bytes * 2 + 1024);
+    written = http::write_upstream_request(request_, forward, upstream_request_.writable());
+  }
+  upstream_request_.commit(written);
+
+  request_body_.start(request_.body_kind, request_.content_length);
+  client_in_.consume(request_.head_bytes);
+  // The client waits for a go-ahead before sending the body. The body streams to the server as
+  // it comes, so the proxy gives it (as nginx does) and does not pass Expect on.
+  if (request_.expect_continue && !request_body_.complete() && client_in_.empty()) {
+    client_out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+  }
+  request_parser_.reset();
+
+  phase_ = Phase::proxying;
+  request_active_ = true;
+  request_body_bytes_sent_ = 0;
+  excluded_ = {};
+  attempts_made_ = 0;
+  stale_connection_retried_ = false;
+  response_started_ = false;
+  ++cluster_->retry_budget().active_requests;
+  if (request_body_.complete()) {
+    client_timer_.cancel();
+  }
+  start_attempt();
+  return true;
+}
+
+void HttpSession::set_hash_key(const http::RequestHead& request) noexcept {
+  const config::ClusterConfig& cluster = cluster_->config();
+  std::string_view key = client_ip_.view();
+  if (cluster.algorithm != balance::Algorithm::ip_hash) {
+    switch (cluster.hash_key.on) {
+      case config::HashOn::client_ip:
+        break;
+      case config::HashOn::path:
+        key = request.target.substr(0, request.target.find('?'));
+        break;
+      case config::HashOn::header: {
+        const http::Header* header = request.headers.find(cluster.hash_key.name);
+        key = header == nullptr ? std::string_view{} : header->value;
+        break;
+      }
+      case config::HashOn::cookie:
+        key = cookie_value(request.headers, cluster.hash_key.name);
+        break;
+    }
+  }
+  hash_key_length_ = std::min(key.size(), hash_key_storage_.size());
+  std::memcpy(hash_key_storage_.data(), key.data(), hash_key_length_);
+}
+
+void HttpSession::start_attempt() noexcept {
+  balance::PickContext ctx;
+  ctx.now_ns = host_.loop().now_ns();
+  ctx.hash_key = {hash_key_storage_.data(), hash_key_length_};
+  ctx.excluded = excluded_;
+  // Servers at their connection limit are passed over for this pick only.
+  for (uint32_t tries = 0; tries <= balance::ExcludedServers::kCapacity; ++tries) {
+    const balance::ServerIndex chosen = cluster_->balancer().pick(ctx);
+    if (chosen == balance::kNoServer) {
+      break;
+    }
+    if (cluster_->server(chosen).try_acquire_slot()) {
+      if (open_upstream(chosen, true)) {
+        return;
+      }
+      fail_attempt(Failure::connect_failure, std::strerror(errno));
+      return;
+    }
+    ctx.excluded.add(chosen);
+  }
+  observe::log_event(LogLevel::warn, "no server available",
+                     {{"cluster", cluster_->config().name}, {"client", client_ip_.view()}});
+  respond_locally(503, "no server available");
+}
+
+// Starts an attempt on `server`, whose slot the caller holds. False when the connect fails at
+// once (errno set); the attempt is then begun and must be failed by the caller.
+bool HttpSession::open_upstream(balance::ServerIndex server, bool allow_pooled) noexcept {
+  server_ = server;
+  ++attempts_made_;
+  attempt_started_ns_ = host_.loop().now_ns();
+  cluster_->balancer().on_attempt_start(server);
+  upstream_head_sent_ = 0;
+  upstream_eof_ = false;
+  upstream_hung_up_ = false;
+  response_bytes_seen_ = false;
+  response_parser_.reset();
+
+  upstream::ConnectionPool& pool = cluster_->pool(server);
+  upstream_ = allow_pooled ? pool.take() : nullptr;
+  if (upstream_ != nullptr) {
+    upstream_->attach(*this);
+    connecting_ = false;
+    upstream_readable_ = true;
+    upstream_writable_ = true;
+    arm_upstream_timer(response_timeout_ms());
+    return true;
+  }
+  core::FileDescriptor fd = core::connect_to(cluster_->server(server).address);
+  if (!fd.valid()) {
+    return false;
+  }
+  core::set_no_delay(fd.get());
+  const int raw_fd = fd.get();
+  upstream_ = new upstream::UpstreamConnection(host_.loop(), std::move(fd), pool);
+  upstream_->attach(*this);
+  if (!host_.loop().watch(raw_fd, *upstream_)) {
+    return false;
+  }
+  connecting_ = true;
+  upstream_readable_ = false;
+  upstream_writable_ = false;
+  arm_upstream_timer(cluster_->config().timeouts.connect_ms);
+  return true;
+}
+
+uint64_t HttpSession::response_timeout_ms() const noexcept {
+  const config::ClusterConfig& cluster = cluster_->config();
+  return cluster.retry.per_try_timeout_ms != 0 ? cluster.retry.per_try_timeout_ms
+                                               : cluster.timeouts.server_ms;
+}
+
+bool HttpSession::frame_request_body() noexcept {
+  if (request_body_.complete()) {
+    return false;
+  }
+  const size_t before = request_body_.ready_bytes();
+  if (!request_body_.frame(client_in_.readable().substr(before))) {
+    observe::log_event(LogLevel::info, "rejected request body",
+                       {{"client", client_ip_.view()}, {"reason", request_body_.error_reason()}});
+    if (!response_started_) {
+      if (upstream_ != nullptr) {
+        end_attempt(true);  // the client's fault, not the server's
+      }
+      respond_locally(400, request_body_.error_reason());
+    } else {
+      abort_exchange("bad request body");
+    }
+    return true;
+  }
+  if (request_body_.complete()) {
+    client_timer_.cancel();
+  }
+  return request_body_.ready_bytes() != before;
+}
+
+bool HttpSession::upstream_request_written() const noexcept {
+  return upstream_head_sent_ == upstream_request_.size() && request_body_.finished();
+}
+
+bool HttpSession::write_upstream() noexcept {
+  if (upstream_ == nullptr || connecting_ || !upstream_writable_ || response_started_) {
+    return false;
+  }
+  std::string_view pending = upstream_request_.readable().substr(upstream_head_sent_);
+  const bool sending_head = !pending.empty();
+  if (!sending_head) {
+    pending = client_in_.readable().substr(0, request_body_.ready_bytes());
+  }
+  if (pending.empty()) {
+    return false;
+  }
+  const ssize_t sent = send_bytes(upstream_->fd(), pending);
+  if (sent > 0) {
+    upstream_writable_ = static_cast<size_t>(sent) == pending.size();  // short: buffer full
+    if (sending_head) {
+      upstream_head_sent_ += static_cast<size_t>(sent);
+    } else {
+      client_in_.consume(static_cast<size_t>(sent));
+      request_body_.forwarded(static_cast<size_t>(sent));
+      request_body_bytes_sent_ += static_cast<uint64_t>(sent);
+    }
+    arm_upstream_timer(response_timeout_ms());
+    return true;
+  }
+  if (sent < 0 && errno == EAGAIN) {
+    upstream_writable_ = false;
+    return false;
+  }
+  // The server closed while we were sending. It may have answered first (an early response to
+  // an upload); read what it sent before deciding.
+  upstream_writable_ = false;
+  upstream_eof_ = true;
+  return true;
+}
+
+bool HttpSession::read_upstream() noexcept {
+  if (upstream_ == nullptr || connecting_ || !upstream_readable_ || upstream_eof_) {
+    return false;
+  }
+  bool drained = false;
+  const ssize_t received = receive_into(upstream_->fd(), upstream_->in(), drained);
+  if (received > 0) {
+    upstream_readable_ = !drained || upstream_hung_up_;
+    response_bytes_seen_ = true;
+    arm_upstream_timer(response_timeout_ms());
+    return true;
+  }
+  if (received == 0) {
+    upstream_eof_ = true;
+    return true;
+  }
+  if (errno == EAGAIN || errno == ENOBUFS) {
+    upstream_readable_ = errno != EAGAIN;
+    return false;
+  }
+  upstream_eof_ = true;  // reset: treated as an abrupt close
+  return true;
+}
+
+bool HttpSession::handle_response() noexcept {
+  if (upstream_ == nullptr) {
+    return false;
+  }
+  if (!response_started_) {
+    return handle_response_head();
+  }
+  core::ByteBuffer& in = upstream_->in();
+  const size_t before = response_body_.ready_bytes();
+  if (!response_body_.frame(in.readable().substr(before))) {
+    observe::log_event(
+        LogLevel::warn, "bad response body",
+        {{"server", cluster_->server(server_).name}, {"reason", response_body_.error_reason()}});
+    end_attempt(false);
+    abort_exchange("bad response body");
+    return true;
+  }
+  if (response_body_.finished()) {
+    complete_exchange();  // possibly before the whole request was sent: an early answer
+    return true;
+  }
+  if (upstream_eof_ && response_body_.ready_bytes() == 0) {
+    if (response_body_.until_close()) {
+      client_keep_alive_ = false;
+      complete_exchange();
+    } else {
+      observe::log_event(LogLevel::warn, "server closed mid-response",
+                         {{"server", cluster_->server(server_).name}});
+      end_attempt(false);
+      abort_exchange("server closed mid-response");
+    }
+    return true;
+  }
+  return response_body_.ready_bytes() != before;
+}
+
+bool HttpSession::handle_response_head() noexcept {
+  core::ByteBuffer& in = upstream_->in();
+  const http::ParseResult parsed =
+      in.empty() ? http::ParseResult{}
+                 : response_parser_.parse(in.readable(), method_is_head_, response_);
+  if (parsed.status == http::ParseResult::incomplete) {
+    if (upstream_eof_) {
+      fail_attempt(Failure::reset,
+                   response_bytes_seen_ ? "truncated response head" : "connection closed");
+      return true;
+    }
+    if (in.full()) {
+      fail_attempt(Failure::bad_response, "response head too large");
+      return true;
+    }
+    return false;
+  }
+  if (parsed.status == http::ParseResult::error) {
+    fail_attempt(Failure::bad_response, parsed.reason);
+    return true;
+  }
+  if (response_.status >= 100 && response_.status < 200) {
+    // Interim (100 Continue and friends): pass it on and wait for the final head. 101 would
+    // switch protocols, which HTTP proxying here does not carry.
+    if (response_.status == 101) {
+      fail_attempt(Failure::bad_response, "protocol upgrade is not supported");
+      return true;
+    }
+    const size_t written = http::write_client_response(response_, true, {}, client_out_.writable());
+    client_out_.commit(written);
+    in.consume(response_.head_bytes);
+    response_parser_.reset();
+    return true;
+  }
+  if (response_.status >= 500 && may_retry(Failure::server_error)) {
+    fail_attempt(Failure::server_error, "server error status");
+    return true;
+  }
+  client_keep_alive_ = request_keep_alive_ && !host_.draining() &&
+                       response_.body_kind != http::BodyKind::until_close &&
+                       request_body_.complete();
+  const size_t written =
+      http::write_client_response(response_, client_keep_alive_, {}, client_out_.writable());
+  if (written == 0) {
+    fail_attempt(Failure::bad_response, "response head too large to forward");
+    return true;
+  }
+  client_out_.commit(written);
+  in.consume(response_.head_bytes);
+  response_body_.start(response_.body_kind, response_.content_length);
+  response_started_ = true;
+  return true;
+}
+
+bool HttpSession::write_client() noexcept {
+  if (!client_writable_) {
+    return false;
+  }
+  std::string_view pending = client_out_.readable();
+  const bool from_out = !pending.empty();
+  if (!from_out && response_started_ && upstream_ != nullptr) {
+    pending = upstream_->in().readable().substr(0, response_body_.ready_bytes());
+  }
+  if (pending.empty()) {
+    return false;
+  }
+  const ssize_t sent = send_bytes(client_.get(), pending);
+  if (sent > 0) {
+    client_writable_ = static_cast<size_t>(sent) == pending.size();  // short: buffer full
+    if (from_out) {
+      client_out_.consume(static_cast<size_t>(sent));
+    } else {
+      upstream_->in().consume(static_cast<size_t>(sent));
+      response_body_.forwarded(static_cast<size_t>(sent));
+    }
+    return true;
+  }
+  if (sent < 0 && errno == EAGAIN) {
+    client_writable_ = false;
+    return false;
+  }
+  abort_exchange("client went away");
+  return true;
+}
+
+bool HttpSession::may_retry(Failure failure) const noexcept {
+  const config::RetryConfig& retry = cluster_->config().retry;
+  uint8_t needed = 0;
+  switch (failure) {
+    case Failure::connect_failure:
+      needed = retry_flag(config::RetryOn::connect_failure);
+      break;
+    case Failure::timeout:
+      needed = retry_flag(config::RetryOn::timeout);
+      break;
+    case Failure::reset:
+    case Failure::server_error:
+      needed = retry_flag(config::RetryOn::server_error);
+      break;
+    case Failure::bad_response:
+      return false;
+  }
+  return attempts_made_ < retry.attempts && (retry.on & needed) != 0 &&
+         (method_idempotent_ || failure == Failure::connect_failure) &&
+         request_body_bytes_sent_ == 0 && !response_started_ &&
+         cluster_->retry_budget().allows_retry(retry);
+}
+
+void HttpSession::end_attempt(bool success) noexcept {
+  if (server_ == balance::kNoServer) {
+    return;
+  }
+  const uint64_t now_ns = host_.loop().now_ns();
+  cluster_->balancer().on_attempt_end(server_, {success, now_ns - attempt_started_ns_, now_ns});
+  cluster_->server(server_).release_slot();
+  if (attempt_is_retry_) {
+    --cluster_->retry_budget().active_retries;
+    attempt_is_retry_ = false;
+  }
+  upstream_timer_.cancel();
+  if (upstream_ != nullptr) {
+    upstream_->close();
+    upstream_ = nullptr;
+  }
+  server_ = balance::kNoServer;
+}
+
+void HttpSession::fail_attempt(Failure failure, std::string_view detail) noexcept {
+  const balance::ServerIndex server = server_;
+  const bool stale_reuse = upstream_ != nullptr && upstream_->reused() && !response_bytes_seen_ &&
+                           failure == Failure::reset && request_body_bytes_sent_ == 0;
+  upstream::ServerState& state = cluster_->server(server);
+  if (stale_reuse && !stale_connection_retried_ && state.try_acquire_slot()) {
+    // The pooled connection had been closed by the server: not the server's failure.
+    stale_connection_retried_ = true;
+    cluster_->balancer().on_attempt_end(server, {true, 0, host_.loop().now_ns()});
+    state.release_slot();
+    upstream_timer_.cancel();
+    upstream_->close();
+    upstream_ = nullptr;
+    --attempts_made_;
+    if (open_upstream(server, false)) {
+      return;
+    }
+    failure = Failure::connect_failure;
+    detail = std::strerror(errno);
+  }
+  observe::log_event(LogLevel::warn, "upstream attempt failed",
+                     {{"cluster", cluster_->config().name},
+                      {"server", state.name},
+                      {"failure", failure_name(static_cast<uint8_t>(failure))},
+                      {"detail", detail}});
+  end_attempt(false);
+  if (may_retry(failure)) {
+    excluded_.add(server);
+    attempt_is_retry_ = true;
+    ++cluster_->retry_budget().active_retries;
+    start_attempt();
+    return;
+  }
+  switch (failure) {
+    case Failure::timeout:
+      respond_locally(504, "upstream timed out");
+      break;
+    default:
+      respond_locally(502, "upstream failed");
+      break;
+  }
+}
+
+void HttpSession::complete_exchange() noexcept {
+  const bool reusable = response_.keep_alive && !response_body_.until_close() && !upstream_eof_ &&
+                        upstream_->in().empty() && upstream_request_written();
+  upstream::UpstreamConnection* connection = upstream_;
+  upstream_ = nullptr;  // end_attempt must not close it
+  end_attempt(true);
+  if (reusable) {
+    connection->home().give_back(*connection);
+  } else {
+    connection->close();
+  }
+  finish_request();
+  // An early answer leaves request body bytes we never sent; they are the request's, not the
+  // next one's.
+  client_in_.consume(request_body_.ready_bytes());
+  request_body_.forwarded(request_body_.ready_bytes());
+  if (!client_keep_alive_ || host_.draining() || client_eof_ || !request_body_.complete()) {
+    enter_closing();
+    return;
+  }
+  phase_ = Phase::reading_head;
+  arm_client_timer();
+}
+
+void HttpSession::finish_request() noexcept {
+  response_started_ = false;
+  if (request_active_) {
+    --cluster_->retry_budget().active_requests;
+    request_active_ = false;
+  }
+}
+
+void HttpSession::respond_locally(uint16_t status, std::string_view reason) noexcept {
+  if (response_started_) {
+    abort_exchange(reason);
+    return;
+  }
+  // An answer of our own closes the connection (as HAProxy's do): the request's body may be
+  // partly unread, and a client that hit an error is better served by a fresh connection.
+  static constexpr http::Header kRetryAfter{"Retry-After", "1"};
+  const std::span<const http::Header> extra = status == 503
+                                                  ? std::span<const http::Header>(&kRetryAfter, 1)
+                                                  : std::span<const http::Header>();
+  client_out_.clear();
+  client_out_.commit(http::write_error_response(status, reason, extra, client_out_.writable()));
+  if (cluster_ != nullptr) {
+    finish_request();
+  }
+  upstream_timer_.cancel();
+  enter_closing();
+}
+
+// Sends what client_out_ holds, then closes; the client timer bounds a client that never reads.
+void HttpSession::enter_closing() noexcept {
+  phase_ = Phase::closing;
+  arm_client_timer();
+}
+
+// After our last response, a client may still be sending (the rest of a rejected request).
+// Closing with unread input would make the kernel send a reset, which can destroy the response
+// before the client reads it; so, as nginx's lingering close does, shut down our side, read and
+// discard until the client closes, bounded by kLingerMs.
+bool HttpSession::linger() noexcept {
+  if (client_eof_) {
+    close();
+    return true;
+  }
+  if (!lingering_) {
+    lingering_ = true;
+    shutdown(client_.get(), SHUT_WR);
+    client_timer_.arm(host_.loop().timers(), host_.loop().now_ns() + kLingerMs * core::kNsPerMs);
+  }
+  bool progress = false;
+  while (client_readable_ && !closed_) {
+    char discard[4096];
+    const ssize_t received = recv(client_.get(), discard, sizeof(discard), 0);
+    if (received > 0) {
+      progress = true;
+      continue;
+    }
+    if (received < 0 && errno == EAGAIN) {
+      client_readable_ = false;
+      break;
+    }
+    close();  // EOF or error: done
+    return true;
+  }
+  return progress;
+}
+
+void HttpSession::abort_exchange(std::string_view why) noexcept {
+  observe::log_event(LogLevel::debug, "closing client connection",
+                     {{"client", client_ip_.view()}, {"reason", why}});
+  close();
+}
+
+void HttpSession::begin_drain() noexcept {
+  if (phase_ == Phase::reading_head && client_in_.empty()) {
+    close();
+  }
+  // Otherwise complete_exchange() sees draining() and closes after this response.
+}
+
+void HttpSession::close() noexcept {
+  if (closed_) {
+    return;
+  }
+  closed_ = true;
+  host_.loop().cancel_resume(*this);
+  if (server_ != balance::kNoServer) {
+    end_attempt(true);  // the exchange was cut short on our side, not the server's
+  }
+  if (cluster_ != nullptr) {
+    finish_request();
+  }
+  client_timer_.cancel();
+  upstream_timer_.cancel();
+  host_.loop().unwatch(client_.get());
+  client_.reset();
+  host_.session_closed(*this);
+}
+
+void HttpSession::arm_client_timer() noexcept {
+  const uint64_t timeout_ms = generation_.shared->config->timeouts.client_ms;
+  client_timer_.arm(host_.loop().timers(), host_.loop().now_ns() + timeout_ms * core::kNsPerMs);
+}
+
+void HttpSession::arm_upstream_timer(uint64_t timeout_ms) noexcept {
+  upstream_timer_.arm(host_.loop().timers(), host_.loop().now_ns() + timeout_ms * core::kNsPerMs);
+}
+
+void HttpSession::on_timer(core::Timer& timer) noexcept {
+  if (closed_) {
+    return;
+  }
+  if (&timer == &client_timer_) {
+    if (phase_ == Phase::reading_head && !client_in_.empty()) {
+      respond_locally(408, "request head not received in time");
+      drive();
+    } else {
+      close();  // idle keep-alive connection, or a request body that stalled
+    }
+    return;
+  }
+  if (connecting_) {
+    fail_attempt(Failure::connect_failure, "connect timed out");
+  } else if (!response_started_) {
+    fail_attempt(Failure::timeout, "no response in time");
+  } else {
+    observe::log_event(LogLevel::warn, "server stalled mid-response",
+                       {{"server", cluster_->server(server_).name}});
+    end_attempt(false);
+    abort_exchange("server stalled mid-response");
+    return;
+  }
+  drive();
+}
+
+}  // namespace ballast::proxy

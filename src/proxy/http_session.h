@@ -1,0 +1,152 @@
+#pragma once
+// One client connection on an HTTP listener: reads requests, chooses a server for each, and
+// streams the request to it and the response back, with keep-alive and pipelining on both sides.
+//
+// Owns: the client socket and its two buffers (bytes in; response heads and local answers out),
+// the serialized head of the current request (kept for a retry), and, while an attempt runs,
+// the upstream connection it uses. Threading: one worker's; never shared.
+//
+// The exchange, per request:
+//   reading_head --(head parsed, server chosen)--> proxying --(response forwarded)--> reading_head
+//                                                            \--(close needed)--> closing
+// Every socket is edge-triggered; readable/writable flags remember readiness until a call says
+// EAGAIN, and drive() makes every step that can progress until none can. Bodies stream through
+// the fixed buffers: when the receiver is slow the buffer fills and the sender is no longer read,
+// which is the back-pressure, so memory per connection stays fixed whatever the body's size.
+//
+// Attempts and retries (Envoy's and nginx's rules): a failed attempt is retried on another
+// server while `retry.attempts` allows, the failure kind is in `retry.on`, the method is
+// idempotent or the failure is a connect failure, no body byte has been streamed to a server,
+// no response byte has reached the client, and the cluster's retry budget has room. A reused
+// keep-alive connection that turns out closed is retried once on a fresh connection to the same
+// server, without counting: that race is the pool's, not the server's.
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "balance/policy.h"
+#include "core/byte_buffer.h"
+#include "core/socket.h"
+#include "core/timer_wheel.h"
+#include "http/head.h"
+#include "http/request_parser.h"
+#include "http/response_parser.h"
+#include "proxy/body_framer.h"
+#include "proxy/session.h"
+#include "upstream/upstream_connection.h"
+
+namespace ballast::proxy {
+
+class HttpSession final : public Session,
+                          public core::IoHandler,
+                          public core::Resumable,
+                          public core::Timer::Handler,
+                          public upstream::UpstreamConnection::User {
+ public:
+  HttpSession(SessionHost& host, WorkerGeneration& generation,
+              const config::ListenerConfig& listener, core::FileDescriptor client,
+              const core::SocketAddress& peer);
+  ~HttpSession() override;
+
+  // Registers the client socket and starts reading; false if the loop refused it.
+  bool start() noexcept;
+
+  void on_io(uint32_t events) noexcept override;
+  void on_upstream_io(uint32_t events) noexcept override;
+  void on_timer(core::Timer& timer) noexcept override;
+  void begin_drain() noexcept override;
+  void close_now() noexcept override { close(); }
+  void resume() noexcept override { drive(); }
+  void release() noexcept override { delete this; }
+
+ private:
+  enum class Phase : uint8_t { reading_head, proxying, closing };
+  enum class Failure : uint8_t { connect_failure, reset, timeout, server_error, bad_response };
+
+  static constexpr size_t kClientBufferBytes = 16 * 1024;
+  static constexpr size_t kClientOutBytes = 8 * 1024;
+  static constexpr size_t kHashKeyBytes = 256;
+  static constexpr uint64_t kLingerMs = 2'000;
+
+  void drive() noexcept;
+  bool read_client() noexcept;
+  bool start_request() noexcept;
+  bool frame_request_body() noexcept;
+  bool write_upstream() noexcept;
+  bool read_upstream() noexcept;
+  bool handle_response() noexcept;
+  bool handle_response_head() noexcept;
+  bool write_client() noexcept;
+
+  void start_attempt() noexcept;
+  bool open_upstream(balance::ServerIndex server, bool allow_pooled) noexcept;
+  void end_attempt(bool success) noexcept;
+  void fail_attempt(Failure failure, std::string_view detail) noexcept;
+  bool may_retry(Failure failure) const noexcept;
+  void complete_exchange() noexcept;
+  void finish_request() noexcept;
+  void respond_locally(uint16_t status, std::string_view reason) noexcept;
+  void abort_exchange(std::string_view why) noexcept;
+  void enter_closing() noexcept;
+  bool linger() noexcept;
+  void close() noexcept;
+
+  void arm_client_timer() noexcept;
+  void arm_upstream_timer(uint64_t timeout_ms) noexcept;
+  uint64_t response_timeout_ms() const noexcept;
+  void set_hash_key(const http::RequestHead& request) noexcept;
+  bool upstream_request_written() const noexcept;
+
+  const config::ListenerConfig& listener_;
+  core::FileDescriptor client_;
+  core::IpText client_ip_;
+  core::ByteBuffer client_in_{kClientBufferBytes};
+  core::ByteBuffer client_out_{kClientOutBytes};
+  core::Timer client_timer_{*this};
+  bool client_readable_ = true;
+  bool client_writable_ = true;
+  bool client_eof_ = false;
+  bool client_hung_up_ = false;  // epoll reported the peer's FIN (or an error)
+  bool closed_ = false;
+  bool lingering_ = false;
+  Phase phase_ = Phase::reading_head;
+
+  // The current request.
+  http::RequestHeadParser request_parser_;
+  http::RequestHead request_;  // valid while its head is in client_in_ (until start_request ends)
+  BodyFramer request_body_;
+  core::ByteBuffer upstream_request_{4 * 1024};  // the serialized head, kept for retries
+  WorkerCluster* cluster_ = nullptr;
+  bool request_active_ = false;
+  bool method_is_head_ = false;
+  bool method_idempotent_ = false;
+  bool request_keep_alive_ = false;
+  uint64_t request_body_bytes_sent_ = 0;  // to any server: once > 0, no replay
+  std::array<char, kHashKeyBytes> hash_key_storage_{};
+  size_t hash_key_length_ = 0;
+  balance::ExcludedServers excluded_;
+  uint32_t attempts_made_ = 0;
+  bool stale_connection_retried_ = false;
+
+  // The current attempt.
+  upstream::UpstreamConnection* upstream_ = nullptr;
+  balance::ServerIndex server_ = balance::kNoServer;
+  core::Timer upstream_timer_{*this};
+  uint64_t attempt_started_ns_ = 0;
+  size_t upstream_head_sent_ = 0;
+  bool attempt_is_retry_ = false;
+  bool connecting_ = false;
+  bool upstream_readable_ = false;
+  bool upstream_writable_ = false;
+  bool upstream_eof_ = false;
+  bool upstream_hung_up_ = false;
+  bool response_bytes_seen_ = false;
+  bool response_started_ = false;  // a response head went to the client: no retry now
+  http::ResponseHeadParser response_parser_;
+  http::ResponseHead response_;
+  BodyFramer response_body_;
+  bool client_keep_alive_ = false;
+};
+
+}  // namespace ballast::proxy

@@ -1,0 +1,139 @@
+#include "proxy/proxy_process.h"
+
+#include <signal.h>
+
+#include <thread>
+
+#include "observe/log.h"
+
+namespace ballast::proxy {
+namespace {
+
+using config::LogLevel;
+
+std::string address_key(const config::Endpoint& endpoint) {
+  return endpoint.host + ":" + std::to_string(endpoint.port);
+}
+
+// Blocks the signals the main thread waits for, before any worker starts (threads inherit the
+// mask), so only sigwait sees them. SIGPIPE is ignored: a peer that vanished is an error value
+// from send(), not a reason to die.
+sigset_t block_control_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+void log_warnings(const config::Config& config) {
+  for (const std::string& warning : config.warnings) {
+    observe::log_event(LogLevel::warn, "configuration warning", {{"warning", warning}});
+  }
+}
+
+uint32_t worker_count(const config::Config& config) {
+  if (config.workers != 0) {
+    return config.workers;
+  }
+  const uint32_t cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : cores;
+}
+
+}  // namespace
+
+ProxyProcess::ProxyProcess(ConfigSource source) : source_(std::move(source)) {}
+
+std::set<std::string> ProxyProcess::listen_addresses(const config::Config& config) const {
+  std::set<std::string> addresses;
+  for (const config::ListenerConfig& listener : config.listeners) {
+    addresses.insert(address_key(listener.listen));
+  }
+  return addresses;
+}
+
+std::vector<ListenSockets> ProxyProcess::open_new_listeners(const config::Config& config) const {
+  const size_t workers = workers_.empty() ? worker_count(config) : workers_.size();
+  std::vector<ListenSockets> sockets(workers);
+  for (const config::ListenerConfig& listener : config.listeners) {
+    const std::string key = address_key(listener.listen);
+    if (open_.contains(key)) {
+      continue;
+    }
+    const core::SocketAddress address = core::resolve(listener.listen.host, listener.listen.port);
+    for (ListenSockets& worker_sockets : sockets) {
+      worker_sockets[key] = core::listen_on(address, true);
+    }
+  }
+  return sockets;
+}
+
+int ProxyProcess::run() {
+  const sigset_t signals = block_control_signals();
+  std::shared_ptr<const config::Config> config = source_();
+  observe::configure_log(config->monitoring.logging);
+  log_warnings(*config);
+  generation_ = upstream::build_generation(config, nullptr);
+  std::vector<ListenSockets> sockets = open_new_listeners(*config);
+  open_ = listen_addresses(*config);
+
+  for (uint32_t i = 0; i < sockets.size(); ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, config->drain_timeout_ms));
+  }
+  for (uint32_t i = 0; i < sockets.size(); ++i) {
+    workers_[i]->start(generation_, std::move(sockets[i]));
+  }
+  std::string listening;
+  for (const std::string& address : open_) {
+    listening += (listening.empty() ? "" : ",") + address;
+  }
+  observe::log_event(LogLevel::info, "ballast started",
+                     {{"listen", listening}, {"workers", std::to_string(workers_.size())}});
+
+  for (;;) {
+    int signal_number = 0;
+    if (sigwait(&signals, &signal_number) != 0) {
+      continue;
+    }
+    if (signal_number == SIGHUP) {
+      reload();
+      continue;
+    }
+    observe::log_event(LogLevel::info, "shutting down: draining connections",
+                       {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    for (const std::unique_ptr<Worker>& worker : workers_) {
+      worker->drain();
+    }
+    for (const std::unique_ptr<Worker>& worker : workers_) {
+      worker->join();
+    }
+    observe::log_event(LogLevel::info, "ballast stopped");
+    return 0;
+  }
+}
+
+void ProxyProcess::reload() noexcept {
+  try {
+    std::shared_ptr<const config::Config> config = source_();
+    std::shared_ptr<const upstream::Generation> next =
+        upstream::build_generation(config, generation_.get());
+    std::vector<ListenSockets> sockets = open_new_listeners(*config);
+    observe::configure_log(config->monitoring.logging);
+    log_warnings(*config);
+    generation_ = next;
+    open_ = listen_addresses(*config);
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      workers_[i]->adopt(generation_, std::move(sockets[i]));
+    }
+    observe::log_event(LogLevel::info, "configuration reloaded",
+                       {{"generation", std::to_string(generation_->number)}});
+  } catch (const std::exception& error) {
+    observe::log_event(LogLevel::error, "reload failed: keeping the running configuration",
+                       {{"error", error.what()}});
+  }
+}
+
+}  // namespace ballast::proxy

@@ -1,0 +1,67 @@
+#pragma once
+// What a worker needs from every client connection it serves (HTTP or TCP), and what a
+// connection needs from its worker.
+//
+// Threading: sessions, their generation and their worker all belong to one worker thread.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/event_loop.h"
+#include "proxy/worker_cluster.h"
+#include "upstream/generation.h"
+
+namespace ballast::proxy {
+
+// A worker's view of one configuration generation: the shared generation plus this worker's
+// balancers and pools for each of its clusters. Kept alive while any session accepted under it
+// is open, so a reload never changes the rules under a request in flight.
+struct WorkerGeneration {
+  WorkerGeneration(core::EventLoop& loop, std::shared_ptr<const upstream::Generation> shared,
+                   uint64_t seed);
+
+  std::shared_ptr<const upstream::Generation> shared;
+  std::vector<std::unique_ptr<WorkerCluster>> clusters;  // as shared->clusters
+  uint32_t open_sessions = 0;
+  uint64_t retired_at_ns = 0;  // 0 while current; else when a newer generation replaced it
+};
+
+class Session;
+
+// The worker side of a session.
+class SessionHost {
+ public:
+  virtual core::EventLoop& loop() noexcept = 0;
+  virtual bool draining() const noexcept = 0;
+  virtual void session_closed(Session& session) noexcept = 0;
+
+ protected:
+  ~SessionHost() = default;
+};
+
+class Session : public core::Releasable {
+ public:
+  Session(SessionHost& host, WorkerGeneration& generation) noexcept
+      : host_(host), generation_(generation) {
+    ++generation.open_sessions;
+  }
+  virtual ~Session() = default;
+
+  // Shutdown has begun: close now if nothing is in flight, else after the current exchange.
+  virtual void begin_drain() noexcept = 0;
+  // The drain timeout has passed: close now, whatever is in flight.
+  virtual void close_now() noexcept = 0;
+
+  WorkerGeneration& generation() noexcept { return generation_; }
+
+  // The worker's list of open sessions (intrusive: no allocation per connection).
+  Session* prev_session = nullptr;
+  Session* next_session = nullptr;
+
+ protected:
+  SessionHost& host_;
+  WorkerGeneration& generation_;
+};
+
+}  // namespace ballast::proxy

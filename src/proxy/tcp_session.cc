@@ -1,0 +1,226 @@
+#include "proxy/tcp_session.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/clock.h"
+#include "observe/log.h"
+
+namespace ballast::proxy {
+namespace {
+
+constexpr int kMaxRoundsPerDrive = 16;
+
+}  // namespace
+
+TcpSession::TcpSession(SessionHost& host, WorkerGeneration& generation, WorkerCluster& cluster,
+                       core::FileDescriptor client, const core::SocketAddress& peer)
+    : Session(host, generation),
+      cluster_(cluster),
+      client_(std::move(client)),
+      client_ip_(core::ip_text(peer)) {}
+
+bool TcpSession::start() noexcept {
+  if (!host_.loop().watch(client_.get(), client_endpoint_)) {
+    return false;
+  }
+  connect_next();
+  return true;
+}
+
+void TcpSession::connect_next() noexcept {
+  balance::PickContext ctx;
+  ctx.now_ns = host_.loop().now_ns();
+  ctx.hash_key = client_ip_.view();
+  ctx.excluded = excluded_;
+  for (uint32_t tries = 0; tries <= balance::ExcludedServers::kCapacity; ++tries) {
+    const balance::ServerIndex chosen = cluster_.balancer().pick(ctx);
+    if (chosen == balance::kNoServer) {
+      break;
+    }
+    if (!cluster_.server(chosen).try_acquire_slot()) {
+      ctx.excluded.add(chosen);
+      continue;
+    }
+    server_ = chosen;
+    ++attempts_made_;
+    attempt_started_ns_ = host_.loop().now_ns();
+    cluster_.balancer().on_attempt_start(chosen);
+    upstream_ = core::connect_to(cluster_.server(chosen).address);
+    if (upstream_.valid() && host_.loop().watch(upstream_.get(), upstream_endpoint_)) {
+      connecting_ = true;
+      to_upstream_.sink_writable = false;
+      to_client_.source_readable = false;
+      timer_.arm(host_.loop().timers(),
+                 host_.loop().now_ns() + cluster_.config().timeouts.connect_ms * core::kNsPerMs);
+      return;
+    }
+    end_attempt(false);
+    if (attempts_made_ >= cluster_.config().retry.attempts) {
+      break;
+    }
+    excluded_.add(chosen);
+    ctx.excluded.add(chosen);
+  }
+  observe::log_event(config::LogLevel::warn, "no server for tcp connection",
+                     {{"cluster", cluster_.config().name}, {"client", client_ip_.view()}});
+  close();
+}
+
+void TcpSession::end_attempt(bool success) noexcept {
+  if (server_ == balance::kNoServer) {
+    return;
+  }
+  const uint64_t now_ns = host_.loop().now_ns();
+  cluster_.balancer().on_attempt_end(server_, {success, now_ns - attempt_started_ns_, now_ns});
+  cluster_.server(server_).release_slot();
+  if (upstream_.valid()) {
+    host_.loop().unwatch(upstream_.get());
+    upstream_.reset();
+  }
+  server_ = balance::kNoServer;
+}
+
+void TcpSession::on_endpoint_io(bool is_client, uint32_t events) noexcept {
+  if (closed_) {
+    return;
+  }
+  if (!is_client && connecting_) {
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+      return;
+    }
+    const int error = core::connect_error(upstream_.get());
+    if (error != 0) {
+      observe::log_event(
+          config::LogLevel::warn, "upstream connect failed",
+          {{"server", cluster_.server(server_).name}, {"detail", std::strerror(error)}});
+      const balance::ServerIndex failed = server_;
+      end_attempt(false);
+      connecting_ = false;
+      if (attempts_made_ >= cluster_.config().retry.attempts) {
+        close();
+        return;
+      }
+      excluded_.add(failed);
+      connect_next();
+      return;
+    }
+    connecting_ = false;
+    to_upstream_.sink_writable = true;
+    to_client_.source_readable = true;
+  }
+  Direction& read_side = is_client ? to_upstream_ : to_client_;
+  Direction& write_side = is_client ? to_client_ : to_upstream_;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    read_side.source_readable = true;
+  }
+  read_side.source_hung_up |= (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
+    write_side.sink_writable = true;
+  }
+  drive();
+}
+
+void TcpSession::drive() noexcept {
+  if (connecting_) {
+    return;
+  }
+  timer_.arm(host_.loop().timers(),
+             host_.loop().now_ns() + cluster_.config().timeouts.client_ms * core::kNsPerMs);
+  for (int round = 0; round < kMaxRoundsPerDrive && !closed_; ++round) {
+    bool progress = pump(to_upstream_, client_.get(), upstream_.get());
+    if (!closed_) {
+      progress |= pump(to_client_, upstream_.get(), client_.get());
+    }
+    if (closed_) {
+      return;
+    }
+    if (to_upstream_.shut_down && to_client_.shut_down) {
+      end_attempt(true);
+      close();
+      return;
+    }
+    if (!progress) {
+      return;
+    }
+  }
+  host_.loop().resume_soon(*this);
+}
+
+bool TcpSession::pump(Direction& direction, int from_fd, int to_fd) noexcept {
+  bool progress = false;
+  core::ByteBuffer& buffer = direction.buffer;
+  if (direction.source_readable && !direction.source_eof) {
+    buffer.compact();
+    const std::span<char> space = buffer.writable();
+    if (!space.empty()) {
+      const ssize_t received = recv(from_fd, space.data(), space.size(), 0);
+      if (received > 0) {
+        buffer.commit(static_cast<size_t>(received));
+        // Short of the space: drained, and edge-triggered epoll reports the next arrival.
+        direction.source_readable =
+            static_cast<size_t>(received) == space.size() || direction.source_hung_up;
+        progress = true;
+      } else if (received == 0) {
+        direction.source_eof = true;
+        progress = true;
+      } else if (errno == EAGAIN) {
+        direction.source_readable = false;
+      } else {
+        close();  // reset: nothing sensible to pass on
+        return true;
+      }
+    }
+  }
+  if (direction.sink_writable && !buffer.empty()) {
+    const std::string_view pending = buffer.readable();
+    const ssize_t sent = send(to_fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+    if (sent > 0) {
+      direction.sink_writable = static_cast<size_t>(sent) == pending.size();
+      buffer.consume(static_cast<size_t>(sent));
+      progress = true;
+    } else if (sent < 0 && errno == EAGAIN) {
+      direction.sink_writable = false;
+    } else {
+      close();
+      return true;
+    }
+  }
+  if (direction.source_eof && buffer.empty() && !direction.shut_down) {
+    shutdown(to_fd, SHUT_WR);  // pass the half-close on
+    direction.shut_down = true;
+    progress = true;
+  }
+  return progress;
+}
+
+void TcpSession::on_timer(core::Timer& /*timer*/) noexcept {
+  if (connecting_) {
+    observe::log_event(config::LogLevel::warn, "upstream connect timed out",
+                       {{"server", cluster_.server(server_).name}});
+    end_attempt(false);
+    connecting_ = false;
+    if (attempts_made_ < cluster_.config().retry.attempts) {
+      connect_next();
+      return;
+    }
+  }
+  close();  // connect failed for good, or idle for the client timeout
+}
+
+void TcpSession::close() noexcept {
+  if (closed_) {
+    return;
+  }
+  closed_ = true;
+  host_.loop().cancel_resume(*this);
+  timer_.cancel();
+  end_attempt(true);
+  host_.loop().unwatch(client_.get());
+  client_.reset();
+  host_.session_closed(*this);
+}
+
+}  // namespace ballast::proxy

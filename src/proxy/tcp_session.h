@@ -1,0 +1,85 @@
+#pragma once
+// One client connection on a `mode: tcp` listener: a server is chosen per connection and bytes
+// are pumped both ways until both sides are done.
+//
+// Owns: the client socket, the upstream socket, and one fixed buffer per direction.
+// Threading: one worker's.
+// Half-close: when one side finishes sending (EOF), that direction's buffer is flushed and the
+// other side's write half is shut down; the connection ends once both directions have ended, so
+// protocols that half-close (a request, then shutdown(SHUT_WR), then the reply) work.
+// Back-pressure: a full buffer stops reading its source until the destination drains it.
+// A connect failure moves on to another server while `retry.attempts` allows.
+
+#include <cstdint>
+
+#include "balance/policy.h"
+#include "core/byte_buffer.h"
+#include "core/event_loop.h"
+#include "core/socket.h"
+#include "core/timer_wheel.h"
+#include "proxy/session.h"
+
+namespace ballast::proxy {
+
+class TcpSession final : public Session, public core::Resumable, public core::Timer::Handler {
+ public:
+  TcpSession(SessionHost& host, WorkerGeneration& generation, WorkerCluster& cluster,
+             core::FileDescriptor client, const core::SocketAddress& peer);
+
+  bool start() noexcept;
+
+  void on_timer(core::Timer& timer) noexcept override;
+  void begin_drain() noexcept override {}  // a byte stream has no request boundary to stop at
+  void close_now() noexcept override { close(); }
+  void resume() noexcept override { drive(); }
+  void release() noexcept override { delete this; }
+
+ private:
+  static constexpr size_t kBufferBytes = 64 * 1024;
+
+  // One direction of the pump: bytes read from `from`, written to `to`.
+  struct Direction {
+    core::ByteBuffer buffer{kBufferBytes};
+    bool source_readable = true;
+    bool source_eof = false;
+    bool source_hung_up = false;  // epoll reported the source's FIN: its EOF is still to read
+    bool sink_writable = true;
+    bool shut_down = false;  // the sink's write half has been shut down
+  };
+
+  // Routes a socket's events to the session, telling which socket it was.
+  class Endpoint final : public core::IoHandler {
+   public:
+    Endpoint(TcpSession& session, bool is_client) : session_(session), is_client_(is_client) {}
+    void on_io(uint32_t events) noexcept override { session_.on_endpoint_io(is_client_, events); }
+
+   private:
+    TcpSession& session_;
+    bool is_client_;
+  };
+
+  void on_endpoint_io(bool is_client, uint32_t events) noexcept;
+  void connect_next() noexcept;
+  void drive() noexcept;
+  bool pump(Direction& direction, int from_fd, int to_fd) noexcept;
+  void close() noexcept;
+  void end_attempt(bool success) noexcept;
+
+  WorkerCluster& cluster_;
+  core::FileDescriptor client_;
+  core::FileDescriptor upstream_;
+  core::IpText client_ip_;
+  Endpoint client_endpoint_{*this, true};
+  Endpoint upstream_endpoint_{*this, false};
+  Direction to_upstream_;
+  Direction to_client_;
+  core::Timer timer_{*this};  // connect timeout, then idle timeout
+  balance::ServerIndex server_ = balance::kNoServer;
+  balance::ExcludedServers excluded_;
+  uint32_t attempts_made_ = 0;
+  uint64_t attempt_started_ns_ = 0;
+  bool connecting_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace ballast::proxy

@@ -1,0 +1,210 @@
+#include "proxy/worker.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/clock.h"
+#include "observe/log.h"
+#include "proxy/http_session.h"
+#include "proxy/tcp_session.h"
+
+namespace ballast::proxy {
+
+WorkerGeneration::WorkerGeneration(core::EventLoop& loop,
+                                   std::shared_ptr<const upstream::Generation> generation,
+                                   uint64_t seed)
+    : shared(std::move(generation)) {
+  for (size_t i = 0; i < shared->clusters.size(); ++i) {
+    clusters.push_back(std::make_unique<WorkerCluster>(loop, shared->clusters[i], seed + i));
+  }
+}
+
+void Listener::on_io(uint32_t /*events*/) noexcept {
+  worker_.accept_from(*this);
+}
+
+Worker::Worker(uint32_t index, uint64_t drain_timeout_ms)
+    : index_(index), drain_timeout_ms_(drain_timeout_ms) {}
+
+Worker::~Worker() {
+  join();
+}
+
+std::string Worker::listen_key(const config::ListenerConfig& listener) const {
+  return listener.listen.host + ":" + std::to_string(listener.listen.port);
+}
+
+void Worker::start(std::shared_ptr<const upstream::Generation> generation, ListenSockets sockets) {
+  install(std::move(generation), std::move(sockets));
+  thread_ = std::thread([this] { loop_.run(); });
+}
+
+void Worker::adopt(std::shared_ptr<const upstream::Generation> generation,
+                   ListenSockets new_sockets) {
+  // std::function needs a copyable callable: the sockets travel in a shared_ptr.
+  auto sockets = std::make_shared<ListenSockets>(std::move(new_sockets));
+  loop_.post([this, generation = std::move(generation), sockets] {
+    install(generation, std::move(*sockets));
+  });
+}
+
+void Worker::drain() {
+  loop_.post([this] { start_draining(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void Worker::install(std::shared_ptr<const upstream::Generation> generation,
+                     ListenSockets new_sockets) {
+  if (draining_) {
+    return;
+  }
+  if (!generations_.empty()) {
+    generations_.back()->retired_at_ns = loop_.now_ns();
+    reap_timer_.arm(loop_.timers(), loop_.now_ns() + kReapIntervalMs * core::kNsPerMs);
+  }
+  generations_.push_back(std::make_unique<WorkerGeneration>(
+      loop_, generation, (uint64_t{index_} << 32) ^ generation->number));
+
+  std::map<std::string, std::unique_ptr<Listener>> kept;
+  for (const config::ListenerConfig& config : generation->config->listeners) {
+    const std::string key = listen_key(config);
+    std::unique_ptr<Listener> listener;
+    if (auto existing = listeners_.find(key); existing != listeners_.end()) {
+      listener = std::move(existing->second);
+    } else if (auto fresh = new_sockets.find(key); fresh != new_sockets.end()) {
+      listener = std::make_unique<Listener>(*this, std::move(fresh->second));
+      loop_.watch(listener->fd(), *listener);
+    } else {
+      continue;
+    }
+    listener->config = &config;
+    kept[key] = std::move(listener);
+  }
+  for (auto& [key, listener] : listeners_) {
+    if (listener != nullptr) {
+      loop_.unwatch(listener->fd());  // its address left the configuration
+    }
+  }
+  listeners_ = std::move(kept);
+  // A new socket may have had connections queued before it was watched: take them now.
+  for (auto& [key, listener] : listeners_) {
+    accept_from(*listener);
+  }
+}
+
+void Worker::accept_from(Listener& listener) noexcept {
+  WorkerGeneration& generation = *generations_.back();
+  for (;;) {
+    core::SocketAddress peer;
+    core::FileDescriptor client = core::accept_from(listener.fd(), peer);
+    if (!client.valid()) {
+      if (errno != EAGAIN && errno != EINTR) {
+        observe::log_event(config::LogLevel::error, "accept failed",
+                           {{"error", std::strerror(errno)}});
+      }
+      return;
+    }
+    const config::ListenerConfig& config = *listener.config;
+    if (config.mode == config::ListenerMode::tcp) {
+      const size_t cluster = generation.shared->cluster_index(config.routes.front().cluster);
+      auto* tcp =
+          new TcpSession(*this, generation, *generation.clusters[cluster], std::move(client), peer);
+      link_session(*tcp);
+      if (!tcp->start()) {
+        tcp->close_now();
+      }
+    } else {
+      auto* http = new HttpSession(*this, generation, config, std::move(client), peer);
+      link_session(*http);
+      if (!http->start()) {
+        http->close_now();
+      }
+    }
+  }
+}
+
+void Worker::link_session(Session& session) noexcept {
+  session.next_session = sessions_;
+  if (sessions_ != nullptr) {
+    sessions_->prev_session = &session;
+  }
+  sessions_ = &session;
+  ++open_sessions_;
+}
+
+void Worker::session_closed(Session& session) noexcept {
+  if (session.prev_session != nullptr) {
+    session.prev_session->next_session = session.next_session;
+  } else {
+    sessions_ = session.next_session;
+  }
+  if (session.next_session != nullptr) {
+    session.next_session->prev_session = session.prev_session;
+  }
+  --open_sessions_;
+  --session.generation().open_sessions;
+  loop_.release_later(session);
+  if (draining_ && open_sessions_ == 0) {
+    loop_.stop();
+  }
+}
+
+void Worker::start_draining() noexcept {
+  draining_ = true;
+  for (auto& [key, listener] : listeners_) {
+    loop_.unwatch(listener->fd());
+  }
+  listeners_.clear();  // closes the sockets: the kernel sends new connections elsewhere
+  drain_deadline_ns_ = loop_.now_ns() + drain_timeout_ms_ * core::kNsPerMs;
+  // begin_drain may close the session at once, which unlinks it: walk a saved next pointer.
+  for (Session* session = sessions_; session != nullptr;) {
+    Session* next = session->next_session;
+    session->begin_drain();
+    session = next;
+  }
+  if (open_sessions_ == 0) {
+    loop_.stop();
+    return;
+  }
+  reap_timer_.arm(loop_.timers(), loop_.now_ns() + kReapIntervalMs * core::kNsPerMs);
+}
+
+void Worker::on_timer(core::Timer& /*timer*/) noexcept {
+  if (draining_ && loop_.now_ns() >= drain_deadline_ns_) {
+    observe::log_event(config::LogLevel::warn, "drain timeout: closing open connections",
+                       {{"connections", std::to_string(open_sessions_)}});
+    while (sessions_ != nullptr) {
+      sessions_->close_now();
+    }
+    return;  // session_closed stops the loop
+  }
+  reap_generations();
+  if (draining_ || generations_.size() > 1) {
+    reap_timer_.arm(loop_.timers(), loop_.now_ns() + kReapIntervalMs * core::kNsPerMs);
+  }
+}
+
+void Worker::reap_generations() noexcept {
+  const uint64_t now_ns = loop_.now_ns();
+  const uint64_t limit_ns = drain_timeout_ms_ * core::kNsPerMs;
+  for (Session* session = sessions_; session != nullptr;) {
+    Session* next = session->next_session;
+    const uint64_t retired_at = session->generation().retired_at_ns;
+    if (retired_at != 0 && now_ns - retired_at >= limit_ns) {
+      session->close_now();
+    }
+    session = next;
+  }
+  // Keep the newest; drop retired generations nobody uses any more.
+  const WorkerGeneration* newest = generations_.back().get();
+  std::erase_if(generations_, [newest](const std::unique_ptr<WorkerGeneration>& generation) {
+    return generation.get() != newest && generation->open_sessions == 0;
+  });
+}
+
+}  // namespace ballast::proxy

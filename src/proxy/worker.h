@@ -1,0 +1,92 @@
+#pragma once
+// A worker: one thread, one event loop, its own SO_REUSEPORT listening sockets, and every
+// connection those accept. Workers share nothing mutable but the servers' atomic counters, so
+// the request path takes no lock.
+//
+// The control side (main thread) talks to a worker only through adopt() and drain(), which post
+// to its loop. Generations: a worker serves new connections with the newest generation it has
+// adopted; connections accepted earlier keep theirs until they close, or until drain_timeout
+// after the newer generation arrived, when they are closed, so old generations never pile up.
+//
+// Threading: constructor, start(), adopt(), drain() and join() on the main thread; everything
+// else on the worker's thread.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/event_loop.h"
+#include "core/socket.h"
+#include "core/timer_wheel.h"
+#include "proxy/session.h"
+#include "upstream/generation.h"
+
+namespace ballast::proxy {
+
+class Worker;
+
+// One listening socket of one worker.
+class Listener final : public core::IoHandler {
+ public:
+  Listener(Worker& worker, core::FileDescriptor fd) : worker_(worker), fd_(std::move(fd)) {}
+  int fd() const noexcept { return fd_.get(); }
+  void on_io(uint32_t events) noexcept override;
+
+  const config::ListenerConfig* config = nullptr;  // in the worker's current generation
+
+ private:
+  Worker& worker_;
+  core::FileDescriptor fd_;
+};
+
+// Listening sockets by listen address ("host:port"), one set per worker.
+using ListenSockets = std::map<std::string, core::FileDescriptor>;
+
+class Worker final : public SessionHost, public core::Timer::Handler {
+ public:
+  Worker(uint32_t index, uint64_t drain_timeout_ms);
+  ~Worker();
+
+  // Starts the thread, serving `generation` on `sockets` (one per listener of the generation).
+  void start(std::shared_ptr<const upstream::Generation> generation, ListenSockets sockets);
+  // Serves new connections with `generation`. `new_sockets` holds sockets for listen addresses
+  // the worker does not have yet; addresses the generation no longer has are closed.
+  void adopt(std::shared_ptr<const upstream::Generation> generation, ListenSockets new_sockets);
+  // Stops accepting, lets exchanges in flight finish (up to drain_timeout), then ends the loop.
+  void drain();
+  void join();
+
+  // SessionHost
+  core::EventLoop& loop() noexcept override { return loop_; }
+  bool draining() const noexcept override { return draining_; }
+  void session_closed(Session& session) noexcept override;
+
+  void accept_from(Listener& listener) noexcept;
+  void on_timer(core::Timer& timer) noexcept override;
+
+ private:
+  static constexpr uint64_t kReapIntervalMs = 250;
+
+  void install(std::shared_ptr<const upstream::Generation> generation, ListenSockets new_sockets);
+  void start_draining() noexcept;
+  void reap_generations() noexcept;
+  void link_session(Session& session) noexcept;
+  std::string listen_key(const config::ListenerConfig& listener) const;
+
+  uint32_t index_;
+  uint64_t drain_timeout_ms_;
+  core::EventLoop loop_;
+  std::thread thread_;
+  std::map<std::string, std::unique_ptr<Listener>> listeners_;  // by listen address
+  std::vector<std::unique_ptr<WorkerGeneration>> generations_;  // newest last
+  Session* sessions_ = nullptr;                                 // intrusive list of open sessions
+  uint32_t open_sessions_ = 0;
+  bool draining_ = false;
+  uint64_t drain_deadline_ns_ = 0;
+  core::Timer reap_timer_{*this};
+};
+
+}  // namespace ballast::proxy

@@ -1,0 +1,39 @@
+#pragma once
+// One generation of configuration, as the data plane uses it: the validated Config plus the
+// shared state of every cluster's servers.
+//
+// Built by the control side at start-up and at each reload, then immutable (but for the
+// servers' atomics) and shared by all workers through std::shared_ptr<const Generation>. A
+// connection keeps the generation it was accepted under until it closes, so a reload never
+// changes the rules under a request in flight.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "upstream/server_state.h"
+
+namespace ballast::upstream {
+
+struct ClusterState {
+  const config::ClusterConfig* config;                // points into Generation::config
+  std::vector<std::shared_ptr<ServerState>> servers;  // in configuration order
+};
+
+struct Generation {
+  std::shared_ptr<const config::Config> config;
+  std::vector<ClusterState> clusters;  // in configuration order
+  uint64_t number = 0;                 // 1 at start-up, +1 per successful reload
+
+  // The index of the cluster called `name`; clusters.size() if none.
+  size_t cluster_index(const std::string& name) const noexcept;
+};
+
+// Builds a generation, resolving every server address (throws std::runtime_error naming the
+// server when one does not resolve). Servers that `previous` also has (same cluster, same
+// host:port) keep their ServerState, and with it their counters.
+std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config::Config> config,
+                                                   const Generation* previous);
+
+}  // namespace ballast::upstream
