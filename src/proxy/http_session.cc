@@ -162,7 +162,12 @@ void HttpSession::on_upstream_io(uint32_t events) noexcept {
 void HttpSession::drive() noexcept {
   for (int round = 0; round < kMaxRoundsPerDrive && !closed_; ++round) {
     bool progress = read_client();
-    if (phase_ == Phase::reading_head) {
+    if (closed_) {
+      return;  // the client's socket failed: no request may start on a closed session
+    }
+    // A response still waiting for the client holds the next request back: a client that is
+    // not reading gets no more answers queued, and each head has the whole buffer to fit in.
+    if (phase_ == Phase::reading_head && client_out_.empty()) {
       progress |= start_request();
     }
     if (phase_ == Phase::proxying) {
@@ -212,7 +217,7 @@ bool HttpSession::read_client() noexcept {
     if (phase_ == Phase::proxying && !request_body_.complete()) {
       abort_exchange("client closed mid-request");
     } else if (phase_ == Phase::reading_head && client_in_.empty()) {
-      close();
+      enter_closing();  // sends a response still queued for the client, then closes
     }
     return true;
   }
@@ -338,6 +343,11 @@ void HttpSession::start_attempt() noexcept {
       return;
     }
     ctx.excluded.add(chosen);
+  }
+  if (attempt_is_retry_) {
+    // A retry that found no server: counted by fail_attempt, but no attempt will end it.
+    --cluster_->retry_budget().active_retries;
+    attempt_is_retry_ = false;
   }
   observe::log_event(LogLevel::warn, "no server available",
                      {{"cluster", cluster_->config().name}, {"client", client_ip_.view()}});
@@ -691,8 +701,12 @@ void HttpSession::fail_attempt(Failure failure, std::string_view detail) noexcep
 }
 
 void HttpSession::complete_exchange() noexcept {
+  // Still readable: the socket may hold more bytes or the server's FIN (one segment can bring
+  // a bodiless response and the FIN), whose edge came while the connection was ours; idle, it
+  // would hear of them no more, and the next request would.
   const bool reusable = response_.keep_alive && !response_body_.until_close() && !upstream_eof_ &&
-                        upstream_->in().empty() && upstream_request_written();
+                        !upstream_readable_ && upstream_->in().empty() &&
+                        upstream_request_written();
   upstream::UpstreamConnection* connection = upstream_;
   upstream_ = nullptr;  // end_attempt must not close it
   end_attempt(true);

@@ -15,6 +15,7 @@ Endpoints (any other path answers 200 with the backend's name):
   /bytes/N           N bytes of PATTERN with Content-Length
   /chunked/N         N bytes of PATTERN chunked (varied chunk sizes), trailer X-Body-Length: N
   /response-headers?Name=Value&...   200 with those response headers added
+  /close-after       a complete keep-alive response (no `Connection: close`) and FIN, in one segment
   /close-mid         Content-Length 1000000, 1000 bytes of body, then FIN; `?reset` sends RST
   /reset             reads the request, then RST without answering
   /hang              reads the request, never answers (closes once the peer does)
@@ -348,6 +349,11 @@ class Connection:
         if word == "response-headers":
             extra = urllib.parse.parse_qsl(request.query, keep_blank_values=True)
             return self.respond(request, 200, self.name_body(), keep, extra)
+        if word == "close-after":
+            # Corked: the FIN rides on the response's segment, so the proxy learns of both at once.
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            self.respond(request, 200, self.name_body(), True)
+            return False  # close without having said so, as a server timing out an idle one
         if word == "close-mid":
             return self.close_mid(request, reset="reset" in request.query)
         if word == "reset":

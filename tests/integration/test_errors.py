@@ -130,3 +130,19 @@ def test_post_is_not_retried_after_a_reset(backends, ballast):
     proxy = ballast.start_short([s1, s2], retry=retry)
     statuses = [get(proxy.port, "/on/s1/reset", method="POST", body=b"x").status for _ in range(6)]
     assert statuses.count(502) == 3 and statuses.count(200) == 3, statuses
+
+
+def test_a_retry_with_no_server_left_gives_back_its_retry_budget(backends, ballast):
+    # One server is busy at its limit and the other fails: the retry finds no server. The retry
+    # it counted must end too, or each such request shrinks the retry budget for good.
+    s1, s2 = backends.start_many(2)
+    retry = {"attempts": 2, "on": ["5xx"], "budget_percent": 0, "budget_min_concurrent": 1}
+    servers = [server_entry(s, max_connections=1) for s in (s1, s2)]
+    proxy = ballast.start_short(servers, retry=retry)
+    with HttpConnection(proxy.port) as slow:
+        slow.send(build_request("GET", "/delay/1000"))
+        wait_until(lambda: in_flight(s1) + in_flight(s2) == 1, 5, "the slow request at a server")
+        for _ in range(3):
+            assert get(proxy.port, "/status/503").status == 503
+        assert slow.read_response().status == 200
+    assert served_by(proxy.port, 10, target="/on/s1/status/503") == ["s2"] * 10

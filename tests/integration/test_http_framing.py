@@ -1,10 +1,13 @@
 """HTTP/1.1 message framing through the proxy, and the headers it adds, keeps and removes."""
 
 import hashlib
+import time
+from collections import Counter
 
 import pytest
 
-from harness import HttpConnection, PatternCheck, build_request, chunked, header_values
+from harness import HttpConnection, InBackground, PatternCheck, build_request, chunked
+from harness import header_values
 
 
 @pytest.fixture
@@ -125,6 +128,22 @@ def test_pipelined_responses_keep_order_when_a_later_one_is_faster(proxy):
         connection.send(b"".join(build_request("GET", t) for t in targets))
         lengths = [len(connection.read_response().body) for _ in targets]
     assert lengths == [3, 7, 3, 11]  # a /delay body is the backend's name and a newline
+
+
+def test_pipelined_bodiless_responses_wait_for_a_client_that_reads_late(proxy):
+    # A bodiless response is only a head, which waits in the proxy's output buffer while the
+    # client reads nothing. Later requests must wait for that buffer to drain: answered into
+    # a full one, a head does not fit, and the answer to that was a 502 in mid-stream.
+    count = 2000  # 4 KiB heads: more than the socket buffers hold
+    request = build_request("HEAD", "/response-headers?X-Pad=" + "p" * 4000)
+    with HttpConnection(proxy.port, timeout_s=30) as connection:
+        sender = InBackground(connection.send, request * count)
+        time.sleep(1.0)  # the proxy answers all it can while nothing is read
+        statuses = Counter(
+            connection.read_response(head_request=True).status for _ in range(count)
+        )
+        sender.result()
+    assert statuses == {200: count}
 
 
 def test_x_forwarded_headers_are_added(proxy):

@@ -1,5 +1,7 @@
 """Connection reuse on both sides: keep-alive to clients, a keep-alive pool to servers."""
 
+import time
+
 from harness import HttpConnection, build_request, served_by
 
 REQUESTS = 200
@@ -82,3 +84,18 @@ def test_server_connections_are_reused_across_requests_with_bodies(backends, bal
 
     accepted = accepted_during(server, uploads)
     assert 1 <= accepted <= MAX_UPSTREAM_CONNECTIONS, f"{accepted} accepts for {REQUESTS} requests"
+
+
+def test_connection_the_server_closed_as_it_answered_is_not_pooled(backends, ballast):
+    # The server's FIN came with its keep-alive response (bodiless: the exchange completes
+    # before another read could see the EOF). Pooling that connection would send the next
+    # request into a closed socket, and a request with a body cannot be replayed.
+    server = backends.start("s1")
+    proxy = ballast.start_short([server])
+    with HttpConnection(proxy.port) as connection:
+        for _ in range(20):
+            assert connection.request("HEAD", "/close-after").status == 200
+            time.sleep(0.02)  # the FIN is in; a server closing just as a request goes is a race
+            response = connection.request("POST", "/upload", body=b"x" * 1000)
+            assert response.status == 200, response
+            assert response.json()["length"] == 1000
