@@ -98,20 +98,21 @@ void mark_connection_options(HeaderFields& fields) noexcept {
 // Applies what a field means to the facts; returns a rejection or {}.
 FieldError add_field(const Header& field, uint32_t index, HeaderFields& fields, FieldFacts& facts,
                      uint32_t& connection_options) noexcept {
-  switch (known_field(field.name)) {
+  const KnownField known = known_field(field.name);
+  if (role_of(known) != HeaderRole::end_to_end) {
+    fields.not_forwarded.set(index);  // hop-by-hop, or framing the serializer re-emits
+  }
+  switch (known) {
     case KnownField::host:
       ++facts.host_count;
       facts.host = field.value;
       return is_valid_host(field.value) ? FieldError{} : FieldError{400, "invalid Host"};
     case KnownField::content_length:
-      fields.not_forwarded.set(index);
       return add_content_length(field.value, facts);
     case KnownField::transfer_encoding:
-      fields.not_forwarded.set(index);
       add_transfer_codings(field.value, facts);
       return {};
     case KnownField::connection:
-      fields.not_forwarded.set(index);
       connection_options += add_connection_options(field.value, facts);
       if (connection_options > kMaxConnectionOptions) {
         return {400, "too many Connection options"};
@@ -119,14 +120,6 @@ FieldError add_field(const Header& field, uint32_t index, HeaderFields& fields, 
       return {};
     case KnownField::expect:
       facts.expect_continue = chars::equals_ignore_case(field.value, "100-continue");
-      return {};
-    case KnownField::keep_alive:
-    case KnownField::proxy_connection:
-    case KnownField::te:
-    case KnownField::upgrade:
-    case KnownField::proxy_authenticate:
-    case KnownField::proxy_authorization:
-      fields.not_forwarded.set(index);
       return {};
     default:
       return {};

@@ -44,7 +44,11 @@ KnownField known_field(std::string_view name) noexcept {
 }
 
 HeaderRole header_role(std::string_view name) noexcept {
-  switch (known_field(name)) {
+  return role_of(known_field(name));
+}
+
+HeaderRole role_of(KnownField field) noexcept {
+  switch (field) {
     case KnownField::content_length:
     case KnownField::transfer_encoding:
       return HeaderRole::framing;

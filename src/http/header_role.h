@@ -47,4 +47,7 @@ enum class KnownField : uint8_t {
 
 KnownField known_field(std::string_view name) noexcept;
 
+// The role of a known field: the one list of what a proxy must not pass on.
+HeaderRole role_of(KnownField field) noexcept;
+
 }  // namespace ballast::http
