@@ -31,6 +31,9 @@ class Balancer {
   void on_attempt_start(ServerIndex server) noexcept;
   void on_attempt_end(ServerIndex server, const AttemptOutcome& outcome) noexcept;
   void set_eligible(ServerIndex server, bool eligible) noexcept;
+  bool is_eligible(ServerIndex server) const noexcept {
+    return tiers_[places_[server].tier].policy->is_eligible(places_[server].local);
+  }
   void set_weight(ServerIndex server, uint32_t weight) noexcept;
 
   uint32_t size() const noexcept { return static_cast<uint32_t>(places_.size()); }

@@ -46,10 +46,10 @@ void apply_breaker_block(const MapView& block, BreakerLayers& layers) {
     config.timeout_ms = timeout->as_positive_duration_ms();
   }
   if (const std::optional<Node> requests = block.find("half_open_requests")) {
-    config.half_open_requests = requests->as_uint<uint32_t>(1);
+    config.half_open_requests = requests->as_uint<uint32_t>(1, kMaxHalfOpenCount);
   }
   if (const std::optional<Node> successes = block.find("success_threshold")) {
-    config.success_threshold = successes->as_uint<uint32_t>(1);
+    config.success_threshold = successes->as_uint<uint32_t>(1, kMaxHalfOpenCount);
   }
   if (const std::optional<Node> type = block.find("window_type")) {
     config.window_type = type->as_enum(kWindowTypes);

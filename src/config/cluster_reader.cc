@@ -267,6 +267,35 @@ void apply_timeouts(const MapView& block, TimeoutsConfig& timeouts) {
   }
 }
 
+// `ip` and `header` affinity send equal keys to one server by consistent hashing, so they set
+// the cluster's algorithm (unless it already hashes; another algorithm written out draws a
+// warning) and its hash key (so hash_on, which would say something else, is an error).
+void apply_hashed_affinity(const Node& node, const MapView& map, ClusterConfig& cluster) {
+  const SessionAffinityConfig& affinity = cluster.session_affinity;
+  if (!affinity.enabled || affinity.method == AffinityMethod::cookie) {
+    return;
+  }
+  if (map.find("hash_on")) {
+    node.fail("ip and header affinity choose the hash key themselves; remove hash_on");
+  }
+  const balance::Algorithm algorithm = cluster.algorithm;
+  const bool hashes =
+      algorithm == balance::Algorithm::consistent_hash || algorithm == balance::Algorithm::maglev ||
+      (algorithm == balance::Algorithm::ip_hash && affinity.method == AffinityMethod::ip);
+  if (!hashes) {
+    if (map.find("algorithm")) {
+      node.warn(
+          "ip and header affinity balance by consistent hashing: this cluster uses "
+          "consistent_hash, not " +
+          std::string(balance::algorithm_name(algorithm)));
+    }
+    cluster.algorithm = balance::Algorithm::consistent_hash;
+  }
+  cluster.hash_key = affinity.method == AffinityMethod::ip
+                         ? HashKeyConfig{HashOn::client_ip, ""}
+                         : HashKeyConfig{HashOn::header, affinity.header_name};
+}
+
 ClusterConfig read_cluster(std::string name, const MapView& map, const ClusterDefaults& defaults,
                            const std::optional<Node>& service_breaker) {
   ClusterConfig cluster;
@@ -298,6 +327,7 @@ ClusterConfig read_cluster(std::string name, const MapView& map, const ClusterDe
   }
   if (const std::optional<Node> affinity = map.find("session_affinity")) {
     cluster.session_affinity = read_session_affinity(*affinity);
+    apply_hashed_affinity(*affinity, map, cluster);
   }
   if (const std::optional<Node> pool = map.find("pool")) {
     cluster.pool = read_pool(*pool);

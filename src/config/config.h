@@ -44,6 +44,8 @@ struct ServerConfig {
     name.append(host).append(ipv6 ? "]:" : ":").append(std::to_string(port));
     return name;
   }
+
+  bool operator==(const ServerConfig&) const = default;
 };
 
 enum class HealthCheckType : uint8_t { http, tcp };
@@ -61,6 +63,8 @@ struct HealthCheckConfig {
   uint64_t jitter_ms = 0;
   uint64_t slow_start_ms = 0;  // 0 = a returning server takes its full weight at once
   bool start_healthy = false;  // a new server is "unknown" (not eligible) until its first check
+
+  bool operator==(const HealthCheckConfig&) const = default;
 };
 
 // Passive health: ejection of servers failing real traffic (Envoy's outlier detection).
@@ -71,12 +75,16 @@ struct OutlierDetectionConfig {
   uint64_t base_ejection_time_ms = 30'000;
   uint64_t max_ejection_time_ms = 300'000;
   uint32_t max_ejection_percent = 10;
+
+  bool operator==(const OutlierDetectionConfig&) const = default;
 };
 
 enum class BreakerMode : uint8_t { consecutive, rate, predictive };
 enum class WindowType : uint8_t { count, time };
 
 inline constexpr uint32_t kDefaultFailureRatePercent = 50;
+// half_open_requests and success_threshold share the breaker's one atomic state word (20 bits).
+inline constexpr uint32_t kMaxHalfOpenCount = (1u << 20) - 1;
 inline constexpr uint64_t kDefaultCountWindowCalls = 100;
 
 struct CircuitBreakerConfig {
@@ -101,6 +109,8 @@ struct CircuitBreakerConfig {
   uint32_t max_pending_requests = 0;
   uint32_t max_requests = 0;
   uint32_t max_retries = 0;
+
+  bool operator==(const CircuitBreakerConfig&) const = default;
 };
 
 enum class RetryOn : uint8_t { connect_failure = 1, timeout = 2, server_error = 4 };

@@ -21,7 +21,7 @@ namespace {
 // of one atomic already orders every change to it.
 constexpr uint64_t kStateMask = 0x3;
 constexpr int kGenerationShift = 2;
-constexpr uint32_t kGenerationMask = (1u << 22) - 1;
+constexpr uint32_t kGenerationMask = (1u << CircuitBreaker::kGenerationBits) - 1;
 constexpr int kFieldsShift = 24;
 constexpr uint64_t kMaxMillis = (uint64_t{1} << 40) - 1;
 constexpr uint64_t kFieldsOne = uint64_t{1} << kFieldsShift;  // adds 1 to the fields' low bits
@@ -89,11 +89,13 @@ std::string_view reason_text(TransitionReason reason) noexcept {
       return "a half-open probe failed";
     case TransitionReason::probes_succeeded:
       return "half-open probes succeeded";
+    case TransitionReason::predicted_failure:
+      return "the failure model predicted failure";
   }
   return "unknown";
 }
 
-// `predictive` runs as `rate` until its model exists.
+// `predictive` runs as `rate`; its model trips the breaker from outside (trip()).
 CircuitBreaker::CircuitBreaker(const config::CircuitBreakerConfig& config) noexcept
     : rate_mode_(config.mode != config::BreakerMode::consecutive),
       failure_threshold_(std::max<uint32_t>(config.failure_threshold, 1)),
@@ -240,6 +242,23 @@ Transition CircuitBreaker::record_probe(const Permit& permit, bool failed,
     }
     if (word_.compare_exchange_weak(word, desired, std::memory_order_relaxed)) {
       return transition;
+    }
+  }
+}
+
+Transition CircuitBreaker::trip(uint64_t now_ns, TransitionReason reason) noexcept {
+  assert(reason != TransitionReason::none);
+  uint64_t word = word_.load(std::memory_order_relaxed);
+  for (;;) {
+    const Word current(word);
+    if (current.state != BreakerState::closed) {
+      return {};
+    }
+    const WindowTotals totals =
+        rate_mode_ ? window_.totals(current.generation, now_ns) : WindowTotals{};
+    if (word_.compare_exchange_weak(word, open_word(current.next_generation(), now_ns),
+                                    std::memory_order_relaxed)) {
+      return {BreakerState::closed, BreakerState::open, reason, current.next_generation(), totals};
     }
   }
 }

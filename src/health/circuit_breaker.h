@@ -11,8 +11,12 @@
 // (for a count window, capped at its size, as Resilience4j does), the failure rate reaches
 // failure_threshold percent, or the share of calls slower than slow_call_duration_ms reaches
 // slow_call_rate_threshold percent (100 turns the slow-call rule off, as docs/config.md says).
-// `predictive` is not built yet and runs as `rate`. Each CLOSED period starts with an empty
-// window. In rate mode a slow probe counts as a failed one while the slow-call rule is on.
+// `predictive` is `rate` plus one more way to open: each worker keeps a FailurePredictor per
+// server (failure_predictor.h, a model of that server's failures, single-threaded, not shared)
+// and, when it predicts failure, calls trip() on the server's one shared breaker. Everything
+// else (the window, half-open, probes) is rate mode's. Each CLOSED period starts with an empty
+// window. In rate and predictive modes a slow probe counts as a failed one while the slow-call
+// rule is on.
 //
 // Owns: the state, in one 64-bit atomic word, and the failure window (failure_window.h).
 // Threading: one breaker per server, shared by every worker thread. Asking for permission,
@@ -26,10 +30,11 @@
 // is ignored (failure_window.h states the one race left to a request ending just then).
 // Cost: try_acquire while closed is one atomic load; record in consecutive mode is a load,
 // plus a compare-and-swap after a failure; record in rate mode adds the window's record (see
-// failure_window.h). Measured (scratch benchmark, one thread, 10% failures), try_acquire then
-// record: 2 ns + 5 ns consecutive, 2 + 18 ns rate over a time window, 2 + 38 ns over a count
-// window. Two threads doing nothing else on one breaker pay for the shared cache lines:
-// about 40, 130 and 200-280 ns.
+// failure_window.h); trip (rare) reads the window's totals, then one compare-and-swap.
+// Measured (scratch benchmark, one thread, 10% failures), try_acquire then record: 2 ns + 5 ns
+// consecutive, 2 + 18 ns rate over a time window, 2 + 38 ns over a count window. Two threads
+// doing nothing else on one breaker pay for the shared cache lines: about 40, 130 and
+// 200-280 ns.
 // Source: the seed's Layer 5 state machine; Resilience4j's CircuitBreaker for the rate mode.
 
 #include <atomic>
@@ -53,6 +58,7 @@ enum class TransitionReason : uint8_t {
   timeout_elapsed,
   probe_failed,
   probes_succeeded,
+  predicted_failure,  // trip(): a worker's FailurePredictor, predictive mode
 };
 
 // For logs: "failure rate reached the threshold", and so on.
@@ -64,7 +70,8 @@ struct Transition {
   BreakerState to = BreakerState::closed;
   TransitionReason reason = TransitionReason::none;
   uint32_t generation = 0;  // the generation it began
-  WindowTotals window;      // failure_rate, slow_call_rate: the window that tripped it
+  WindowTotals window;      // failure_rate, slow_call_rate: the window that tripped it;
+                            // predicted_failure: the window when the model tripped it
 
   bool happened() const noexcept { return reason != TransitionReason::none; }
 };
@@ -93,7 +100,9 @@ struct BreakerSnapshot {
 class CircuitBreaker {
  public:
   // half_open_requests and success_threshold are clamped to this (20 bits of the state word).
-  static constexpr uint32_t kMaxHalfOpenCount = (1u << 20) - 1;
+  static constexpr uint32_t kMaxHalfOpenCount = config::kMaxHalfOpenCount;
+  // The generation counts state changes modulo 2^kGenerationBits.
+  static constexpr int kGenerationBits = 22;
 
   // Made only for an enabled breaker; its fields as loaded (config.h).
   explicit CircuitBreaker(const config::CircuitBreakerConfig& config) noexcept;
@@ -109,6 +118,13 @@ class CircuitBreaker {
   // whether it was slow. Returns the state change it caused, if any.
   Transition record(const Permit& permit, bool success, uint64_t latency_ns,
                     uint64_t now_ns) noexcept;
+
+  // Opens a closed breaker now, for a reason decided outside it (predicted_failure), with the
+  // same timeout as any opening. One compare-and-swap (retried only if a concurrent record
+  // changed the closed word); an empty Transition when the breaker is not closed, so of several
+  // workers tripping it at once exactly one is told it did. The Transition's window is the rate
+  // window as it stood.
+  Transition trip(uint64_t now_ns, TransitionReason reason) noexcept;
 
   // The request the permit allowed never ran (another check refused it, the client left):
   // gives back its probe slot. Nothing to do for a permit that is not a probe.

@@ -31,13 +31,13 @@ std::string_view to_string(TrafficResult result) noexcept {
     case TrafficResult::success:
       return "success";
     case TrafficResult::connect_failure:
-      return "connect failure";
+      return "connect_failure";
     case TrafficResult::reset:
       return "reset";
     case TrafficResult::timeout:
       return "timeout";
     case TrafficResult::server_error:
-      return "5xx";
+      return "server_error";
   }
   return "unknown";
 }

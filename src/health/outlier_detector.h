@@ -87,6 +87,12 @@ class OutlierDetector {
     return servers_[server].ejected_until_ns.load(std::memory_order_relaxed) > now_ns;
   }
 
+  // When the server's latest ejection ends (ends or ended); 0 when it has none to report. For a
+  // worker to know when to look again.
+  uint64_t ejection_end_ns(uint32_t server) const noexcept {
+    return servers_[server].ejected_until_ns.load(std::memory_order_relaxed);
+  }
+
   // An active health check of `server` passed at now_ns: ends its ejection, if any, early.
   std::optional<OutlierTransition> return_server(uint32_t server, uint64_t now_ns) noexcept;
 

@@ -85,6 +85,13 @@ std::string_view cookie_value(const http::HeaderFields& headers, std::string_vie
   return {};
 }
 
+// Failure's enumerators in order: connect_failure, reset, timeout, server_error, bad_response.
+AttemptEnd attempt_end_of(uint8_t failure) noexcept {
+  constexpr AttemptEnd kEnds[] = {AttemptEnd::connect_failure, AttemptEnd::reset,
+                                  AttemptEnd::timeout, AttemptEnd::server_error, AttemptEnd::reset};
+  return kEnds[failure];
+}
+
 std::string_view failure_name(uint8_t kind) noexcept {
   switch (kind) {
     case 0:
@@ -147,6 +154,10 @@ void HttpSession::on_upstream_io(uint32_t events) noexcept {
       return;
     }
     connecting_ = false;
+    if (attempt_.pending) {
+      cluster_->health().pending.remove();
+      attempt_.pending = false;
+    }
     arm_upstream_timer(response_timeout_ms());
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
@@ -266,6 +277,7 @@ bool HttpSession::start_request() noexcept {
   method_idempotent_ = is_idempotent(request_.method);
   request_keep_alive_ = request_.keep_alive;
   set_hash_key(request_);
+  set_affinity(request_);
 
   const http::ForwardContext forward{client_ip_.view(), "http", listener_.listen.host};
   upstream_request_.clear();
@@ -296,8 +308,23 @@ bool HttpSession::start_request() noexcept {
   if (request_body_.complete()) {
     client_timer_.cancel();
   }
+  if (!cluster_->health().requests.try_add()) {
+    observe::log_event(LogLevel::warn, "cluster at max_requests",
+                       {{"cluster", cluster_->config().name}, {"client", client_ip_.view()}});
+    respond_locally(503, "too many requests to this cluster");
+    return true;
+  }
+  holds_request_limit_ = true;
   start_attempt();
   return true;
+}
+
+void HttpSession::set_affinity(const http::RequestHead& request) noexcept {
+  const config::SessionAffinityConfig& affinity = cluster_->config().session_affinity;
+  affinity_server_ =
+      affinity.enabled && affinity.method == config::AffinityMethod::cookie
+          ? cluster_->server_by_affinity_id(cookie_value(request.headers, affinity.cookie_name))
+          : balance::kNoServer;
 }
 
 void HttpSession::set_hash_key(const http::RequestHead& request) noexcept {
@@ -329,45 +356,41 @@ void HttpSession::start_attempt() noexcept {
   ctx.now_ns = host_.loop().now_ns();
   ctx.hash_key = {hash_key_storage_.data(), hash_key_length_};
   ctx.excluded = excluded_;
-  // Servers at their connection limit are passed over for this pick only.
-  for (uint32_t tries = 0; tries <= balance::ExcludedServers::kCapacity; ++tries) {
-    const balance::ServerIndex chosen = cluster_->balancer().pick(ctx);
-    if (chosen == balance::kNoServer) {
-      break;
-    }
-    if (cluster_->server(chosen).try_acquire_slot()) {
-      if (open_upstream(chosen, true)) {
+  if (cluster_->start_attempt(ctx, affinity_server_, attempt_) != balance::kNoServer) {
+    ++attempts_made_;
+    switch (open_upstream(true)) {
+      case Opened::yes:
         return;
-      }
-      fail_attempt(Failure::connect_failure, std::strerror(errno));
-      return;
+      case Opened::failed:
+        fail_attempt(Failure::connect_failure, std::strerror(errno));
+        return;
+      case Opened::overflow:
+        end_attempt(AttemptEnd::cancelled);
+        observe::log_event(LogLevel::warn, "cluster at max_pending_requests",
+                           {{"cluster", cluster_->config().name}, {"client", client_ip_.view()}});
+        respond_locally(503, "too many requests waiting for a server");
+        return;
     }
-    ctx.excluded.add(chosen);
   }
   if (attempt_is_retry_) {
-    // A retry that found no server: counted by fail_attempt, but no attempt will end it.
-    --cluster_->retry_budget().active_retries;
-    attempt_is_retry_ = false;
+    give_back_retry();  // taken by fail_attempt, but no attempt will end it
   }
   observe::log_event(LogLevel::warn, "no server available",
                      {{"cluster", cluster_->config().name}, {"client", client_ip_.view()}});
   respond_locally(503, "no server available");
 }
 
-// Starts an attempt on `server`, whose slot the caller holds. False when the connect fails at
-// once (errno set); the attempt is then begun and must be failed by the caller.
-bool HttpSession::open_upstream(balance::ServerIndex server, bool allow_pooled) noexcept {
-  server_ = server;
-  ++attempts_made_;
-  attempt_started_ns_ = host_.loop().now_ns();
-  cluster_->balancer().on_attempt_start(server);
+// Connects the admitted attempt to its server: a pooled connection when one is idle, else a new
+// one, which counts against max_pending_requests until it is established. On `failed` errno is
+// set and the caller fails the attempt.
+HttpSession::Opened HttpSession::open_upstream(bool allow_pooled) noexcept {
   upstream_head_sent_ = 0;
   upstream_eof_ = false;
   upstream_hung_up_ = false;
   response_bytes_seen_ = false;
   response_parser_.reset();
 
-  upstream::ConnectionPool& pool = cluster_->pool(server);
+  upstream::ConnectionPool& pool = cluster_->pool(attempt_.server);
   upstream_ = allow_pooled ? pool.take() : nullptr;
   if (upstream_ != nullptr) {
     upstream_->attach(*this);
@@ -377,24 +400,30 @@ bool HttpSession::open_upstream(balance::ServerIndex server, bool allow_pooled) 
     upstream_readable_ = false;
     upstream_writable_ = true;
     arm_upstream_timer(response_timeout_ms());
-    return true;
+    return Opened::yes;
   }
-  core::FileDescriptor fd = core::connect_to(cluster_->server(server).address);
+  if (!attempt_.pending) {
+    if (!cluster_->health().pending.try_add()) {
+      return Opened::overflow;
+    }
+    attempt_.pending = true;
+  }
+  core::FileDescriptor fd = core::connect_to(cluster_->server(attempt_.server).address);
   if (!fd.valid()) {
-    return false;
+    return Opened::failed;
   }
   core::set_no_delay(fd.get());
   const int raw_fd = fd.get();
   upstream_ = new upstream::UpstreamConnection(host_.loop(), std::move(fd), pool);
   upstream_->attach(*this);
   if (!host_.loop().watch(raw_fd, *upstream_)) {
-    return false;
+    return Opened::failed;
   }
   connecting_ = true;
   upstream_readable_ = false;
   upstream_writable_ = false;
   arm_upstream_timer(cluster_->config().timeouts.connect_ms);
-  return true;
+  return Opened::yes;
 }
 
 uint64_t HttpSession::response_timeout_ms() const noexcept {
@@ -413,7 +442,7 @@ bool HttpSession::frame_request_body() noexcept {
                        {{"client", client_ip_.view()}, {"reason", request_body_.error_reason()}});
     if (!response_started_) {
       if (upstream_ != nullptr) {
-        end_attempt(true);  // the client's fault, not the server's
+        end_attempt(AttemptEnd::cancelled);  // the client's fault, not the server's
       }
       respond_locally(400, request_body_.error_reason());
     } else {
@@ -502,10 +531,10 @@ bool HttpSession::handle_response() noexcept {
   core::ByteBuffer& in = upstream_->in();
   const size_t before = response_body_.ready_bytes();
   if (!response_body_.frame(in.readable().substr(before))) {
-    observe::log_event(
-        LogLevel::warn, "bad response body",
-        {{"server", cluster_->server(server_).name}, {"reason", response_body_.error_reason()}});
-    end_attempt(false);
+    observe::log_event(LogLevel::warn, "bad response body",
+                       {{"server", cluster_->server(attempt_.server).name},
+                        {"reason", response_body_.error_reason()}});
+    end_attempt(AttemptEnd::reset);
     abort_exchange("bad response body");
     return true;
   }
@@ -519,8 +548,8 @@ bool HttpSession::handle_response() noexcept {
       complete_exchange();
     } else {
       observe::log_event(LogLevel::warn, "server closed mid-response",
-                         {{"server", cluster_->server(server_).name}});
-      end_attempt(false);
+                         {{"server", cluster_->server(attempt_.server).name}});
+      end_attempt(AttemptEnd::reset);
       abort_exchange("server closed mid-response");
     }
     return true;
@@ -569,8 +598,15 @@ bool HttpSession::handle_response_head() noexcept {
   client_keep_alive_ = request_keep_alive_ && !host_.draining() &&
                        response_.body_kind != http::BodyKind::until_close &&
                        request_body_.complete();
-  const size_t written =
-      http::write_client_response(response_, client_keep_alive_, {}, client_out_.writable());
+  // Cookie affinity: tell the client its server, unless its cookie already named that one.
+  const config::SessionAffinityConfig& affinity = cluster_->config().session_affinity;
+  const http::Header cookie{"Set-Cookie", cluster_->affinity_cookie(attempt_.server)};
+  const bool set_cookie = affinity.enabled && affinity.method == config::AffinityMethod::cookie &&
+                          attempt_.server != affinity_server_;
+  const size_t written = http::write_client_response(
+      response_, client_keep_alive_,
+      set_cookie ? std::span<const http::Header>(&cookie, 1) : std::span<const http::Header>(),
+      client_out_.writable());
   if (written == 0) {
     fail_attempt(Failure::bad_response, "response head too large to forward");
     return true;
@@ -635,58 +671,68 @@ bool HttpSession::may_retry(Failure failure) const noexcept {
   return attempts_made_ < retry.attempts && (retry.on & needed) != 0 &&
          (method_idempotent_ || failure == Failure::connect_failure) &&
          request_body_bytes_sent_ == 0 && !response_started_ &&
-         cluster_->retry_budget().allows_retry(retry);
+         cluster_->retry_budget().allows_retry(retry) && cluster_->health().retries.has_room();
 }
 
-void HttpSession::end_attempt(bool success) noexcept {
-  if (server_ == balance::kNoServer) {
+void HttpSession::end_attempt(AttemptEnd end) noexcept {
+  if (attempt_.server == balance::kNoServer) {
     return;
   }
-  const uint64_t now_ns = host_.loop().now_ns();
-  cluster_->balancer().on_attempt_end(server_, {success, now_ns - attempt_started_ns_, now_ns});
-  cluster_->server(server_).release_slot();
+  cluster_->finish_attempt(attempt_, end, host_.loop().now_ns());
   if (attempt_is_retry_) {
-    --cluster_->retry_budget().active_retries;
-    attempt_is_retry_ = false;
+    give_back_retry();
   }
   upstream_timer_.cancel();
   if (upstream_ != nullptr) {
     upstream_->close();
     upstream_ = nullptr;
   }
-  server_ = balance::kNoServer;
+}
+
+// A retry counts against this worker's retry budget and the cluster's max_retries.
+bool HttpSession::take_retry() noexcept {
+  if (!cluster_->health().retries.try_add()) {
+    return false;
+  }
+  ++cluster_->retry_budget().active_retries;
+  attempt_is_retry_ = true;
+  return true;
+}
+
+void HttpSession::give_back_retry() noexcept {
+  --cluster_->retry_budget().active_retries;
+  cluster_->health().retries.remove();
+  attempt_is_retry_ = false;
 }
 
 void HttpSession::fail_attempt(Failure failure, std::string_view detail) noexcept {
-  const balance::ServerIndex server = server_;
+  const balance::ServerIndex server = attempt_.server;
   const bool stale_reuse = upstream_ != nullptr && upstream_->reused() && !response_bytes_seen_ &&
                            failure == Failure::reset && request_body_bytes_sent_ == 0;
   upstream::ServerState& state = cluster_->server(server);
-  if (stale_reuse && !stale_connection_retried_ && state.try_acquire_slot()) {
-    // The pooled connection had been closed by the server: not the server's failure.
+  if (stale_reuse && !stale_connection_retried_) {
+    // The pooled connection had been closed by the server: not the server's failure. The
+    // attempt keeps its server, slot and permit, on a fresh connection.
     stale_connection_retried_ = true;
-    cluster_->balancer().on_attempt_end(server, {true, 0, host_.loop().now_ns()});
-    state.release_slot();
     upstream_timer_.cancel();
     upstream_->close();
     upstream_ = nullptr;
-    --attempts_made_;
-    if (open_upstream(server, false)) {
+    const Opened opened = open_upstream(false);
+    if (opened == Opened::yes) {
       return;
     }
     failure = Failure::connect_failure;
-    detail = std::strerror(errno);
+    detail = opened == Opened::overflow ? "too many requests waiting for a server"
+                                        : std::strerror(errno);
   }
   observe::log_event(LogLevel::warn, "upstream attempt failed",
                      {{"cluster", cluster_->config().name},
                       {"server", state.name},
                       {"failure", failure_name(static_cast<uint8_t>(failure))},
                       {"detail", detail}});
-  end_attempt(false);
-  if (may_retry(failure)) {
+  end_attempt(attempt_end_of(static_cast<uint8_t>(failure)));
+  if (may_retry(failure) && take_retry()) {
     excluded_.add(server);
-    attempt_is_retry_ = true;
-    ++cluster_->retry_budget().active_retries;
     start_attempt();
     return;
   }
@@ -709,7 +755,7 @@ void HttpSession::complete_exchange() noexcept {
                         upstream_request_written();
   upstream::UpstreamConnection* connection = upstream_;
   upstream_ = nullptr;  // end_attempt must not close it
-  end_attempt(true);
+  end_attempt(response_.status >= 500 ? AttemptEnd::server_error : AttemptEnd::success);
   if (reusable) {
     connection->home().give_back(*connection);
   } else {
@@ -733,6 +779,10 @@ void HttpSession::finish_request() noexcept {
   if (request_active_) {
     --cluster_->retry_budget().active_requests;
     request_active_ = false;
+  }
+  if (holds_request_limit_) {
+    cluster_->health().requests.remove();
+    holds_request_limit_ = false;
   }
 }
 
@@ -813,8 +863,8 @@ void HttpSession::close() noexcept {
   }
   closed_ = true;
   host_.loop().cancel_resume(*this);
-  if (server_ != balance::kNoServer) {
-    end_attempt(true);  // the exchange was cut short on our side, not the server's
+  if (attempt_.server != balance::kNoServer) {
+    end_attempt(AttemptEnd::cancelled);  // cut short on our side, not the server's
   }
   if (cluster_ != nullptr) {
     finish_request();
@@ -854,8 +904,8 @@ void HttpSession::on_timer(core::Timer& timer) noexcept {
     fail_attempt(Failure::timeout, "no response in time");
   } else {
     observe::log_event(LogLevel::warn, "server stalled mid-response",
-                       {{"server", cluster_->server(server_).name}});
-    end_attempt(false);
+                       {{"server", cluster_->server(attempt_.server).name}});
+    end_attempt(AttemptEnd::timeout);
     abort_exchange("server stalled mid-response");
     return;
   }

@@ -79,9 +79,11 @@ class HttpSession final : public Session,
   bool handle_response_head() noexcept;
   bool write_client() noexcept;
 
+  enum class Opened : uint8_t { yes, failed, overflow };
+
   void start_attempt() noexcept;
-  bool open_upstream(balance::ServerIndex server, bool allow_pooled) noexcept;
-  void end_attempt(bool success) noexcept;
+  Opened open_upstream(bool allow_pooled) noexcept;
+  void end_attempt(AttemptEnd end) noexcept;
   void fail_attempt(Failure failure, std::string_view detail) noexcept;
   bool may_retry(Failure failure) const noexcept;
   void complete_exchange() noexcept;
@@ -96,6 +98,9 @@ class HttpSession final : public Session,
   void arm_upstream_timer(uint64_t timeout_ms) noexcept;
   uint64_t response_timeout_ms() const noexcept;
   void set_hash_key(const http::RequestHead& request) noexcept;
+  void set_affinity(const http::RequestHead& request) noexcept;
+  bool take_retry() noexcept;
+  void give_back_retry() noexcept;
   bool upstream_request_written() const noexcept;
 
   const config::ListenerConfig& listener_;
@@ -119,6 +124,7 @@ class HttpSession final : public Session,
   core::ByteBuffer upstream_request_{4 * 1024};  // the serialized head, kept for retries
   WorkerCluster* cluster_ = nullptr;
   bool request_active_ = false;
+  bool holds_request_limit_ = false;  // counts against the cluster's max_requests
   bool method_is_head_ = false;
   bool method_idempotent_ = false;
   bool request_keep_alive_ = false;
@@ -126,14 +132,14 @@ class HttpSession final : public Session,
   std::array<char, kHashKeyBytes> hash_key_storage_{};
   size_t hash_key_length_ = 0;
   balance::ExcludedServers excluded_;
+  balance::ServerIndex affinity_server_ = balance::kNoServer;  // the cookie's server, if any
   uint32_t attempts_made_ = 0;
   bool stale_connection_retried_ = false;
 
   // The current attempt.
   upstream::UpstreamConnection* upstream_ = nullptr;
-  balance::ServerIndex server_ = balance::kNoServer;
+  Attempt attempt_;
   core::Timer upstream_timer_{*this};
-  uint64_t attempt_started_ns_ = 0;
   size_t upstream_head_sent_ = 0;
   bool attempt_is_retry_ = false;
   bool connecting_ = false;

@@ -81,7 +81,8 @@ int ProxyProcess::run() {
   open_ = listen_addresses(*config);
 
   for (uint32_t i = 0; i < sockets.size(); ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, config->drain_timeout_ms));
+    workers_.push_back(std::make_unique<Worker>(
+        WorkerSlot{i, static_cast<uint32_t>(sockets.size())}, config->drain_timeout_ms));
   }
   for (uint32_t i = 0; i < sockets.size(); ++i) {
     workers_[i]->start(generation_, std::move(sockets[i]));

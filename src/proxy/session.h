@@ -9,20 +9,31 @@
 #include <vector>
 
 #include "core/event_loop.h"
+#include "proxy/health_checks.h"
 #include "proxy/worker_cluster.h"
 #include "upstream/generation.h"
 
 namespace ballast::proxy {
 
+// Which worker this is, of how many: it decides which health checks and reports are this
+// worker's (health_checks.h).
+struct WorkerSlot {
+  uint32_t index = 0;
+  uint32_t count = 1;
+};
+
 // A worker's view of one configuration generation: the shared generation plus this worker's
-// balancers and pools for each of its clusters. Kept alive while any session accepted under it
-// is open, so a reload never changes the rules under a request in flight.
+// balancers and pools for each of its clusters, and, while it is the newest, the health checks
+// this worker runs. Kept alive while any session accepted under it is open, so a reload never
+// changes the rules under a request in flight.
 struct WorkerGeneration {
   WorkerGeneration(core::EventLoop& loop, std::shared_ptr<const upstream::Generation> shared,
-                   uint64_t seed);
+                   WorkerSlot slot, uint64_t seed);
 
   std::shared_ptr<const upstream::Generation> shared;
   std::vector<std::unique_ptr<WorkerCluster>> clusters;  // as shared->clusters
+  std::vector<WorkerCluster*> reported;  // clusters whose report() this worker makes
+  std::unique_ptr<HealthChecks> checks;  // null once a newer generation replaced this one
   uint32_t open_sessions = 0;
   uint64_t retired_at_ns = 0;  // 0 while current; else when a newer generation replaced it
 };

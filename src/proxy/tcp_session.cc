@@ -35,19 +35,12 @@ void TcpSession::connect_next() noexcept {
   ctx.now_ns = host_.loop().now_ns();
   ctx.hash_key = client_ip_.view();
   ctx.excluded = excluded_;
-  for (uint32_t tries = 0; tries <= balance::ExcludedServers::kCapacity; ++tries) {
-    const balance::ServerIndex chosen = cluster_.balancer().pick(ctx);
+  while (attempts_made_ < cluster_.config().retry.attempts) {
+    const balance::ServerIndex chosen = cluster_.start_attempt(ctx, balance::kNoServer, attempt_);
     if (chosen == balance::kNoServer) {
       break;
     }
-    if (!cluster_.server(chosen).try_acquire_slot()) {
-      ctx.excluded.add(chosen);
-      continue;
-    }
-    server_ = chosen;
     ++attempts_made_;
-    attempt_started_ns_ = host_.loop().now_ns();
-    cluster_.balancer().on_attempt_start(chosen);
     upstream_ = core::connect_to(cluster_.server(chosen).address);
     if (upstream_.valid() && host_.loop().watch(upstream_.get(), upstream_endpoint_)) {
       connecting_ = true;
@@ -57,10 +50,7 @@ void TcpSession::connect_next() noexcept {
                  host_.loop().now_ns() + cluster_.config().timeouts.connect_ms * core::kNsPerMs);
       return;
     }
-    end_attempt(false);
-    if (attempts_made_ >= cluster_.config().retry.attempts) {
-      break;
-    }
+    end_attempt(AttemptEnd::connect_failure);
     excluded_.add(chosen);
     ctx.excluded.add(chosen);
   }
@@ -69,18 +59,15 @@ void TcpSession::connect_next() noexcept {
   close();
 }
 
-void TcpSession::end_attempt(bool success) noexcept {
-  if (server_ == balance::kNoServer) {
+void TcpSession::end_attempt(AttemptEnd end) noexcept {
+  if (attempt_.server == balance::kNoServer) {
     return;
   }
-  const uint64_t now_ns = host_.loop().now_ns();
-  cluster_.balancer().on_attempt_end(server_, {success, now_ns - attempt_started_ns_, now_ns});
-  cluster_.server(server_).release_slot();
+  cluster_.finish_attempt(attempt_, end, host_.loop().now_ns());
   if (upstream_.valid()) {
     host_.loop().unwatch(upstream_.get());
     upstream_.reset();
   }
-  server_ = balance::kNoServer;
 }
 
 void TcpSession::on_endpoint_io(bool is_client, uint32_t events) noexcept {
@@ -95,15 +82,10 @@ void TcpSession::on_endpoint_io(bool is_client, uint32_t events) noexcept {
     if (error != 0) {
       observe::log_event(
           config::LogLevel::warn, "upstream connect failed",
-          {{"server", cluster_.server(server_).name}, {"detail", std::strerror(error)}});
-      const balance::ServerIndex failed = server_;
-      end_attempt(false);
+          {{"server", cluster_.server(attempt_.server).name}, {"detail", std::strerror(error)}});
+      excluded_.add(attempt_.server);
+      end_attempt(AttemptEnd::connect_failure);
       connecting_ = false;
-      if (attempts_made_ >= cluster_.config().retry.attempts) {
-        close();
-        return;
-      }
-      excluded_.add(failed);
       connect_next();
       return;
     }
@@ -138,7 +120,7 @@ void TcpSession::drive() noexcept {
       return;
     }
     if (to_upstream_.shut_down && to_client_.shut_down) {
-      end_attempt(true);
+      end_attempt(AttemptEnd::success);
       close();
       return;
     }
@@ -199,15 +181,14 @@ bool TcpSession::pump(Direction& direction, int from_fd, int to_fd) noexcept {
 void TcpSession::on_timer(core::Timer& /*timer*/) noexcept {
   if (connecting_) {
     observe::log_event(config::LogLevel::warn, "upstream connect timed out",
-                       {{"server", cluster_.server(server_).name}});
-    end_attempt(false);
+                       {{"server", cluster_.server(attempt_.server).name}});
+    excluded_.add(attempt_.server);
+    end_attempt(AttemptEnd::connect_failure);
     connecting_ = false;
-    if (attempts_made_ < cluster_.config().retry.attempts) {
-      connect_next();
-      return;
-    }
+    connect_next();  // closes the session when no attempt is left
+    return;
   }
-  close();  // connect failed for good, or idle for the client timeout
+  close();  // idle for the client timeout
 }
 
 void TcpSession::close() noexcept {
@@ -217,7 +198,7 @@ void TcpSession::close() noexcept {
   closed_ = true;
   host_.loop().cancel_resume(*this);
   timer_.cancel();
-  end_attempt(true);
+  end_attempt(AttemptEnd::cancelled);
   host_.loop().unwatch(client_.get());
   client_.reset();
   host_.session_closed(*this);

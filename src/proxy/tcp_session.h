@@ -63,7 +63,7 @@ class TcpSession final : public Session, public core::Resumable, public core::Ti
   void drive() noexcept;
   bool pump(Direction& direction, int from_fd, int to_fd) noexcept;
   void close() noexcept;
-  void end_attempt(bool success) noexcept;
+  void end_attempt(AttemptEnd end) noexcept;
 
   WorkerCluster& cluster_;
   core::FileDescriptor client_;
@@ -74,10 +74,9 @@ class TcpSession final : public Session, public core::Resumable, public core::Ti
   Direction to_upstream_;
   Direction to_client_;
   core::Timer timer_{*this};  // connect timeout, then idle timeout
-  balance::ServerIndex server_ = balance::kNoServer;
+  Attempt attempt_;
   balance::ExcludedServers excluded_;
   uint32_t attempts_made_ = 0;
-  uint64_t attempt_started_ns_ = 0;
   bool connecting_ = false;
   bool closed_ = false;
 };

@@ -10,21 +10,38 @@
 
 namespace ballast::proxy {
 
+namespace {
+
+// A cluster's region, panic and ejection-return events are logged by one worker only.
+bool reports(const config::ClusterConfig& cluster, WorkerSlot slot) {
+  const bool eventful =
+      cluster.outlier_detection.enabled || cluster.regions || cluster.panic_threshold != 0;
+  return eventful && health_check_owner(cluster.name, "", slot.count) == slot.index;
+}
+
+}  // namespace
+
 WorkerGeneration::WorkerGeneration(core::EventLoop& loop,
                                    std::shared_ptr<const upstream::Generation> generation,
-                                   uint64_t seed)
+                                   WorkerSlot slot, uint64_t seed)
     : shared(std::move(generation)) {
   for (size_t i = 0; i < shared->clusters.size(); ++i) {
-    clusters.push_back(std::make_unique<WorkerCluster>(loop, shared->clusters[i], seed + i));
+    const upstream::ClusterState& cluster = shared->clusters[i];
+    const bool reporter = reports(*cluster.config, slot);
+    clusters.push_back(std::make_unique<WorkerCluster>(loop, cluster, seed + i, reporter));
+    if (reporter) {
+      reported.push_back(clusters.back().get());
+    }
   }
+  checks = std::make_unique<HealthChecks>(loop, *shared, slot.index, slot.count, seed);
 }
 
 void Listener::on_io(uint32_t /*events*/) noexcept {
   worker_.accept_from(*this);
 }
 
-Worker::Worker(uint32_t index, uint64_t drain_timeout_ms)
-    : index_(index), drain_timeout_ms_(drain_timeout_ms) {}
+Worker::Worker(WorkerSlot slot, uint64_t drain_timeout_ms)
+    : slot_(slot), drain_timeout_ms_(drain_timeout_ms) {}
 
 Worker::~Worker() {
   join();
@@ -65,10 +82,16 @@ void Worker::install(std::shared_ptr<const upstream::Generation> generation,
   }
   if (!generations_.empty()) {
     generations_.back()->retired_at_ns = loop_.now_ns();
+    generations_.back()->checks.reset();  // the new generation checks its servers
     reap_timer_.arm(loop_.timers(), loop_.now_ns() + kReapIntervalMs * core::kNsPerMs);
   }
   generations_.push_back(std::make_unique<WorkerGeneration>(
-      loop_, generation, (uint64_t{index_} << 32) ^ generation->number));
+      loop_, generation, slot_, (uint64_t{slot_.index} << 32) ^ generation->number));
+  if (!generations_.back()->reported.empty()) {
+    report_timer_.arm(loop_.timers(), loop_.now_ns() + kReportIntervalMs * core::kNsPerMs);
+  } else {
+    report_timer_.cancel();
+  }
 
   std::map<std::string, std::unique_ptr<Listener>> kept;
   for (const config::ListenerConfig& config : generation->config->listeners) {
@@ -156,6 +179,8 @@ void Worker::session_closed(Session& session) noexcept {
 
 void Worker::start_draining() noexcept {
   draining_ = true;
+  report_timer_.cancel();
+  generations_.back()->checks.reset();
   for (auto& [key, listener] : listeners_) {
     loop_.unwatch(listener->fd());
   }
@@ -174,7 +199,18 @@ void Worker::start_draining() noexcept {
   reap_timer_.arm(loop_.timers(), loop_.now_ns() + kReapIntervalMs * core::kNsPerMs);
 }
 
-void Worker::on_timer(core::Timer& /*timer*/) noexcept {
+void Worker::report() noexcept {
+  for (WorkerCluster* cluster : generations_.back()->reported) {
+    cluster->report(loop_.now_ns());
+  }
+  report_timer_.arm(loop_.timers(), loop_.now_ns() + kReportIntervalMs * core::kNsPerMs);
+}
+
+void Worker::on_timer(core::Timer& timer) noexcept {
+  if (&timer == &report_timer_) {
+    report();
+    return;
+  }
   if (draining_ && loop_.now_ns() >= drain_deadline_ns_) {
     observe::log_event(config::LogLevel::warn, "drain timeout: closing open connections",
                        {{"connections", std::to_string(open_sessions_)}});

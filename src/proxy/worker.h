@@ -47,7 +47,7 @@ using ListenSockets = std::map<std::string, core::FileDescriptor>;
 
 class Worker final : public SessionHost, public core::Timer::Handler {
  public:
-  Worker(uint32_t index, uint64_t drain_timeout_ms);
+  Worker(WorkerSlot slot, uint64_t drain_timeout_ms);
   ~Worker();
 
   // Starts the thread, serving `generation` on `sockets` (one per listener of the generation).
@@ -69,14 +69,17 @@ class Worker final : public SessionHost, public core::Timer::Handler {
 
  private:
   static constexpr uint64_t kReapIntervalMs = 250;
+  // How often the reporter of a cluster looks for region, panic and ejection changes to log.
+  static constexpr uint64_t kReportIntervalMs = 100;
 
   void install(std::shared_ptr<const upstream::Generation> generation, ListenSockets new_sockets);
   void start_draining() noexcept;
   void reap_generations() noexcept;
+  void report() noexcept;
   void link_session(Session& session) noexcept;
   std::string listen_key(const config::ListenerConfig& listener) const;
 
-  uint32_t index_;
+  WorkerSlot slot_;
   uint64_t drain_timeout_ms_;
   core::EventLoop loop_;
   std::thread thread_;
@@ -87,6 +90,7 @@ class Worker final : public SessionHost, public core::Timer::Handler {
   bool draining_ = false;
   uint64_t drain_deadline_ns_ = 0;
   core::Timer reap_timer_{*this};
+  core::Timer report_timer_{*this};
 };
 
 }  // namespace ballast::proxy

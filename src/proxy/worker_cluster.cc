@@ -1,5 +1,11 @@
 #include "proxy/worker_cluster.h"
 
+#include <algorithm>
+
+#include "core/clock.h"
+#include "health/health_tracker.h"
+#include "proxy/health_events.h"
+
 namespace ballast::proxy {
 namespace {
 
@@ -11,14 +17,305 @@ std::vector<upstream::ServerSpec> specs_of(const upstream::ClusterState& state) 
   return specs;
 }
 
+// Hash policies send a key to its server; skipping a ramping server would move keys about, so
+// slow start leaves them alone (as Envoy applies it to round robin and least request only).
+bool may_skip_for_slow_start(const config::ClusterConfig& cluster) {
+  const balance::Algorithm algorithm = cluster.algorithm;
+  return cluster.health_check.enabled && cluster.health_check.slow_start_ms != 0 &&
+         algorithm != balance::Algorithm::ip_hash &&
+         algorithm != balance::Algorithm::consistent_hash &&
+         algorithm != balance::Algorithm::maglev;
+}
+
+health::TrafficResult traffic_result(AttemptEnd end) noexcept {
+  switch (end) {
+    case AttemptEnd::connect_failure:
+      return health::TrafficResult::connect_failure;
+    case AttemptEnd::reset:
+      return health::TrafficResult::reset;
+    case AttemptEnd::timeout:
+      return health::TrafficResult::timeout;
+    case AttemptEnd::server_error:
+      return health::TrafficResult::server_error;
+    default:
+      return health::TrafficResult::success;
+  }
+}
+
+constexpr uint8_t kUsable = 1;       // passes health checks and is not ejected
+constexpr uint8_t kBreakerOpen = 2;  // its breaker is open and not yet due for a probe
+
 }  // namespace
 
 WorkerCluster::WorkerCluster(core::EventLoop& loop, const upstream::ClusterState& state,
-                             uint64_t seed)
-    : state_(&state), balancer_(state.config->algorithm, specs_of(state), seed) {
+                             uint64_t seed, bool reporter)
+    : state_(&state),
+      balancer_(state.config->algorithm, specs_of(state), seed),
+      random_(seed ^ 0x5157'a2f1'0c3e'9d47ULL),
+      reporter_(reporter),
+      slow_start_(may_skip_for_slow_start(*state.config)),
+      usable_(state.servers.size(), 0) {
+  const config::ClusterConfig& cluster = *state.config;
   for (size_t i = 0; i < state.servers.size(); ++i) {
-    pools_.push_back(std::make_unique<upstream::ConnectionPool>(
-        loop, state.config->pool.idle_per_server, state.config->pool.idle_timeout_ms));
+    pools_.push_back(std::make_unique<upstream::ConnectionPool>(loop, cluster.pool.idle_per_server,
+                                                                cluster.pool.idle_timeout_ms));
+    affinity_index_.emplace_back(state.servers[i]->affinity_id,
+                                 static_cast<balance::ServerIndex>(i));
+    affinity_cookies_.push_back(cluster.session_affinity.cookie_name + "=" +
+                                state.servers[i]->affinity_id + "; Path=/; HttpOnly");
+  }
+  std::sort(affinity_index_.begin(), affinity_index_.end());
+
+  region_rank_.assign(state.servers.size(), 0);
+  if (cluster.regions) {
+    region_count_ = 1 + static_cast<uint32_t>(cluster.regions->failover.size());
+    for (size_t i = 0; i < state.servers.size(); ++i) {
+      const std::string& region = state.servers[i]->config.region;
+      const auto& failover = cluster.regions->failover;
+      const auto found = std::find(failover.begin(), failover.end(), region);
+      region_rank_[i] =
+          found == failover.end() ? 0 : static_cast<uint8_t>(1 + (found - failover.begin()));
+    }
+  }
+  if (cluster.circuit_breaker.enabled &&
+      cluster.circuit_breaker.mode == config::BreakerMode::predictive) {
+    predictors_.reserve(state.servers.size());
+    for (size_t i = 0; i < state.servers.size(); ++i) {
+      predictors_.emplace_back(cluster.circuit_breaker);
+    }
+  }
+}
+
+balance::ServerIndex WorkerCluster::server_by_affinity_id(std::string_view id) const noexcept {
+  const auto found =
+      std::lower_bound(affinity_index_.begin(), affinity_index_.end(), id,
+                       [](const auto& entry, std::string_view key) { return entry.first < key; });
+  return found != affinity_index_.end() && found->first == id ? found->second : balance::kNoServer;
+}
+
+balance::ServerIndex WorkerCluster::start_attempt(balance::PickContext& ctx,
+                                                  balance::ServerIndex preferred,
+                                                  Attempt& attempt) noexcept {
+  refresh(ctx.now_ns);
+  if (preferred != balance::kNoServer && balancer_.is_eligible(preferred) &&
+      !ctx.excluded.contains(preferred)) {
+    if (admit(preferred, ctx.now_ns, attempt)) {
+      return preferred;
+    }
+    ctx.excluded.add(preferred);
+  }
+  // A ramping server passed over stays the fallback: slow start lowers its share, it never
+  // turns a request away.
+  balance::ServerIndex passed_over = balance::kNoServer;
+  for (uint32_t tries = 0; tries <= balance::ExcludedServers::kCapacity; ++tries) {
+    const balance::ServerIndex chosen = balancer_.pick(ctx);
+    if (chosen == balance::kNoServer) {
+      break;
+    }
+    if (!passes_slow_start(chosen, ctx.now_ns)) {
+      passed_over = passed_over == balance::kNoServer ? chosen : passed_over;
+    } else if (admit(chosen, ctx.now_ns, attempt)) {
+      return chosen;
+    }
+    ctx.excluded.add(chosen);
+  }
+  if (passed_over != balance::kNoServer && admit(passed_over, ctx.now_ns, attempt)) {
+    return passed_over;
+  }
+  return balance::kNoServer;
+}
+
+bool WorkerCluster::admit(balance::ServerIndex index, uint64_t now_ns, Attempt& attempt) noexcept {
+  upstream::ServerState& target = server(index);
+  if (!target.try_acquire_slot()) {
+    return false;
+  }
+  attempt.permit = {};
+  if (target.breaker != nullptr) {
+    attempt.permit = target.breaker->try_acquire(now_ns);
+    if (attempt.permit.transition.happened()) {
+      log_breaker_change(config().name, target.name, attempt.permit.transition);
+    }
+    if (!attempt.permit.allowed) {
+      target.release_slot();
+      return false;
+    }
+  }
+  attempt.server = index;
+  attempt.started_ns = now_ns;
+  attempt.pending = false;
+  balancer_.on_attempt_start(index);
+  return true;
+}
+
+bool WorkerCluster::passes_slow_start(balance::ServerIndex index, uint64_t now_ns) noexcept {
+  if (!slow_start_) {
+    return true;
+  }
+  const uint64_t since = server(index).ramp_started_ns.load(std::memory_order_relaxed);
+  const uint64_t ramp_ns = config().health_check.slow_start_ms * core::kNsPerMs;
+  if (since == 0 || now_ns >= since + ramp_ns) {
+    return true;
+  }
+  const double elapsed = now_ns > since ? static_cast<double>(now_ns - since) : 0.0;
+  const double factor =
+      std::max(health::HealthTracker::kSlowStartFloor, elapsed / static_cast<double>(ramp_ns));
+  return random_.unit() < factor;
+}
+
+void WorkerCluster::finish_attempt(Attempt& attempt, AttemptEnd end, uint64_t now_ns) noexcept {
+  const balance::ServerIndex index = attempt.server;
+  if (index == balance::kNoServer) {
+    return;
+  }
+  const uint64_t latency_ns = now_ns > attempt.started_ns ? now_ns - attempt.started_ns : 0;
+  const bool failed = end != AttemptEnd::success && end != AttemptEnd::cancelled;
+  balancer_.on_attempt_end(index, {!failed, latency_ns, now_ns});
+  server(index).release_slot();
+  if (attempt.pending) {
+    health().pending.remove();
+    attempt.pending = false;
+  }
+  count_outcome(index, end, latency_ns, attempt.permit, now_ns);
+  attempt.server = balance::kNoServer;
+  attempt.permit = {};
+}
+
+void WorkerCluster::count_outcome(balance::ServerIndex index, AttemptEnd end, uint64_t latency_ns,
+                                  const health::Permit& permit, uint64_t now_ns) noexcept {
+  upstream::ServerState& target = server(index);
+  const bool failed = end != AttemptEnd::success && end != AttemptEnd::cancelled;
+  if (target.breaker != nullptr) {
+    if (end == AttemptEnd::cancelled) {
+      target.breaker->release(permit);
+    } else {
+      const health::Transition change = target.breaker->record(permit, !failed, latency_ns, now_ns);
+      if (change.happened()) {
+        log_breaker_change(config().name, target.name, change);
+        health().changed();
+      }
+    }
+    if (!predictors_.empty() && end != AttemptEnd::cancelled) {
+      health::FailurePredictor& predictor = predictors_[index];
+      predictor.record(failed, latency_ns, target.active_attempts.load(std::memory_order_relaxed),
+                       permit.generation, now_ns);
+      if (predictor.predicts_failure()) {
+        const health::Transition change =
+            target.breaker->trip(now_ns, health::TransitionReason::predicted_failure);
+        if (change.happened()) {
+          log_breaker_change(config().name, target.name, change);
+          health().changed();
+        }
+      }
+    }
+  }
+  health::OutlierDetector* outliers = health().outliers.get();
+  if (outliers != nullptr && end != AttemptEnd::cancelled) {
+    if (const auto event = outliers->record(index, traffic_result(end), now_ns)) {
+      log_outlier_event(config().name, target.name, *event);
+      if (event->event == health::OutlierEvent::ejected) {
+        health().changed();
+      }
+    }
+  }
+}
+
+void WorkerCluster::refresh(uint64_t now_ns) noexcept {
+  const uint64_t version = health().version.load(std::memory_order_acquire);
+  if (version != seen_version_ || now_ns >= next_refresh_ns_) {
+    seen_version_ = version;
+    recompute(now_ns);
+  }
+}
+
+void WorkerCluster::recompute(uint64_t now_ns) noexcept {
+  health::OutlierDetector* outliers = health().outliers.get();
+  uint64_t next_ns = UINT64_MAX;
+  for (size_t i = 0; i < state_->servers.size(); ++i) {
+    const upstream::ServerState& candidate = *state_->servers[i];
+    bool usable = candidate.passes_checks.load(std::memory_order_relaxed);
+    if (outliers != nullptr) {
+      const uint64_t ejected_until = outliers->ejection_end_ns(static_cast<uint32_t>(i));
+      if (ejected_until > now_ns) {
+        usable = false;
+        next_ns = std::min(next_ns, ejected_until);
+      }
+    }
+    bool open = false;
+    if (candidate.breaker != nullptr && candidate.breaker->state() == health::BreakerState::open) {
+      const uint64_t probe_at = candidate.breaker->snapshot(now_ns).half_open_at_ns;
+      open = probe_at > now_ns;
+      if (open) {
+        next_ns = std::min(next_ns, probe_at);
+      }
+    }
+    usable_[i] = (usable ? kUsable : 0) | (open ? kBreakerOpen : 0);
+  }
+  next_refresh_ns_ = next_ns;
+
+  const uint32_t region = choose_region(usable_);
+  uint32_t total = 0;
+  uint32_t usable_count = 0;
+  for (size_t i = 0; i < usable_.size(); ++i) {
+    if (!state_->servers[i]->config.backup && region_rank_[i] == region) {
+      ++total;
+      usable_count += usable_[i] == kUsable ? 1 : 0;
+    }
+  }
+  const uint32_t threshold = config().panic_threshold;
+  const bool panic = threshold != 0 && total != 0 && usable_count * 100 < threshold * total;
+  for (size_t i = 0; i < usable_.size(); ++i) {
+    const bool in_region = state_->servers[i]->config.backup || region_rank_[i] == region;
+    const bool open = (usable_[i] & kBreakerOpen) != 0;
+    const bool usable = (usable_[i] & kUsable) != 0;
+    balancer_.set_eligible(static_cast<balance::ServerIndex>(i),
+                           in_region && !open && (usable || panic));
+  }
+
+  if (reporter_ && region != active_region_) {
+    const auto name = [this](uint32_t rank) -> std::string_view {
+      return rank == 0 ? config().regions->primary : config().regions->failover[rank - 1];
+    };
+    log_region_change(config().name, name(active_region_), name(region));
+  }
+  if (reporter_ && panic != panic_) {
+    log_panic_mode(config().name, panic, total == 0 ? 0 : usable_count * 100 / total);
+  }
+  active_region_ = region;
+  panic_ = panic;
+}
+
+uint32_t WorkerCluster::choose_region(const std::vector<uint8_t>& usable) const noexcept {
+  if (region_count_ == 1) {
+    return 0;
+  }
+  const double min_fraction = config().regions->min_healthy_fraction;
+  uint32_t first_with_any = region_count_;
+  for (uint32_t rank = 0; rank < region_count_; ++rank) {
+    uint32_t total = 0;
+    uint32_t serving = 0;
+    for (size_t i = 0; i < usable.size(); ++i) {
+      if (region_rank_[i] == rank && !state_->servers[i]->config.backup) {
+        ++total;
+        serving += usable[i] == kUsable ? 1 : 0;
+      }
+    }
+    if (total != 0 && static_cast<double>(serving) >= min_fraction * total && serving != 0) {
+      return rank;
+    }
+    if (serving != 0 && first_with_any == region_count_) {
+      first_with_any = rank;
+    }
+  }
+  return first_with_any == region_count_ ? 0 : first_with_any;
+}
+
+void WorkerCluster::report(uint64_t now_ns) {
+  refresh(now_ns);
+  if (health::OutlierDetector* outliers = health().outliers.get()) {
+    for (const health::OutlierTransition& event : outliers->collect_returns(now_ns)) {
+      log_outlier_event(config().name, state_->servers[event.server]->name, event);
+    }
   }
 }
 

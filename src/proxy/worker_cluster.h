@@ -1,17 +1,36 @@
 #pragma once
 // What one worker keeps for one cluster of one generation: its balancer, its connection pools
-// (one per server), and its retry budget.
+// (one per server), its retry budget, and its view of which servers may take traffic.
 //
 // Owned by the worker's WorkerGeneration; used only on that worker's thread, so nothing here
-// is atomic or locked. Shared server state (in-flight counts against max_connections) lives in
-// upstream::ServerState.
+// is atomic or locked. What all workers share about the cluster (servers' in-flight counts,
+// health, breakers; ejections; cluster limits) lives in upstream::ServerState and
+// upstream::ClusterHealth.
+//
+// Eligibility. A server is eligible when it passes its health checks, is not ejected, its
+// breaker is not open, and it is in the active region; or, in panic mode, when its breaker is not
+// open. Rather than test all of that per pick, the balancer keeps each server's eligibility, and
+// refresh() recomputes it (O(servers)) only when the cluster's shared version moved (a verdict,
+// an ejection, a breaker transition anywhere) or a time-bound state (an ejection, an open
+// breaker) has expired. A pick costs one atomic load for that check. A change made by one worker
+// reaches the others at their next pick; until then, what can race (a breaker just opened, a
+// server just full) is checked per candidate when the attempt is admitted.
+//
+// Regions: the primary region serves while at least min_healthy_fraction of its (non-backup)
+// servers are usable; else the first failover region that meets it; if none does, the first with
+// any usable server. Panic mode (panic_threshold) is judged within the active region. Backup
+// servers are the balancer's last tier whatever their region.
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "balance/balancer.h"
 #include "core/event_loop.h"
+#include "core/random.h"
+#include "health/failure_predictor.h"
 #include "upstream/connection_pool.h"
 #include "upstream/generation.h"
 
@@ -29,12 +48,33 @@ struct RetryBudget {
   }
 };
 
+// How an attempt on a server ended, as its health, breaker and balancer count it.
+enum class AttemptEnd : uint8_t {
+  success,
+  connect_failure,
+  reset,         // closed or reset before a complete response, or a malformed one
+  timeout,       // no response (or no more of it) in time
+  server_error,  // a 5xx response
+  cancelled,     // ended on our side (the client left): says nothing about the server
+};
+
+// One attempt in progress, and what it holds until finish().
+struct Attempt {
+  balance::ServerIndex server = balance::kNoServer;
+  health::Permit permit;  // from the server's breaker, if it has one
+  uint64_t started_ns = 0;
+  bool pending = false;  // holds one of the cluster's max_pending_requests while connecting
+};
+
 class WorkerCluster {
  public:
-  WorkerCluster(core::EventLoop& loop, const upstream::ClusterState& state, uint64_t seed);
+  // `reporter`: this worker logs the cluster's region and panic changes and ejection returns.
+  WorkerCluster(core::EventLoop& loop, const upstream::ClusterState& state, uint64_t seed,
+                bool reporter);
 
   const upstream::ClusterState& state() const noexcept { return *state_; }
   const config::ClusterConfig& config() const noexcept { return *state_->config; }
+  upstream::ClusterHealth& health() const noexcept { return *state_->health; }
   upstream::ServerState& server(balance::ServerIndex index) noexcept {
     return *state_->servers[index];
   }
@@ -42,11 +82,58 @@ class WorkerCluster {
   upstream::ConnectionPool& pool(balance::ServerIndex index) noexcept { return *pools_[index]; }
   RetryBudget& retry_budget() noexcept { return retry_budget_; }
 
+  // Chooses a server for an attempt and admits it: takes a connection slot on the server and a
+  // permit from its breaker, and tells the balancer. `preferred` (an affinity cookie's server,
+  // or kNoServer) is taken when it can be. Servers that cannot be admitted are added to
+  // ctx.excluded. Returns kNoServer when no server can take the attempt.
+  balance::ServerIndex start_attempt(balance::PickContext& ctx, balance::ServerIndex preferred,
+                                     Attempt& attempt) noexcept;
+  // Counts how the attempt ended and gives back what it held; attempt.server is kNoServer after.
+  void finish_attempt(Attempt& attempt, AttemptEnd end, uint64_t now_ns) noexcept;
+
+  // The server an affinity cookie value names, or kNoServer.
+  balance::ServerIndex server_by_affinity_id(std::string_view id) const noexcept;
+  // The Set-Cookie value that sends a client back to `server` (cookie affinity only).
+  std::string_view affinity_cookie(balance::ServerIndex server) const noexcept {
+    return affinity_cookies_[server];
+  }
+
+  // Brings the balancer's eligibility up to date (see above); cheap when nothing changed.
+  void refresh(uint64_t now_ns) noexcept;
+  // The reporter's periodic look: refresh (which logs region and panic changes) and log the
+  // ejections that have ended.
+  void report(uint64_t now_ns);
+
  private:
+  bool admit(balance::ServerIndex server, uint64_t now_ns, Attempt& attempt) noexcept;
+  bool passes_slow_start(balance::ServerIndex server, uint64_t now_ns) noexcept;
+  void recompute(uint64_t now_ns) noexcept;
+  uint32_t choose_region(const std::vector<uint8_t>& usable) const noexcept;
+  void count_outcome(balance::ServerIndex server, AttemptEnd end, uint64_t latency_ns,
+                     const health::Permit& permit, uint64_t now_ns) noexcept;
+
   const upstream::ClusterState* state_;
   balance::Balancer balancer_;
   std::vector<std::unique_ptr<upstream::ConnectionPool>> pools_;
   RetryBudget retry_budget_;
+  core::Random random_;
+  const bool reporter_;
+  const bool slow_start_;  // health checks with slow_start, and an algorithm that may skip
+
+  // Eligibility bookkeeping (refresh()).
+  uint64_t seen_version_ = 0;
+  uint64_t next_refresh_ns_ = 0;
+  std::vector<uint8_t> region_rank_;  // per server: 0 primary, 1.. the failover order
+  uint32_t region_count_ = 1;
+  std::vector<uint8_t> usable_;  // scratch for recompute(), sized once
+  uint32_t active_region_ = 0;
+  bool panic_ = false;
+
+  // Per server, this worker's model of its failures (predictive breakers only).
+  std::vector<health::FailurePredictor> predictors_;
+  // (affinity id, server) sorted by id, for cookie lookups without allocation.
+  std::vector<std::pair<std::string_view, balance::ServerIndex>> affinity_index_;
+  std::vector<std::string> affinity_cookies_;  // per server: "NAME=ID; Path=/; HttpOnly"
 };
 
 }  // namespace ballast::proxy

@@ -5,23 +5,42 @@
 namespace ballast::upstream {
 namespace {
 
-std::shared_ptr<ServerState> carried_over(const Generation* previous, const std::string& cluster,
-                                          const config::ServerConfig& server) {
+const ClusterState* previous_cluster(const Generation* previous, const std::string& name) {
   if (previous == nullptr) {
     return nullptr;
   }
-  const size_t index = previous->cluster_index(cluster);
-  if (index == previous->clusters.size()) {
+  const size_t index = previous->cluster_index(name);
+  return index == previous->clusters.size() ? nullptr : &previous->clusters[index];
+}
+
+std::shared_ptr<ServerState> carried_over(const ClusterState* previous,
+                                          const config::ClusterConfig& cluster,
+                                          const config::ServerConfig& server) {
+  if (previous == nullptr || !(previous->config->health_check == cluster.health_check) ||
+      !(previous->config->circuit_breaker == cluster.circuit_breaker)) {
     return nullptr;
   }
-  for (const std::shared_ptr<ServerState>& state : previous->clusters[index].servers) {
-    if (state->name == server.name() && state->config.weight == server.weight &&
-        state->config.max_connections == server.max_connections &&
-        state->config.backup == server.backup && state->config.region == server.region) {
+  for (const std::shared_ptr<ServerState>& state : previous->servers) {
+    if (state->config == server) {
       return state;
     }
   }
   return nullptr;
+}
+
+std::shared_ptr<ClusterHealth> carried_over(const ClusterState* previous,
+                                            const config::ClusterConfig& cluster) {
+  if (previous == nullptr || !(previous->config->outlier_detection == cluster.outlier_detection) ||
+      !(previous->config->circuit_breaker == cluster.circuit_breaker) ||
+      previous->config->servers.size() != cluster.servers.size()) {
+    return nullptr;
+  }
+  for (size_t i = 0; i < cluster.servers.size(); ++i) {
+    if (previous->config->servers[i].name() != cluster.servers[i].name()) {
+      return nullptr;
+    }
+  }
+  return previous->health;
 }
 
 }  // namespace
@@ -41,12 +60,17 @@ std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config:
   generation->config = config;
   generation->number = previous == nullptr ? 1 : previous->number + 1;
   for (const config::ClusterConfig& cluster : config->clusters) {
-    ClusterState state{&cluster, {}};
+    const ClusterState* before = previous_cluster(previous, cluster.name);
+    ClusterState state{&cluster, {}, carried_over(before, cluster)};
+    if (state.health == nullptr) {
+      state.health = std::make_shared<ClusterHealth>(cluster);
+    }
     for (const config::ServerConfig& server : cluster.servers) {
-      std::shared_ptr<ServerState> kept = carried_over(previous, cluster.name, server);
+      std::shared_ptr<ServerState> kept = carried_over(before, cluster, server);
       if (kept == nullptr) {
         try {
-          kept = std::make_shared<ServerState>(server, core::resolve(server.host, server.port));
+          kept = std::make_shared<ServerState>(server, core::resolve(server.host, server.port),
+                                               cluster);
         } catch (const std::exception& error) {
           throw std::runtime_error("cluster " + cluster.name + ", server " + server.name() + ": " +
                                    error.what());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "upstream/cluster_health.h"
 #include "upstream/server_state.h"
 
 namespace ballast::upstream {
@@ -19,6 +20,7 @@ namespace ballast::upstream {
 struct ClusterState {
   const config::ClusterConfig* config;                // points into Generation::config
   std::vector<std::shared_ptr<ServerState>> servers;  // in configuration order
+  std::shared_ptr<ClusterHealth> health;
 };
 
 struct Generation {
@@ -32,7 +34,9 @@ struct Generation {
 
 // Builds a generation, resolving every server address (throws std::runtime_error naming the
 // server when one does not resolve). Servers that `previous` also has (same cluster, same
-// host:port) keep their ServerState, and with it their counters.
+// settings, same health-check and breaker settings) keep their ServerState, and with it their
+// counters, health and breaker; a cluster with the same servers in the same order and the same
+// outlier detection and limits keeps its ClusterHealth.
 std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config::Config> config,
                                                    const Generation* previous);
 

@@ -2,30 +2,52 @@
 // The runtime state of one upstream server that all workers share.
 //
 // Owned by the control side (main thread), which creates one per configured server and keeps it
-// across reloads while the server stays in the configuration, so its counters carry over.
-// Workers hold it through the generation they serve (std::shared_ptr), and touch only the
-// atomics below. Nothing here is locked.
+// across reloads while the server and its cluster's health settings stay the same, so its
+// counters, health and breaker carry over. Workers hold it through the generation they serve
+// (std::shared_ptr) and touch only the atomics and the breaker below (lock-free). The health
+// tracker is the one exception: only the server's health-check owner, one worker chosen by
+// the server's name (health_check_owner()), reads or writes it.
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "config/config.h"
 #include "core/socket.h"
+#include "health/circuit_breaker.h"
+#include "health/health_tracker.h"
 
 namespace ballast::upstream {
 
 struct ServerState {
-  ServerState(config::ServerConfig config, core::SocketAddress address)
-      : config(std::move(config)), address(address), name(this->config.name()) {}
+  ServerState(config::ServerConfig config, core::SocketAddress address,
+              const config::ClusterConfig& cluster);
 
   const config::ServerConfig config;
   const core::SocketAddress address;  // resolved once, at load
   const std::string name;             // "host:port", for logs and messages
+  // The session-affinity cookie's value for this server: 16 hex digits of a hash of the
+  // cluster's and the server's names, stable across restarts and reloads, which does not show
+  // the server's address.
+  const std::string affinity_id;
 
   // Attempts in flight to this server, across all workers. Written by workers (relaxed: it is
   // a count for a limit, ordering nothing else).
   std::atomic<uint32_t> active_attempts{0};
+
+  // Active health, published by the health-check owner: false while the server is unknown
+  // (before its first check) or unhealthy. Always true without health checks.
+  std::atomic<bool> passes_checks{true};
+  // When the server last became healthy, for slow start; 0 = not ramping. Written by the
+  // health-check owner, read by workers on each pick of this server.
+  std::atomic<uint64_t> ramp_started_ns{0};
+
+  // Null when the cluster has no breaker. Shared by all workers (circuit_breaker.h).
+  std::unique_ptr<health::CircuitBreaker> breaker;
+  // Only with health checks; the health-check owner's alone (see above).
+  std::optional<health::HealthTracker> checks;
 
   // Takes one of the server's max_connections slots; false when it is full.
   bool try_acquire_slot() noexcept {

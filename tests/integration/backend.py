@@ -20,12 +20,34 @@ Endpoints (any other path answers 200 with the backend's name):
   /reset             reads the request, then RST without answering
   /hang              reads the request, never answers (closes once the peer does)
   /stats             JSON: connections_accepted, connections_open, requests_received,
-                     requests_completed (/stats requests themselves are not counted)
+                     requests_completed, health_checks (/stats, /control and /health requests are
+                     not counted as requests; /health ones are counted in health_checks)
+  /health            answers the `health` status of the control (default 200) after its
+                     `health_delay_ms`; meant for ballast's health checks
+  /control           changes how later requests are answered (below); JSON: the settings now
   /on/NAME/REST      serves /REST if this backend is NAME, else the default answer
 A request carrying `Expect: 100-continue` and a body gets `100 Continue` before the body is read.
 
+Runtime control, sent straight to the backend's own port (not through the proxy), as a query
+(`GET /control?delay_ms=50&fail_percent=20&health=503`) or a JSON object
+(`POST /control` with `{"delay_ms": 50}`); settings not named keep their value:
+  delay_ms         added before answering any request other than /stats, /control, /health (0)
+  jitter_ms        a further random delay of 0..jitter_ms on those requests (0)
+  fail_percent     the share of those requests answered fail_status instead of the endpoint,
+                   drawn from a random generator seeded with `seed`, so a run repeats (0)
+  fail_status      the status of those failures, 200..599 (500)
+  health           the status /health answers, 200..599 (200)
+  health_delay_ms  how long /health waits before answering (0)
+  seed             reseeds the generator (1)
+--control QUERY sets them at start-up, in the query form (`--control health=503`), so a backend
+is never seen with the defaults first.
+
 Modes: --accept-only accepts TCP connections and never reads or answers; --echo is a raw TCP
-echo server that, on the peer's FIN, sends "bye from NAME after N bytes\\n" and closes.
+echo server that, on the peer's FIN, sends "bye from NAME after N bytes\\n" and closes;
+--unaccepting listens with a backlog of 0 and never accepts: once one connection fills the
+accept queue (the harness's readiness probe, or after a second the backend's own), the kernel
+drops every later SYN, so a connect to it stays pending until the connector's timeout, as to a
+host that does not answer.
 
 Body bytes come from PATTERN repeated: byte k of any /bytes or /chunked body is
 PATTERN[k % len(PATTERN)], so a client can check data and order without a hash.
@@ -49,6 +71,7 @@ CHUNK_SIZES = (1, 13, 4096, 65536, 1 << 20)  # /chunked cycles through these
 RECV_SIZE = 1 << 20
 MAX_HEAD_BYTES = 1 << 20  # above the proxy's 64 KiB limit, so near-limit heads reach us
 MAX_LINE_BYTES = 4096  # chunk-size and trailer lines
+UNCOUNTED_PATHS = ("/stats", "/control", "/health")  # not requests_received/completed
 
 
 def pattern_slice(offset, length):
@@ -236,7 +259,13 @@ class Stats:
     def __init__(self):
         self._lock = threading.Lock()
         self.counts = dict.fromkeys(
-            ("connections_accepted", "connections_open", "requests_received", "requests_completed"),
+            (
+                "connections_accepted",
+                "connections_open",
+                "requests_received",
+                "requests_completed",
+                "health_checks",
+            ),
             0,
         )
 
@@ -247,6 +276,65 @@ class Stats:
     def snapshot(self):
         with self._lock:
             return dict(self.counts)
+
+
+class ControlError(ValueError):
+    """A /control setting that is unknown or out of range (the message says which)."""
+
+
+class Control:
+    """The runtime settings of /control, shared by every connection's thread."""
+
+    LIMITS = {  # name: (lowest, highest)
+        "delay_ms": (0, 600_000),
+        "jitter_ms": (0, 600_000),
+        "fail_percent": (0, 100),
+        "fail_status": (200, 599),
+        "health": (200, 599),
+        "health_delay_ms": (0, 600_000),
+        "seed": (0, 2**63),
+    }
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.settings = {"delay_ms": 0, "jitter_ms": 0, "fail_percent": 0, "fail_status": 500}
+        self.settings.update(health=200, health_delay_ms=0, seed=1)
+        self._random = random.Random(1)
+
+    def update(self, changes):
+        """Applies {name: value} (ints, or their decimal text) all or nothing; the settings now."""
+        checked = {}
+        for name, value in changes.items():
+            if name not in self.LIMITS:
+                raise ControlError(f"unknown setting {name!r}; known: {', '.join(self.LIMITS)}")
+            if isinstance(value, str) and value.isdigit():
+                value = int(value)
+            low, high = self.LIMITS[name]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ControlError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+            checked[name] = value
+        with self._lock:
+            self.settings.update(checked)
+            if "seed" in checked:
+                self._random.seed(checked["seed"])
+            return dict(self.settings)
+
+    def update_from_query(self, query):
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+        return self.update(dict(pairs))
+
+    def snapshot(self):
+        with self._lock:
+            return dict(self.settings)
+
+    def draw(self):
+        """For one ordinary request: (seconds to wait, the failure status or None)."""
+        with self._lock:
+            wait_ms = self.settings["delay_ms"]
+            if self.settings["jitter_ms"]:
+                wait_ms += self._random.uniform(0, self.settings["jitter_ms"])
+            failed = self._random.uniform(0, 100) < self.settings["fail_percent"]
+            return wait_ms / 1000, self.settings["fail_status"] if failed else None
 
 
 class Request:
@@ -266,10 +354,14 @@ class Request:
         self.body_length = 0
         self.body_sha256 = hashlib.sha256()
         self.trailers = []
+        # Bodies stream through unkept, except a /control request's small JSON document.
+        self.kept_body = bytearray() if self.path == "/control" else None
 
     def absorb(self, view):
         self.body_length += len(view)
         self.body_sha256.update(view)
+        if self.kept_body is not None and len(self.kept_body) < MAX_HEAD_BYTES:
+            self.kept_body += view
 
 
 class Connection:
@@ -293,9 +385,11 @@ class Connection:
                 except ProtocolError as error:
                     self.respond(None, 400, f"{self.name}: {error}\n".encode(), keep_alive=False)
                     return
-                counted = request.path != "/stats"
+                counted = request.path not in UNCOUNTED_PATHS
                 if counted:
                     self.server.stats.add("requests_received")
+                elif request.path == "/health":
+                    self.server.stats.add("health_checks")
                 keep_alive = self.handle(request)
                 if keep_alive is not None and counted:
                     self.server.stats.add("requests_completed")
@@ -323,6 +417,17 @@ class Connection:
         False: complete, close the connection; None: no complete response, close."""
         self.read_body(request)
         path = request.path
+        if path == "/control":
+            return self.control(request)
+        if path == "/health":
+            settings = self.server.control.snapshot()
+            time.sleep(settings["health_delay_ms"] / 1000)
+            return self.respond(request, settings["health"], self.name_body(), request.keep_alive)
+        if path != "/stats":
+            wait_s, fail_status = self.server.control.draw()
+            time.sleep(wait_s)
+            if fail_status is not None:
+                return self.respond(request, fail_status, self.name_body(), request.keep_alive)
         if path.startswith("/on/"):
             _, _, target_name, rest = (path + "/").split("/", 3)
             path = "/" + rest.rstrip("/") if target_name == self.name else "/"
@@ -365,6 +470,19 @@ class Connection:
         if word == "stats":
             return self.respond_json(request, self.server.stats.snapshot())
         return self.respond(request, 200, self.name_body(), keep)
+
+    def control(self, request):
+        try:
+            if request.method == "POST":
+                document = json.loads(request.kept_body or b"{}")
+                if not isinstance(document, dict):
+                    raise ControlError("the body must be a JSON object")
+                settings = self.server.control.update(document)
+            else:
+                settings = self.server.control.update_from_query(request.query)
+        except (ControlError, ValueError) as error:
+            return self.respond(request, 400, f"{error}\n".encode(), request.keep_alive)
+        return self.respond_json(request, settings)
 
     def name_body(self):
         return f"{self.name}\n".encode()
@@ -446,10 +564,11 @@ class Connection:
 
 
 class Server:
-    def __init__(self, name, listener):
+    def __init__(self, name, listener, control):
         self.name = name
         self.listener = listener
         self.stats = Stats()
+        self.control = control
 
     def accept_forever(self, on_connection):
         while True:
@@ -484,6 +603,30 @@ class Server:
             sock, _ = self.listener.accept()
             held.append(sock)
 
+    def never_accept(self):
+        # Backlog 0 admits one connection to the accept queue (Linux: full once queued > backlog)
+        # and the kernel drops every SYN that comes while it is full. The first to connect fills
+        # it, usually the test harness's readiness probe; if nobody has within a second, our own
+        # connection does.
+        self.listener.listen(0)
+        deadline = time.monotonic() + 1
+        while accept_queue_length(self.listener) == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        filler = None
+        if accept_queue_length(self.listener) == 0:
+            filler = socket.create_connection(self.listener.getsockname())
+        while True:
+            time.sleep(3600)
+        del filler  # held open for the process's life
+
+
+def accept_queue_length(listener):
+    """Connections waiting in a listening socket's accept queue: tcp_info's tcpi_unacked, which
+    Linux fills with the queue length for a socket in LISTEN (8 bytes of u8 fields, then u32
+    rto, ato, snd_mss, rcv_mss, unacked)."""
+    info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32)
+    return struct.unpack_from("I", info, 24)[0]
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -493,14 +636,23 @@ def main():
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--accept-only", action="store_true", help="accept, never read or answer")
     mode.add_argument("--echo", action="store_true", help="raw TCP echo, 'bye' line on FIN")
+    mode.add_argument("--unaccepting", action="store_true", help="connects to it stay pending")
+    parser.add_argument("--control", default="", help="initial /control settings, as a query")
     args = parser.parse_args()
+    control = Control()
+    try:
+        control.update_from_query(args.control)
+    except ValueError as error:
+        parser.error(f"--control: {error}")
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((args.host, args.port))
-    listener.listen(1024)
-    server = Server(args.name, listener)
+    server = Server(args.name, listener, control)
     try:
+        if args.unaccepting:
+            server.never_accept()
+        listener.listen(1024)
         if args.accept_only:
             server.hold_forever()
         elif args.echo:

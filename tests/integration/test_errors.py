@@ -34,7 +34,6 @@ def test_server_cut_mid_body_cuts_the_client_and_the_proxy_keeps_serving(backend
     assert get(proxy.port, "/").status == 200
 
 
-@pytest.mark.xfail(strict=True, reason="active health checks arrive with issue 4 (resilience)")
 def test_no_healthy_server_gives_503(backends, ballast):
     server = backends.start("s1")
     check = {"path": "/status/503", "interval": "200ms", "timeout": "100ms"}

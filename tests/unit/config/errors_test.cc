@@ -117,6 +117,10 @@ const std::vector<ErrorCase> kTypeCases = {
 };
 
 const std::vector<ErrorCase> kRangeCases = {
+    {"HalfOpenRequestsBeyondTheBreakersWord",
+     "circuit_breaker: {half_open_requests: 1048576}\n" + short_shape(""),
+     "c.yaml:1:39: circuit_breaker.half_open_requests: must be between 1 and 1048575, got "
+     "1048576"},
     {"PortZero", "load_balancer:\n  servers:\n    - {host: a, port: 0}\n",
      "c.yaml:3:23: load_balancer.servers[0].port: must be between 1 and 65535, got 0"},
     {"PortTooLarge", "load_balancer:\n  servers:\n    - {host: a, port: 65536}\n",
@@ -165,6 +169,11 @@ const std::vector<ErrorCase> kRangeCases = {
 };
 
 const std::vector<ErrorCase> kValueCases = {
+    {"HashOnBesideHashedAffinity",
+     short_shape("  algorithm: consistent_hash\n  hash_on: path\n"
+                 "  session_affinity: {method: ip}\n"),
+     "c.yaml:7:21: load_balancer.session_affinity: ip and header affinity choose the hash key "
+     "themselves; remove hash_on"},
     {"UnknownAlgorithm", short_shape("  algorithm: leastconn\n"),
      "c.yaml:5:14: load_balancer.algorithm: expected one of round_robin, weighted_round_robin, "
      "smooth_weighted_round_robin, least_connections, weighted_least_connections, random, p2c, "

@@ -352,5 +352,24 @@ TEST(Examples, BothExampleFilesLoad) {
   EXPECT_EQ(full.admin.token, "change-me");
 }
 
+TEST(SessionAffinity, IpAndHeaderBalanceByConsistentHashing) {
+  const Config header = parse_config(
+      "load_balancer:\n  algorithm: least_connections\n  servers: [{host: a, port: 80}]\n"
+      "  session_affinity: {method: header, header_name: X-User}\n",
+      "c.yaml");
+  const ClusterConfig& cluster = header.clusters[0];
+  EXPECT_EQ(cluster.algorithm, balance::Algorithm::consistent_hash);
+  EXPECT_EQ(cluster.hash_key.on, HashOn::header);
+  EXPECT_EQ(cluster.hash_key.name, "X-User");
+  ASSERT_EQ(header.warnings.size(), 1u);  // least_connections was asked for
+  const Config ip = parse_config(
+      "load_balancer:\n  algorithm: maglev\n  servers: [{host: a, port: 80}]\n"
+      "  session_affinity: {method: ip}\n",
+      "c.yaml");
+  EXPECT_EQ(ip.clusters[0].algorithm, balance::Algorithm::maglev);
+  EXPECT_EQ(ip.clusters[0].hash_key.on, HashOn::client_ip);
+  EXPECT_TRUE(ip.warnings.empty());
+}
+
 }  // namespace
 }  // namespace ballast::config

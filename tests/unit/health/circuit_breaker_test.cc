@@ -281,7 +281,8 @@ TEST(CircuitBreaker, ClosingStartsAnEmptyWindow) {
   EXPECT_TRUE(call(breaker, 31 * kSecondNs, false).happened());
 }
 
-TEST(CircuitBreaker, PredictiveModeRunsAsRateModeForNow) {
+// Its model trips it from outside (trip()); otherwise a predictive breaker is a rate breaker.
+TEST(CircuitBreaker, PredictiveModeOtherwiseActsAsRateMode) {
   CircuitBreakerConfig config = rate_config();
   config.mode = BreakerMode::predictive;
   CircuitBreaker breaker(config);
@@ -289,6 +290,46 @@ TEST(CircuitBreaker, PredictiveModeRunsAsRateModeForNow) {
   calls(breaker, 9, kSecondNs, false);
   expect_transition(call(breaker, kSecondNs, false), BreakerState::closed, BreakerState::open,
                     TransitionReason::failure_rate);
+}
+
+TEST(CircuitBreaker, TripOpensAClosedBreakerOnceWithTheUsualTimeout) {
+  CircuitBreakerConfig config = rate_config();
+  config.mode = BreakerMode::predictive;
+  CircuitBreaker breaker(config);
+  calls(breaker, 3, kSecondNs, true);
+  calls(breaker, 2, kSecondNs, false);
+  const Transition transition = breaker.trip(2 * kSecondNs, TransitionReason::predicted_failure);
+  expect_transition(transition, BreakerState::closed, BreakerState::open,
+                    TransitionReason::predicted_failure);
+  EXPECT_EQ(transition.generation, 1u);
+  EXPECT_EQ(transition.window, (WindowTotals{5, 2, 0}));
+  // A second trip, as another worker's model might make at the same moment, is not reported.
+  EXPECT_FALSE(breaker.trip(2 * kSecondNs, TransitionReason::predicted_failure).happened());
+  EXPECT_EQ(breaker.snapshot(2 * kSecondNs).generation, 1u);
+  // Open for the configured 30 s, then probes as always; a trip while half-open does nothing.
+  EXPECT_FALSE(breaker.try_acquire(32 * kSecondNs - 1).allowed);
+  const Permit probe = breaker.try_acquire(32 * kSecondNs);
+  EXPECT_TRUE(probe.probe);
+  EXPECT_FALSE(breaker.trip(32 * kSecondNs, TransitionReason::predicted_failure).happened());
+  EXPECT_EQ(breaker.state(), BreakerState::half_open);
+  // A request the tripped period permitted no longer counts.
+  EXPECT_FALSE(breaker.record(probe, true, 0, 32 * kSecondNs).happened());
+  calls(breaker, 1, 32 * kSecondNs, true);
+  expect_transition(call(breaker, 32 * kSecondNs, true), BreakerState::half_open,
+                    BreakerState::closed, TransitionReason::probes_succeeded);
+  EXPECT_EQ(breaker.snapshot(32 * kSecondNs).window, (WindowTotals{}));
+}
+
+// In consecutive mode the closed word holds the run of failures: a trip between them still
+// takes.
+TEST(CircuitBreaker, TripWorksInConsecutiveModeToo) {
+  CircuitBreaker breaker(consecutive_config());
+  const Permit permit = breaker.try_acquire(0);
+  calls(breaker, 3, 0, false);
+  expect_transition(breaker.trip(0, TransitionReason::predicted_failure), BreakerState::closed,
+                    BreakerState::open, TransitionReason::predicted_failure);
+  EXPECT_FALSE(breaker.record(permit, false, 0, 0).happened());
+  EXPECT_FALSE(breaker.try_acquire(30 * kSecondNs - 1).allowed);
 }
 
 // The short configuration's block (docs/config.md) loads as a rate breaker: 50% of at least
@@ -340,6 +381,8 @@ TEST(CircuitBreaker, ClampsHalfOpenCountsToWhatTheStateWordHolds) {
 TEST(CircuitBreaker, NamesItsStatesAndReasons) {
   EXPECT_EQ(state_name(BreakerState::half_open), "half_open");
   EXPECT_EQ(reason_text(TransitionReason::failure_rate), "failure rate reached the threshold");
+  EXPECT_EQ(reason_text(TransitionReason::predicted_failure),
+            "the failure model predicted failure");
 }
 
 // Workers share one breaker: every thread asks, records and sometimes releases, on a shared

@@ -242,7 +242,8 @@ TEST(OutlierDetector, ZeroSettingsActAsOne) {
 }
 
 TEST(OutlierDetector, Names) {
-  EXPECT_EQ(to_string(TrafficResult::server_error), "5xx");
+  EXPECT_EQ(to_string(TrafficResult::server_error), "server_error");
+  EXPECT_EQ(to_string(TrafficResult::connect_failure), "connect_failure");
   EXPECT_EQ(to_string(OutlierEvent::ejection_refused),
             "ejection refused: max_ejection_percent reached");
 }

@@ -1,0 +1,94 @@
+#include "proxy/health_checks.h"
+
+#include <algorithm>
+
+#include "core/clock.h"
+#include "core/hash.h"
+#include "proxy/health_events.h"
+
+namespace ballast::proxy {
+namespace {
+
+// A server nobody has checked yet takes no traffic, so its first check comes soon (spread over
+// this much so a large fleet does not connect all at once); a server whose state carried over
+// from the previous generation waits up to a whole interval, as it would have anyway.
+constexpr uint64_t kFirstCheckSpreadNs = 100 * core::kNsPerMs;
+
+}  // namespace
+
+uint32_t health_check_owner(std::string_view cluster, std::string_view server,
+                            uint32_t worker_count) noexcept {
+  const uint64_t key = core::hash64(server, core::hash64(cluster));
+  return worker_count == 0 ? 0 : static_cast<uint32_t>(key % worker_count);
+}
+
+ServerHealthCheck::ServerHealthCheck(core::EventLoop& loop, const upstream::ClusterState& cluster,
+                                     uint32_t server, core::Random& random)
+    : loop_(loop),
+      cluster_(cluster),
+      server_(server),
+      random_(random),
+      host_header_(cluster.servers[server]->name),
+      probe_(loop, *this) {
+  const upstream::ServerState& state = *cluster.servers[server];
+  const bool unknown = state.checks->state() == health::HealthState::unknown;
+  const uint64_t spread =
+      unknown ? kFirstCheckSpreadNs : cluster.config->health_check.interval_ms * core::kNsPerMs;
+  schedule(random_.below(spread) + 1);
+}
+
+void ServerHealthCheck::schedule(uint64_t delay_ns) noexcept {
+  timer_.arm(loop_.timers(), loop_.now_ns() + delay_ns);
+}
+
+uint64_t ServerHealthCheck::next_delay_ns() noexcept {
+  const config::HealthCheckConfig& checks = cluster_.config->health_check;
+  const uint64_t jitter_ns = checks.jitter_ms * core::kNsPerMs;
+  return checks.interval_ms * core::kNsPerMs + (jitter_ns == 0 ? 0 : random_.below(jitter_ns + 1));
+}
+
+void ServerHealthCheck::on_timer(core::Timer& /*timer*/) noexcept {
+  probe_.start(cluster_.servers[server_]->address, cluster_.config->health_check, host_header_);
+}
+
+void ServerHealthCheck::on_probe_done(bool passed, std::string_view detail) noexcept {
+  const uint64_t now_ns = loop_.now_ns();
+  upstream::ServerState& state = *cluster_.servers[server_];
+  upstream::ClusterHealth& shared = *cluster_.health;
+  const auto change = state.checks->record(
+      passed ? health::CheckResult::passed : health::CheckResult::failed, now_ns);
+  if (change) {
+    const bool healthy = change->to == health::HealthState::healthy;
+    if (healthy && cluster_.config->health_check.slow_start_ms != 0) {
+      state.ramp_started_ns.store(now_ns, std::memory_order_relaxed);
+    }
+    state.passes_checks.store(healthy, std::memory_order_relaxed);
+    shared.changed();
+    log_health_change(cluster_.config->name, state.name, *change, detail);
+  }
+  if (passed && shared.outliers != nullptr && shared.outliers->is_ejected(server_, now_ns)) {
+    if (const auto event = shared.outliers->return_server(server_, now_ns)) {
+      shared.changed();
+      log_outlier_event(cluster_.config->name, state.name, *event);
+    }
+  }
+  schedule(next_delay_ns());
+}
+
+HealthChecks::HealthChecks(core::EventLoop& loop, const upstream::Generation& generation,
+                           uint32_t worker_index, uint32_t worker_count, uint64_t seed)
+    : random_(seed) {
+  for (const upstream::ClusterState& cluster : generation.clusters) {
+    if (!cluster.config->health_check.enabled) {
+      continue;
+    }
+    for (uint32_t server = 0; server < cluster.servers.size(); ++server) {
+      if (health_check_owner(cluster.config->name, cluster.servers[server]->name, worker_count) ==
+          worker_index) {
+        checks_.push_back(std::make_unique<ServerHealthCheck>(loop, cluster, server, random_));
+      }
+    }
+  }
+}
+
+}  // namespace ballast::proxy

@@ -1,0 +1,23 @@
+#include "upstream/cluster_health.h"
+
+namespace ballast::upstream {
+namespace {
+
+uint32_t limit(const config::ClusterConfig& cluster,
+               uint32_t config::CircuitBreakerConfig::*field) {
+  return cluster.circuit_breaker.enabled ? cluster.circuit_breaker.*field : 0;
+}
+
+}  // namespace
+
+ClusterHealth::ClusterHealth(const config::ClusterConfig& cluster)
+    : requests(limit(cluster, &config::CircuitBreakerConfig::max_requests)),
+      pending(limit(cluster, &config::CircuitBreakerConfig::max_pending_requests)),
+      retries(limit(cluster, &config::CircuitBreakerConfig::max_retries)) {
+  if (cluster.outlier_detection.enabled) {
+    outliers = std::make_unique<health::OutlierDetector>(
+        cluster.outlier_detection, static_cast<uint32_t>(cluster.servers.size()));
+  }
+}
+
+}  // namespace ballast::upstream

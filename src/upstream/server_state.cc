@@ -1,0 +1,34 @@
+#include "upstream/server_state.h"
+
+#include <cstdio>
+
+#include "core/hash.h"
+
+namespace ballast::upstream {
+namespace {
+
+std::string affinity_id_of(const std::string& cluster, const std::string& server) {
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx",
+                static_cast<unsigned long long>(core::hash64(cluster + "\n" + server)));
+  return hex;
+}
+
+}  // namespace
+
+ServerState::ServerState(config::ServerConfig config, core::SocketAddress address,
+                         const config::ClusterConfig& cluster)
+    : config(std::move(config)),
+      address(address),
+      name(this->config.name()),
+      affinity_id(affinity_id_of(cluster.name, name)) {
+  if (cluster.circuit_breaker.enabled) {
+    breaker = std::make_unique<health::CircuitBreaker>(cluster.circuit_breaker);
+  }
+  if (cluster.health_check.enabled) {
+    checks.emplace(cluster.health_check);
+    passes_checks.store(checks->eligible(), std::memory_order_relaxed);
+  }
+}
+
+}  // namespace ballast::upstream
