@@ -25,21 +25,16 @@ wait_for_port() {
   exit 1
 }
 
-# CPU ticks (utime + stime) of a process and its children, and their resident memory in KiB.
-cpu_ticks() {
+# sum_proc PID FILE AWK: one number read by AWK from /proc/*/FILE, summed over PID and its children.
+sum_proc() {
   local total=0
   for pid in "$1" $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+    total=$((total + $(awk "$3" "/proc/$pid/$2")))
   done
   echo "$total"
 }
-rss_kib() {
-  local total=0
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '/VmRSS/{print $2}' "/proc/$pid/status")))
-  done
-  echo "$total"
-}
+cpu_ticks() { sum_proc "$1" stat '{print $14 + $15}'; }  # utime + stime
+rss_kib() { sum_proc "$1" status '/VmRSS/{print $2}'; }
 to_ms() {  # wrk latency ("712.00us", "1.20ms", "2.00s") in milliseconds
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n *= 1000; printf "%.3f", n }'
 }

@@ -27,6 +27,9 @@ EventLoop::EventLoop()
 }
 
 EventLoop::~EventLoop() {
+  // Objects closed after the last iteration (idle pooled connections closed by their pool's
+  // destructor at shutdown) still wait here to be freed.
+  run_releases();
   close(wakeup_fd_);
   close(epoll_fd_);
 }

@@ -40,6 +40,11 @@ HealthTracker::HealthTracker(const config::HealthCheckConfig& config) noexcept
       slow_start_ns_(ms_to_ns(config.slow_start_ms)),
       state_(config.start_healthy ? HealthState::healthy : HealthState::unknown) {}
 
+HealthTracker::HealthTracker(const config::HealthCheckConfig& config, HealthState initial) noexcept
+    : HealthTracker(config) {
+  state_ = initial;
+}
+
 std::optional<HealthTransition> HealthTracker::record(CheckResult result,
                                                       uint64_t now_ns) noexcept {
   if (result == CheckResult::passed) {

@@ -58,6 +58,10 @@ class HealthTracker {
 
   // Thresholds of 0 act as 1 (the loader accepts only >= 1).
   explicit HealthTracker(const config::HealthCheckConfig& config) noexcept;
+  // Starts in `initial` rather than as the config says: for a server whose settings changed at
+  // a reload, which keeps its verdict (healthy, at full weight, or not yet known) instead of
+  // waiting for a first check again.
+  HealthTracker(const config::HealthCheckConfig& config, HealthState initial) noexcept;
 
   // Counts one check that ended at now_ns; returns the transition when the state changed.
   std::optional<HealthTransition> record(CheckResult result, uint64_t now_ns) noexcept;

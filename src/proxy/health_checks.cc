@@ -41,10 +41,18 @@ void ServerHealthCheck::schedule(uint64_t delay_ns) noexcept {
   timer_.arm(loop_.timers(), loop_.now_ns() + delay_ns);
 }
 
+// Checks of a fleet that started together would stay in step; after the first check each
+// server's next one comes anywhere in the interval (as HAProxy's spread-checks does), and from
+// then on every interval plus up to `jitter`.
 uint64_t ServerHealthCheck::next_delay_ns() noexcept {
   const config::HealthCheckConfig& checks = cluster_.config->health_check;
+  const uint64_t interval_ns = checks.interval_ms * core::kNsPerMs;
+  if (!spread_) {
+    spread_ = true;
+    return interval_ns / 2 + random_.below(interval_ns / 2 + 1);
+  }
   const uint64_t jitter_ns = checks.jitter_ms * core::kNsPerMs;
-  return checks.interval_ms * core::kNsPerMs + (jitter_ns == 0 ? 0 : random_.below(jitter_ns + 1));
+  return interval_ns + (jitter_ns == 0 ? 0 : random_.below(jitter_ns + 1));
 }
 
 void ServerHealthCheck::on_timer(core::Timer& /*timer*/) noexcept {

@@ -54,6 +54,7 @@ class ServerHealthCheck final : public core::Timer::Handler, public health::Heal
   const std::string host_header_;
   health::HealthProbe probe_;
   core::Timer timer_{*this};
+  bool spread_ = false;  // the check after the first has been placed at random in its interval
 };
 
 // Every check one worker runs for one generation.

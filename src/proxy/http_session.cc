@@ -309,8 +309,10 @@ bool HttpSession::start_request() noexcept {
     client_timer_.cancel();
   }
   if (!cluster_->health().requests.try_add()) {
-    observe::log_event(LogLevel::warn, "cluster at max_requests",
-                       {{"cluster", cluster_->config().name}, {"client", client_ip_.view()}});
+    if (cluster_->should_log(host_.loop().now_ns())) {
+      observe::log_event(LogLevel::warn, "cluster at max_requests",
+                         {{"cluster", cluster_->config().name}, {"client", client_ip_.view()}});
+    }
     respond_locally(503, "too many requests to this cluster");
     return true;
   }
@@ -365,19 +367,38 @@ void HttpSession::start_attempt() noexcept {
         fail_attempt(Failure::connect_failure, std::strerror(errno));
         return;
       case Opened::overflow:
-        end_attempt(AttemptEnd::cancelled);
-        observe::log_event(LogLevel::warn, "cluster at max_pending_requests",
-                           {{"cluster", cluster_->config().name}, {"client", client_ip_.view()}});
-        respond_locally(503, "too many requests waiting for a server");
+        refuse_overflow();
         return;
     }
   }
   if (attempt_is_retry_) {
-    give_back_retry();  // taken by fail_attempt, but no attempt will end it
+    // Every server left has been tried, or refuses: the client gets the last failure's answer.
+    give_back_retry();
+    respond_to_failure(last_failure_);
+    return;
   }
-  observe::log_event(LogLevel::warn, "no server available",
-                     {{"cluster", cluster_->config().name}, {"client", client_ip_.view()}});
+  if (cluster_->should_log(host_.loop().now_ns())) {
+    observe::log_event(LogLevel::warn, "no server available",
+                       {{"cluster", cluster_->config().name}, {"client", client_ip_.view()}});
+  }
   respond_locally(503, "no server available");
+}
+
+void HttpSession::refuse_overflow() noexcept {
+  end_attempt(AttemptEnd::cancelled);
+  if (cluster_->should_log(host_.loop().now_ns())) {
+    observe::log_event(LogLevel::warn, "cluster at max_pending_requests",
+                       {{"cluster", cluster_->config().name}, {"client", client_ip_.view()}});
+  }
+  respond_locally(503, "too many requests waiting for a server");
+}
+
+void HttpSession::respond_to_failure(Failure failure) noexcept {
+  if (failure == Failure::timeout) {
+    respond_locally(504, "upstream timed out");
+  } else {
+    respond_locally(502, "upstream failed");
+  }
 }
 
 // Connects the admitted attempt to its server: a pooled connection when one is idle, else a new
@@ -595,7 +616,9 @@ bool HttpSession::handle_response_head() noexcept {
     fail_attempt(Failure::server_error, "server error status");
     return true;
   }
-  client_keep_alive_ = request_keep_alive_ && !host_.draining() &&
+  // A connection of a retired generation closes after this response, so its client's next
+  // request follows the new configuration (and the health its checks now publish).
+  client_keep_alive_ = request_keep_alive_ && !host_.draining() && generation_.retired_at_ns == 0 &&
                        response_.body_kind != http::BodyKind::until_close &&
                        request_body_.complete();
   // Cookie affinity: tell the client its server, unless its cookie already named that one.
@@ -615,6 +638,9 @@ bool HttpSession::handle_response_head() noexcept {
   in.consume(response_.head_bytes);
   response_body_.start(response_.body_kind, response_.content_length);
   response_started_ = true;
+  cluster_->judge_attempt(attempt_,
+                          response_.status >= 500 ? AttemptEnd::server_error : AttemptEnd::success,
+                          host_.loop().now_ns());
   return true;
 }
 
@@ -721,9 +747,12 @@ void HttpSession::fail_attempt(Failure failure, std::string_view detail) noexcep
     if (opened == Opened::yes) {
       return;
     }
+    if (opened == Opened::overflow) {
+      refuse_overflow();  // a limit of ours, not the server's failure
+      return;
+    }
     failure = Failure::connect_failure;
-    detail = opened == Opened::overflow ? "too many requests waiting for a server"
-                                        : std::strerror(errno);
+    detail = std::strerror(errno);
   }
   observe::log_event(LogLevel::warn, "upstream attempt failed",
                      {{"cluster", cluster_->config().name},
@@ -733,17 +762,11 @@ void HttpSession::fail_attempt(Failure failure, std::string_view detail) noexcep
   end_attempt(attempt_end_of(static_cast<uint8_t>(failure)));
   if (may_retry(failure) && take_retry()) {
     excluded_.add(server);
+    last_failure_ = failure;
     start_attempt();
     return;
   }
-  switch (failure) {
-    case Failure::timeout:
-      respond_locally(504, "upstream timed out");
-      break;
-    default:
-      respond_locally(502, "upstream failed");
-      break;
-  }
+  respond_to_failure(failure);
 }
 
 void HttpSession::complete_exchange() noexcept {
@@ -754,8 +777,8 @@ void HttpSession::complete_exchange() noexcept {
                         !upstream_readable_ && upstream_->in().empty() &&
                         upstream_request_written();
   upstream::UpstreamConnection* connection = upstream_;
-  upstream_ = nullptr;  // end_attempt must not close it
-  end_attempt(response_.status >= 500 ? AttemptEnd::server_error : AttemptEnd::success);
+  upstream_ = nullptr;               // end_attempt must not close it
+  end_attempt(AttemptEnd::success);  // its verdict came with the response head
   if (reusable) {
     connection->home().give_back(*connection);
   } else {

@@ -100,6 +100,8 @@ class HttpSession final : public Session,
   void set_hash_key(const http::RequestHead& request) noexcept;
   void set_affinity(const http::RequestHead& request) noexcept;
   bool take_retry() noexcept;
+  void refuse_overflow() noexcept;
+  void respond_to_failure(Failure failure) noexcept;
   void give_back_retry() noexcept;
   bool upstream_request_written() const noexcept;
 
@@ -135,6 +137,7 @@ class HttpSession final : public Session,
   balance::ServerIndex affinity_server_ = balance::kNoServer;  // the cookie's server, if any
   uint32_t attempts_made_ = 0;
   bool stale_connection_retried_ = false;
+  Failure last_failure_ = Failure::connect_failure;  // the one a retry is retrying
 
   // The current attempt.
   upstream::UpstreamConnection* upstream_ = nullptr;

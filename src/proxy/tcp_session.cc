@@ -90,6 +90,8 @@ void TcpSession::on_endpoint_io(bool is_client, uint32_t events) noexcept {
       return;
     }
     connecting_ = false;
+    // Established: the verdict for the breaker, which must not wait for the connection's end.
+    cluster_.judge_attempt(attempt_, AttemptEnd::success, host_.loop().now_ns());
     to_upstream_.sink_writable = true;
     to_client_.source_readable = true;
   }

@@ -42,6 +42,10 @@ health::TrafficResult traffic_result(AttemptEnd end) noexcept {
   }
 }
 
+bool is_failure(AttemptEnd end) noexcept {
+  return end != AttemptEnd::success && end != AttemptEnd::cancelled;
+}
+
 constexpr uint8_t kUsable = 1;       // passes health checks and is not ejected
 constexpr uint8_t kBreakerOpen = 2;  // its breaker is open and not yet due for a probe
 
@@ -143,7 +147,9 @@ bool WorkerCluster::admit(balance::ServerIndex index, uint64_t now_ns, Attempt& 
   }
   attempt.server = index;
   attempt.started_ns = now_ns;
+  attempt.latency_ns = 0;
   attempt.pending = false;
+  attempt.judged = false;
   balancer_.on_attempt_start(index);
   return true;
 }
@@ -163,59 +169,82 @@ bool WorkerCluster::passes_slow_start(balance::ServerIndex index, uint64_t now_n
   return random_.unit() < factor;
 }
 
+void WorkerCluster::judge_attempt(Attempt& attempt, AttemptEnd verdict, uint64_t now_ns) noexcept {
+  if (attempt.server == balance::kNoServer || attempt.judged) {
+    return;
+  }
+  attempt.judged = true;
+  attempt.verdict = verdict;
+  attempt.latency_ns = now_ns > attempt.started_ns ? now_ns - attempt.started_ns : 0;
+  count_for_breaker(attempt.server, verdict, attempt.latency_ns, attempt.permit, now_ns);
+  attempt.permit = {};
+  if (verdict != AttemptEnd::cancelled) {
+    count_for_outliers(attempt.server, verdict, now_ns);
+  }
+}
+
 void WorkerCluster::finish_attempt(Attempt& attempt, AttemptEnd end, uint64_t now_ns) noexcept {
   const balance::ServerIndex index = attempt.server;
   if (index == balance::kNoServer) {
     return;
   }
-  const uint64_t latency_ns = now_ns > attempt.started_ns ? now_ns - attempt.started_ns : 0;
-  const bool failed = end != AttemptEnd::success && end != AttemptEnd::cancelled;
-  balancer_.on_attempt_end(index, {!failed, latency_ns, now_ns});
+  if (!attempt.judged) {
+    judge_attempt(attempt, end, now_ns);
+  } else if (is_failure(end)) {
+    count_for_outliers(index, end, now_ns);
+  }
+  const bool failed = is_failure(attempt.verdict) || is_failure(end);
+  balancer_.on_attempt_end(index, {!failed, attempt.latency_ns, now_ns});
   server(index).release_slot();
   if (attempt.pending) {
     health().pending.remove();
-    attempt.pending = false;
   }
-  count_outcome(index, end, latency_ns, attempt.permit, now_ns);
-  attempt.server = balance::kNoServer;
-  attempt.permit = {};
+  attempt = {};
 }
 
-void WorkerCluster::count_outcome(balance::ServerIndex index, AttemptEnd end, uint64_t latency_ns,
-                                  const health::Permit& permit, uint64_t now_ns) noexcept {
+void WorkerCluster::count_for_breaker(balance::ServerIndex index, AttemptEnd end,
+                                      uint64_t latency_ns, const health::Permit& permit,
+                                      uint64_t now_ns) noexcept {
   upstream::ServerState& target = server(index);
-  const bool failed = end != AttemptEnd::success && end != AttemptEnd::cancelled;
-  if (target.breaker != nullptr) {
-    if (end == AttemptEnd::cancelled) {
-      target.breaker->release(permit);
-    } else {
-      const health::Transition change = target.breaker->record(permit, !failed, latency_ns, now_ns);
-      if (change.happened()) {
-        log_breaker_change(config().name, target.name, change);
-        health().changed();
-      }
-    }
-    if (!predictors_.empty() && end != AttemptEnd::cancelled) {
-      health::FailurePredictor& predictor = predictors_[index];
-      predictor.record(failed, latency_ns, target.active_attempts.load(std::memory_order_relaxed),
-                       permit.generation, now_ns);
-      if (predictor.predicts_failure()) {
-        const health::Transition change =
-            target.breaker->trip(now_ns, health::TransitionReason::predicted_failure);
-        if (change.happened()) {
-          log_breaker_change(config().name, target.name, change);
-          health().changed();
-        }
-      }
+  if (target.breaker == nullptr) {
+    return;
+  }
+  if (end == AttemptEnd::cancelled) {
+    target.breaker->release(permit);
+    return;
+  }
+  const bool failed = is_failure(end);
+  const health::Transition change = target.breaker->record(permit, !failed, latency_ns, now_ns);
+  if (change.happened()) {
+    log_breaker_change(config().name, target.name, change);
+    health().changed();
+  }
+  if (predictors_.empty()) {
+    return;
+  }
+  health::FailurePredictor& predictor = predictors_[index];
+  predictor.record(failed, latency_ns, target.active_attempts.load(std::memory_order_relaxed),
+                   permit.generation, now_ns);
+  if (predictor.predicts_failure()) {
+    const health::Transition tripped =
+        target.breaker->trip(now_ns, health::TransitionReason::predicted_failure);
+    if (tripped.happened()) {
+      log_breaker_change(config().name, target.name, tripped);
+      health().changed();
     }
   }
+}
+
+void WorkerCluster::count_for_outliers(balance::ServerIndex index, AttemptEnd end,
+                                       uint64_t now_ns) noexcept {
   health::OutlierDetector* outliers = health().outliers.get();
-  if (outliers != nullptr && end != AttemptEnd::cancelled) {
-    if (const auto event = outliers->record(index, traffic_result(end), now_ns)) {
-      log_outlier_event(config().name, target.name, *event);
-      if (event->event == health::OutlierEvent::ejected) {
-        health().changed();
-      }
+  if (outliers == nullptr) {
+    return;
+  }
+  if (const auto event = outliers->record(index, traffic_result(end), now_ns)) {
+    log_outlier_event(config().name, server(index).name, *event);
+    if (event->event == health::OutlierEvent::ejected) {
+      health().changed();
     }
   }
 }
@@ -272,13 +301,16 @@ void WorkerCluster::recompute(uint64_t now_ns) noexcept {
                            in_region && !open && (usable || panic));
   }
 
-  if (reporter_ && region != active_region_) {
+  // A new generation's first look states what already holds; only later switches are news.
+  const bool report = reporter_ && recomputed_;
+  recomputed_ = true;
+  if (report && region != active_region_) {
     const auto name = [this](uint32_t rank) -> std::string_view {
       return rank == 0 ? config().regions->primary : config().regions->failover[rank - 1];
     };
     log_region_change(config().name, name(active_region_), name(region));
   }
-  if (reporter_ && panic != panic_) {
+  if (report && panic != panic_) {
     log_panic_mode(config().name, panic, total == 0 ? 0 : usable_count * 100 / total);
   }
   active_region_ = region;

@@ -58,12 +58,15 @@ enum class AttemptEnd : uint8_t {
   cancelled,     // ended on our side (the client left): says nothing about the server
 };
 
-// One attempt in progress, and what it holds until finish().
+// One attempt in progress, and what it holds until finish_attempt().
 struct Attempt {
   balance::ServerIndex server = balance::kNoServer;
-  health::Permit permit;  // from the server's breaker, if it has one
+  health::Permit permit;  // from the server's breaker, if it has one; used by the verdict
   uint64_t started_ns = 0;
+  uint64_t latency_ns = 0;  // to the verdict
+  AttemptEnd verdict = AttemptEnd::success;
   bool pending = false;  // holds one of the cluster's max_pending_requests while connecting
+  bool judged = false;   // the verdict has been counted (see WorkerCluster::judge_attempt)
 };
 
 class WorkerCluster {
@@ -88,7 +91,15 @@ class WorkerCluster {
   // ctx.excluded. Returns kNoServer when no server can take the attempt.
   balance::ServerIndex start_attempt(balance::PickContext& ctx, balance::ServerIndex preferred,
                                      Attempt& attempt) noexcept;
-  // Counts how the attempt ended and gives back what it held; attempt.server is kNoServer after.
+  // The server has answered the attempt (HTTP: the final response head; TCP: the connection
+  // is established), or failed it: counts that verdict for its breaker, its failure model and
+  // its outlier detection, and gives back its breaker permit, so that a long response or a
+  // long-lived connection neither holds a half-open probe nor counts as a slow call. Once per
+  // attempt; finish_attempt() judges an attempt that ends before its verdict.
+  void judge_attempt(Attempt& attempt, AttemptEnd verdict, uint64_t now_ns) noexcept;
+  // The attempt has ended: judges it if that is still to do (a failure after the verdict, such
+  // as a reset mid-body, counts for outlier detection only), tells the balancer, and gives back
+  // what it held; attempt.server is kNoServer after.
   void finish_attempt(Attempt& attempt, AttemptEnd end, uint64_t now_ns) noexcept;
 
   // The server an affinity cookie value names, or kNoServer.
@@ -96,6 +107,17 @@ class WorkerCluster {
   // The Set-Cookie value that sends a client back to `server` (cookie affinity only).
   std::string_view affinity_cookie(balance::ServerIndex server) const noexcept {
     return affinity_cookies_[server];
+  }
+
+  // Whether a line about a request this cluster turned away (no server, a limit reached) may be
+  // logged now: one per second per worker, so an overload or an outage, when such answers come
+  // by the thousand, does not add a write per request.
+  bool should_log(uint64_t now_ns) noexcept {
+    if (now_ns < next_refusal_log_ns_) {
+      return false;
+    }
+    next_refusal_log_ns_ = now_ns + kRefusalLogIntervalNs;
+    return true;
   }
 
   // Brings the balancer's eligibility up to date (see above); cheap when nothing changed.
@@ -109,14 +131,17 @@ class WorkerCluster {
   bool passes_slow_start(balance::ServerIndex server, uint64_t now_ns) noexcept;
   void recompute(uint64_t now_ns) noexcept;
   uint32_t choose_region(const std::vector<uint8_t>& usable) const noexcept;
-  void count_outcome(balance::ServerIndex server, AttemptEnd end, uint64_t latency_ns,
-                     const health::Permit& permit, uint64_t now_ns) noexcept;
+  void count_for_breaker(balance::ServerIndex server, AttemptEnd end, uint64_t latency_ns,
+                         const health::Permit& permit, uint64_t now_ns) noexcept;
+  void count_for_outliers(balance::ServerIndex server, AttemptEnd end, uint64_t now_ns) noexcept;
 
   const upstream::ClusterState* state_;
   balance::Balancer balancer_;
   std::vector<std::unique_ptr<upstream::ConnectionPool>> pools_;
   RetryBudget retry_budget_;
   core::Random random_;
+  static constexpr uint64_t kRefusalLogIntervalNs = 1'000'000'000;
+
   const bool reporter_;
   const bool slow_start_;  // health checks with slow_start, and an algorithm that may skip
 
@@ -128,6 +153,8 @@ class WorkerCluster {
   std::vector<uint8_t> usable_;  // scratch for recompute(), sized once
   uint32_t active_region_ = 0;
   bool panic_ = false;
+  bool recomputed_ = false;  // a first recompute sets the region and panic state unlogged
+  uint64_t next_refusal_log_ns_ = 0;
 
   // Per server, this worker's model of its failures (predictive breakers only).
   std::vector<health::FailurePredictor> predictors_;

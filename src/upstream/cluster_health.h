@@ -55,16 +55,18 @@ struct ClusterHealth {
   // Bumped (release) after any change that makes a server eligible or not: a health check's
   // verdict, an ejection or early return, a breaker opening or closing. A worker that sees a
   // new value (acquire) re-reads every server's state before its next pick.
-  std::atomic<uint64_t> version{1};
+  // Its own cache line: every pick on every worker reads it, and the limit counters below change
+  // with every request.
+  alignas(64) std::atomic<uint64_t> version{1};
   void changed() noexcept { version.fetch_add(1, std::memory_order_release); }
 
   // Null without outlier_detection. Indexed like the cluster's servers.
   std::unique_ptr<health::OutlierDetector> outliers;
 
   // Envoy's cluster circuit-breaker limits (config.h, CircuitBreakerConfig).
-  BoundedCount requests;  // requests in flight to the cluster
-  BoundedCount pending;   // attempts waiting for a connection to open
-  BoundedCount retries;   // retries in flight
+  alignas(64) BoundedCount requests;  // requests in flight to the cluster
+  BoundedCount pending;               // attempts waiting for a connection to open
+  BoundedCount retries;               // retries in flight
 };
 
 }  // namespace ballast::upstream

@@ -13,6 +13,19 @@ const ClusterState* previous_cluster(const Generation* previous, const std::stri
   return index == previous->clusters.size() ? nullptr : &previous->clusters[index];
 }
 
+// The previous generation's state of the server at this host:port, or null.
+const ServerState* predecessor(const ClusterState* previous, const config::ServerConfig& server) {
+  if (previous != nullptr) {
+    for (const std::shared_ptr<ServerState>& state : previous->servers) {
+      if (state->name == server.name()) {
+        return state.get();
+      }
+    }
+  }
+  return nullptr;
+}
+
+// The previous state itself, when nothing it was built from has changed.
 std::shared_ptr<ServerState> carried_over(const ClusterState* previous,
                                           const config::ClusterConfig& cluster,
                                           const config::ServerConfig& server) {
@@ -70,7 +83,7 @@ std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config:
       if (kept == nullptr) {
         try {
           kept = std::make_shared<ServerState>(server, core::resolve(server.host, server.port),
-                                               cluster);
+                                               cluster, predecessor(before, server));
         } catch (const std::exception& error) {
           throw std::runtime_error("cluster " + cluster.name + ", server " + server.name() + ": " +
                                    error.what());

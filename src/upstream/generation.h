@@ -35,7 +35,8 @@ struct Generation {
 // Builds a generation, resolving every server address (throws std::runtime_error naming the
 // server when one does not resolve). Servers that `previous` also has (same cluster, same
 // settings, same health-check and breaker settings) keep their ServerState, and with it their
-// counters, health and breaker; a cluster with the same servers in the same order and the same
+// counters, health and breaker; one whose settings changed starts afresh but for its health
+// verdict (healthy stays healthy); a cluster with the same servers in the same order and the same
 // outlier detection and limits keeps its ClusterHealth.
 std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config::Config> config,
                                                    const Generation* previous);

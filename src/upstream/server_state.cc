@@ -17,7 +17,7 @@ std::string affinity_id_of(const std::string& cluster, const std::string& server
 }  // namespace
 
 ServerState::ServerState(config::ServerConfig config, core::SocketAddress address,
-                         const config::ClusterConfig& cluster)
+                         const config::ClusterConfig& cluster, const ServerState* predecessor)
     : config(std::move(config)),
       address(address),
       name(this->config.name()),
@@ -26,7 +26,15 @@ ServerState::ServerState(config::ServerConfig config, core::SocketAddress addres
     breaker = std::make_unique<health::CircuitBreaker>(cluster.circuit_breaker);
   }
   if (cluster.health_check.enabled) {
-    checks.emplace(cluster.health_check);
+    // The predecessor's tracker belongs to its checking worker; its published verdict is what
+    // another thread may read. A server that was not passing starts unknown: one check decides.
+    if (predecessor != nullptr && predecessor->checks) {
+      const bool passing = predecessor->passes_checks.load(std::memory_order_relaxed);
+      checks.emplace(cluster.health_check,
+                     passing ? health::HealthState::healthy : health::HealthState::unknown);
+    } else {
+      checks.emplace(cluster.health_check);
+    }
     passes_checks.store(checks->eligible(), std::memory_order_relaxed);
   }
 }

@@ -22,8 +22,10 @@
 namespace ballast::upstream {
 
 struct ServerState {
+  // `predecessor`: the state of the same host:port in the previous generation, when its
+  // settings changed (so it could not be kept): its health verdict carries over.
   ServerState(config::ServerConfig config, core::SocketAddress address,
-              const config::ClusterConfig& cluster);
+              const config::ClusterConfig& cluster, const ServerState* predecessor = nullptr);
 
   const config::ServerConfig config;
   const core::SocketAddress address;  // resolved once, at load

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import yaml
@@ -487,3 +488,84 @@ class InBackground:
         if self._error is not None:
             raise self._error
         return self._value
+
+
+# ---------------------------------------------------------------------------------------------
+# Health checks and backend behaviour
+
+# Short intervals so a whole health timeline runs in about a second.
+CHECK = {"path": "/health", "interval": "200ms", "timeout": "100ms"}
+CHECK.update(healthy_threshold=1, unhealthy_threshold=1)
+
+
+def health_check(**overrides):
+    """A `health_check:` block: CHECK (every 200 ms, thresholds of 1) with `overrides`."""
+    return {**CHECK, **overrides}
+
+
+def control(backend, **settings):
+    """Changes how `backend` answers later requests (backend.py's /control); the settings now."""
+    response = get(backend.port, "/control?" + urllib.parse.urlencode(settings))
+    assert response.status == 200, response
+    return response.json()
+
+
+def timed_get(port, target="/"):
+    """One GET on a fresh connection: (response, seconds it took)."""
+    started = time.monotonic()
+    response = get(port, target)
+    return response, time.monotonic() - started
+
+
+class RequestLoop:
+    """Sequential GETs over a keep-alive connection on a thread, for the `with` block; each is
+    recorded as (monotonic start, status or the error's text, X-Backend)."""
+
+    def __init__(self, port, target="/"):
+        self.port = port
+        self.target = target
+        self.results = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        connection = None
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                if connection is None:
+                    connection = HttpConnection(self.port, timeout_s=5)
+                response = connection.request("GET", self.target)
+                self.results.append((started, response.status, response.backend))
+                if "close" in (response.header("Connection") or "").lower():
+                    connection.close()
+                    connection = None
+            except (OSError, ProtocolError) as error:
+                self.results.append((started, f"{type(error).__name__}: {error}", None))
+                if connection is not None:
+                    connection.close()
+                connection = None
+            self._stop.wait(0.005)
+        if connection is not None:
+            connection.close()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self._stop.set()
+        self._thread.join(10)
+        assert not self._thread.is_alive(), "the request loop did not stop"
+
+    def served_since(self, since):
+        """The X-Backend names of the requests started at or after `since` (monotonic)."""
+        return {backend for started, _, backend in list(self.results) if started >= since}
+
+    def wait_served(self, names, timeout_s=3):
+        """Waits until every one of `names` has served a request started from now."""
+        since = time.monotonic()
+        wait_until(lambda: self.served_since(since) >= set(names), timeout_s, f"{names} serving")
+
+    def failures(self):
+        return [result for result in self.results if result[1] != 200]

@@ -7,8 +7,8 @@ with no server left, and each request's status says what the breaker did with it
 
 import time
 
-from harness import InBackground, get, in_flight, listen_port, served_by, wait_until
-from test_health_checks import address, control, log_events, wait_log
+from events import address, log_events, wait_log
+from harness import InBackground, control, get, in_flight, listen_port, served_by, wait_until
 
 CONSECUTIVE = {"mode": "consecutive", "failure_threshold": 3, "timeout": "500ms"}
 CONSECUTIVE.update(half_open_requests=1, success_threshold=2)

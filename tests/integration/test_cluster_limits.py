@@ -5,18 +5,9 @@ The limits live in the circuit_breaker block; its failure threshold is set out o
 only the limits act.
 """
 
-import time
-
-from harness import InBackground, get, in_flight, wait_until
-from test_health_checks import control
+from harness import InBackground, control, get, in_flight, timed_get, wait_until
 
 UNTRIPPABLE = {"mode": "consecutive", "failure_threshold": 1000}
-
-
-def timed_get(port, target="/"):
-    started = time.monotonic()
-    response = get(port, target)
-    return response, time.monotonic() - started
 
 
 def concurrent_gets(port, count, target="/"):

@@ -141,7 +141,15 @@ def test_a_retry_with_no_server_left_gives_back_its_retry_budget(backends, balla
     with HttpConnection(proxy.port) as slow:
         slow.send(build_request("GET", "/delay/1000"))
         wait_until(lambda: in_flight(s1) + in_flight(s2) == 1, 5, "the slow request at a server")
-        for _ in range(3):
-            assert get(proxy.port, "/status/503").status == 503
+        for _ in range(3):  # the retry finds no server: the client gets the failure's answer
+            assert get(proxy.port, "/status/503").status == 502
         assert slow.read_response().status == 200
     assert served_by(proxy.port, 10, target="/on/s1/status/503") == ["s2"] * 10
+
+
+def test_a_retry_with_no_server_left_answers_as_the_failure_did(backends, ballast):
+    # The only server timed out and the retry has nowhere to go: that is a 504, not "no server".
+    server = backends.start("s1")
+    retry = {"attempts": 2, "on": ["timeout"]}
+    proxy = ballast.start_short([server], retry=retry, timeouts={"server": "200ms"})
+    assert get(proxy.port, "/delay/1000").status == 504

@@ -3,122 +3,15 @@ before its first check, every server out fails fast (or goes to a backup), and p
 
 Health is driven through each backend's /control (its /health status and delay), and observed in
 ballast's JSON log lines (`health check changed`, `panic mode entered`, …) and in the backends'
-own request counts. The helpers here are shared with the other issue-4 test files.
+own request counts, with the helpers of events.py and harness.py.
 """
 
-import json
-import threading
 import time
-import urllib.parse
 from collections import Counter
 
-from harness import HOST, HttpConnection, ProtocolError, get, listen_port, server_entry, served_by
-from harness import wait_until
-
-# Short intervals so a whole timeline runs in about a second.
-CHECK = {"path": "/health", "interval": "200ms", "timeout": "100ms"}
-CHECK.update(healthy_threshold=1, unhealthy_threshold=1)
-
-
-def health_check(**overrides):
-    return {**CHECK, **overrides}
-
-
-def address(backend):
-    """A server as ballast's logs name it."""
-    return f"{HOST}:{backend.port}"
-
-
-def control(backend, **settings):
-    """Changes how `backend` answers later requests (backend.py's /control); the settings now."""
-    response = get(backend.port, "/control?" + urllib.parse.urlencode(settings))
-    assert response.status == 200, response
-    return response.json()
-
-
-def log_events(process, msg, **fields):
-    """The JSON log lines of `process` with this msg whose fields equal `fields` (`from`, a
-    keyword, goes in as **{"from": …}), in order."""
-    found = []
-    for line in process.stdout_path.read_text(errors="replace").splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:  # a line being written, or not JSON
-            continue
-        if not isinstance(event, dict) or event.get("msg") != msg:
-            continue
-        if all(event.get(name) == value for name, value in fields.items()):
-            found.append(event)
-    return found
-
-
-def wait_log(process, msg, timeout_s, count=1, **fields):
-    """Waits until at least `count` such log lines have appeared; all of them."""
-    what = f"{count} log line(s) {msg!r} with {fields}"
-    return wait_until(
-        lambda: (found := log_events(process, msg, **fields)) and len(found) >= count and found,
-        timeout_s,
-        what,
-        interval_s=0.02,
-    )
-
-
-def wait_healthy(proxy, servers, timeout_s=3):
-    for server in servers:
-        wait_log(proxy, "health check changed", timeout_s, server=address(server), to="healthy")
-
-
-class RequestLoop:
-    """Sequential GETs over a keep-alive connection on a thread, for the `with` block; each is
-    recorded as (monotonic start, status or the error's text, X-Backend)."""
-
-    def __init__(self, port, target="/"):
-        self.port = port
-        self.target = target
-        self.results = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        connection = None
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                if connection is None:
-                    connection = HttpConnection(self.port, timeout_s=5)
-                response = connection.request("GET", self.target)
-                self.results.append((started, response.status, response.backend))
-                if "close" in (response.header("Connection") or "").lower():
-                    connection.close()
-                    connection = None
-            except (OSError, ProtocolError) as error:
-                self.results.append((started, f"{type(error).__name__}: {error}", None))
-                if connection is not None:
-                    connection.close()
-                connection = None
-            self._stop.wait(0.005)
-        if connection is not None:
-            connection.close()
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_):
-        self._stop.set()
-        self._thread.join(10)
-        assert not self._thread.is_alive(), "the request loop did not stop"
-
-    def served_since(self, since):
-        return {backend for started, _, backend in list(self.results) if started >= since}
-
-    def wait_served(self, names, timeout_s=3):
-        since = time.monotonic()
-        wait_until(lambda: self.served_since(since) >= set(names), timeout_s, f"{names} serving")
-
-    def failures(self):
-        return [result for result in self.results if result[1] != 200]
-
+from events import address, log_events, wait_healthy, wait_log
+from harness import RequestLoop, control, get, health_check, listen_port, server_entry, served_by
+from harness import timed_get, wait_until
 
 RETRY = {"attempts": 3, "on": ["connect_failure", "5xx"]}
 
@@ -215,12 +108,6 @@ def test_start_healthy_takes_traffic_until_the_checks_fail(backends, ballast):
     received = s2.stats()["requests_received"]
     assert served_by(proxy.port, 10) == ["s1"] * 10
     assert s2.stats()["requests_received"] == received
-
-
-def timed_get(port, target="/"):
-    started = time.monotonic()
-    response = get(port, target)
-    return response, time.monotonic() - started
 
 
 def test_every_server_out_answers_503_with_retry_after_at_once(backends, ballast):

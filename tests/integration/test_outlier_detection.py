@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from harness import HttpConnection, get, served_by
-from test_health_checks import address, control, health_check, log_events, wait_healthy, wait_log
+from events import address, log_events, wait_healthy, wait_log
+from harness import HttpConnection, control, get, health_check, served_by
 
 # A hanging server costs a request one 200 ms server timeout, then a retry elsewhere.
 TIMEOUTS = {"server": "200ms"}
