@@ -16,6 +16,19 @@ from harness import timed_get, wait_until
 RETRY = {"attempts": 3, "on": ["connect_failure", "5xx"]}
 
 
+def test_each_server_is_checked_once_per_interval_whatever_the_worker_count(backends, ballast):
+    servers = backends.start_many(3)
+    config = ballast.short_config(servers, health_check=health_check(interval="200ms"))
+    config["workers"] = 4
+    proxy = ballast.start(config, listen_port(config))
+    wait_healthy(proxy, servers)
+    before = [server.stats()["health_checks"] for server in servers]
+    time.sleep(2.0)  # the window measured: ten intervals
+    checks = [server.stats()["health_checks"] - b for server, b in zip(servers, before)]
+    # One worker checks each server: about 10 each (4 workers each checking would make 40).
+    assert all(7 <= count <= 13 for count in checks), checks
+
+
 def test_a_stopped_server_leaves_within_two_checks_and_no_client_request_fails(backends, ballast):
     servers = backends.start_many(3)
     proxy = ballast.start_short(
