@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "admin/status_cli.h"
 #include "config/loader.h"
 #include "config/scalars.h"
 #include "demo/demo_backends.h"
@@ -32,7 +33,7 @@ int check_config(const std::string& path) {
 
 int serve(ballast::proxy::ProxyProcess::ConfigSource source) {
   try {
-    ballast::proxy::ProxyProcess process(std::move(source));
+    ballast::proxy::ProxyProcess process(std::move(source), BALLAST_VERSION);
     return process.run();
   } catch (const ballast::config::ConfigError& error) {
     std::cerr << error.what() << '\n';
@@ -41,6 +42,22 @@ int serve(ballast::proxy::ProxyProcess::ConfigSource source) {
     std::cerr << "ballast: " << error.what() << '\n';
     return kExitFailure;
   }
+}
+
+int show_status(std::string admin_address, const std::string& config_path) {
+  if (!config_path.empty()) {
+    try {
+      const ballast::config::Endpoint listen =
+          ballast::config::load_config_file(config_path).admin.listen;
+      const bool ipv6 = listen.host.find(':') != std::string::npos;
+      admin_address =
+          (ipv6 ? "[" + listen.host + "]" : listen.host) + ":" + std::to_string(listen.port);
+    } catch (const ballast::config::ConfigError& error) {
+      std::cerr << error.what() << '\n';
+      return kExitBadConfig;
+    }
+  }
+  return ballast::admin::run_status_command(admin_address, std::cout, std::cerr);
 }
 
 int run_demo(const std::string& listen) {
@@ -53,7 +70,9 @@ int run_demo(const std::string& listen) {
   ballast::demo::DemoBackends backends;
   const std::vector<uint16_t> ports = backends.start(3);
   std::cerr << "ballast demo: balancing http://" << listen << "/ over 3 demo backends "
-            << "(round robin). Try: curl -s http://" << listen << "/  — Ctrl-C stops.\n";
+            << "(round robin). Try: curl -s http://" << listen << "/  — Ctrl-C stops.\n"
+            << "ballast demo: dashboard http://127.0.0.1:9091/, metrics "
+            << "http://127.0.0.1:9090/metrics, `ballast status` in another terminal.\n";
   auto config = ballast::demo::demo_config(*endpoint.value, ports);
   return serve([config] { return config; });
 }
@@ -76,6 +95,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI::App* policies =
       app.add_subcommand("policies", "Show every balancing policy at work on simulated servers");
+  std::string status_admin = "127.0.0.1:9091";
+  std::string status_config;
+  CLI::App* status = app.add_subcommand(
+      "status", "Print a running ballast's servers and their state (from its admin API)");
+  status->add_option("--admin", status_admin, "The admin API's address")->capture_default_str();
+  status->add_option("-c,--config", status_config,
+                     "Read the admin API's address (admin.listen) from this configuration");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -84,6 +110,9 @@ int main(int argc, char** argv) {
   }
   if (demo->parsed()) {
     return run_demo(demo_listen);
+  }
+  if (status->parsed()) {
+    return show_status(status_admin, status_config);
   }
   if (policies->parsed()) {
     ballast::demo::run_policy_tour(std::cout);

@@ -26,6 +26,8 @@ class ByteBuffer {
 
   // Free space after the data; call compact() first to make it as large as it can be.
   std::span<char> writable() noexcept { return {data_.get() + end_, capacity_ - end_}; }
+  // The readable bytes, to rewrite in place (a field value of fixed length, say).
+  std::span<char> readable_in_place() noexcept { return {data_.get() + begin_, end_ - begin_}; }
   void commit(size_t bytes) noexcept { end_ += bytes; }
   void consume(size_t bytes) noexcept {
     begin_ += bytes;

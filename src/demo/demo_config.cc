@@ -12,6 +12,11 @@ std::shared_ptr<const config::Config> demo_config(const config::Endpoint& listen
   config::ClusterConfig cluster;
   cluster.name = "demo";
   cluster.algorithm = balance::Algorithm::round_robin;
+  // Checks, so the dashboard shows health; the demo backends answer every path with 200.
+  cluster.health_check.enabled = true;
+  cluster.health_check.interval_ms = 2'000;
+  cluster.health_check.timeout_ms = 1'000;
+  cluster.health_check.start_healthy = true;
   for (const uint16_t port : backend_ports) {
     config::ServerConfig server;
     server.host = "127.0.0.1";

@@ -34,6 +34,8 @@ KnownField known_field(std::string_view name) noexcept {
         return KnownField::transfer_encoding;
       }
       return is("x-forwarded-proto") ? KnownField::x_forwarded_proto : KnownField::other;
+    case 11:
+      return is("traceparent") ? KnownField::traceparent : KnownField::other;
     case 18:
       return is("proxy-authenticate") ? KnownField::proxy_authenticate : KnownField::other;
     case 19:

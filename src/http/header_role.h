@@ -43,6 +43,7 @@ enum class KnownField : uint8_t {
   x_forwarded_for,
   x_real_ip,
   x_forwarded_proto,
+  traceparent,  // W3C Trace Context: replaced by the proxy's own when it traces
 };
 
 KnownField known_field(std::string_view name) noexcept;

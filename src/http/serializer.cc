@@ -28,6 +28,12 @@ size_t write_upstream_request(const RequestHead& request, const ForwardContext& 
       case KnownField::x_forwarded_proto:
       case KnownField::expect:
         continue;
+      case KnownField::traceparent:
+        if (!context.traceparent.empty()) {
+          continue;
+        }
+        writer.put_field(fields.lines[i].name, fields.lines[i].value);
+        break;
       default:
         writer.put_field(fields.lines[i].name, fields.lines[i].value);
     }
@@ -45,6 +51,9 @@ size_t write_upstream_request(const RequestHead& request, const ForwardContext& 
   writer.put("\r\n");
   writer.put_field("X-Real-IP", context.client_ip);
   writer.put_field("X-Forwarded-Proto", context.scheme);
+  if (!context.traceparent.empty()) {
+    writer.put_field("traceparent", context.traceparent);
+  }
   if (request.body_kind == BodyKind::content_length) {
     writer.put("Content-Length: ");
     writer.put_decimal(request.content_length);

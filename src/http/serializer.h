@@ -29,6 +29,7 @@ struct ForwardContext {
   std::string_view client_ip;       // the client connection's peer address, e.g. "192.0.2.7"
   std::string_view scheme;          // "http" or "https", the client connection's protocol
   std::string_view host_if_absent;  // Host to send when the request had none (HTTP/1.0)
+  std::string_view traceparent;     // when not empty, sent instead of the request's traceparent
 };
 
 // The request head to send upstream, asking for a persistent connection:
@@ -38,6 +39,7 @@ struct ForwardContext {
 //     nginx does, and sends the body upstream only once it has it)
 //   X-Forwarded-For: the client's X-Forwarded-For values, then client_ip (nginx's
 //     $proxy_add_x_forwarded_for); X-Real-IP: client_ip; X-Forwarded-Proto: scheme
+//   traceparent: context.traceparent, when given (the request's own is then left out)
 //   Content-Length: n | Transfer-Encoding: chunked, as the request was framed
 //   Connection: keep-alive
 size_t write_upstream_request(const RequestHead& request, const ForwardContext& context,

@@ -1,9 +1,21 @@
 #pragma once
-// Event log lines: one JSON object per line (or plain text), written with a single write(2) so
-// lines from different workers never interleave and no lock is taken. Used for events (start,
-// reload, errors naming a server), never per successful request; the access log and the
-// configurable sinks come with observability.
+// Event log lines: one JSON object per line (or plain text) for rare events — start, reload,
+// health changes, ejections, errors naming a server — never for each successful request (that
+// is the access log, access_log.h).
+//
+// Owns: the process-wide log settings (level, format, output) and the escaping every log line
+// uses.
+// Threading: log_event may be called from any thread. With a LogWriter attached, a line is
+// copied into the writer's event queue (a mutex held for a memcpy, never across I/O) and the
+// writer thread writes it, so a slow or full disk never stalls the caller; lines keep the order
+// in which they were queued, and a line the full queue cannot take is counted in
+// LogWriter::dropped_lines() and announced in the log once the output recovers. Without a writer
+// (start-up, shutdown, tools, tests) a line is one write(2) to the output, so lines from
+// different threads never interleave. configure_log and attach_log_writer run on the main
+// thread at start-up, reload and shutdown.
+// Cost: formatting into a stack buffer (no allocation), then a memcpy or one write(2).
 
+#include <cstddef>
 #include <initializer_list>
 #include <string_view>
 #include <utility>
@@ -12,13 +24,42 @@
 
 namespace ballast::observe {
 
+class LogWriter;
+
 using Field = std::pair<std::string_view, std::string_view>;
 
-// Where and how lines go; set once at start-up and at reload, before workers read it.
+// An event line is at most this long, '\n' included; longer values are cut. Below PIPE_BUF,
+// so a line written to a pipe arrives whole.
+inline constexpr size_t kMaxEventLine = 2048;
+
+// Sets the level, format and output ("stdout", "stderr" or a file path, opened O_APPEND).
+// Called at start-up and at every reload; each call reopens a file output (so a rotated file is
+// let go) and, when a writer is attached, reopens the writer's output too. A file that cannot be
+// opened leaves the output on stderr and logs an error saying why.
 void configure_log(const config::LoggingConfig& logging);
 
-// One line: {"ts":"…","level":"…","msg":"…","key":"value",…}. Values are escaped.
+// From now on event lines go through `writer` (nullptr: back to one write(2) per line). Before
+// returning, waits until the writer previously attached has written the events it was given, so
+// lines written directly afterwards come after them. The writer must outlive its attachment.
+void attach_log_writer(LogWriter* writer);
+
+// One line: {"ts":"…","level":"…","msg":"…","key":"value",…}, or in text format
+// `ts level msg key=value …`. Values are escaped (escape_json). A line that would pass
+// kMaxEventLine is cut inside a value and still closed: it stays one valid JSON object.
 void log_event(config::LogLevel level, std::string_view message,
                std::initializer_list<Field> fields = {}) noexcept;
+
+// Formats the line log_event writes, '\n' included, into `out` (kMaxEventLine bytes) and
+// returns its length. The time is read from the wall clock.
+size_t format_event(char* out, config::LogFormat format, config::LogLevel level,
+                    std::string_view message, std::initializer_list<Field> fields) noexcept;
+
+// Appends `text` to [out, end) as the inside of a JSON string and returns the new end: `"` and
+// `\` are backslash-escaped; control characters, DEL and every byte that is not part of
+// well-formed UTF-8 become \u00XX (so the line stays valid UTF-8 and valid JSON whatever a
+// client sent); well-formed UTF-8 passes through. Stops before the first character or escape
+// that does not fit, so an escape is never cut; `consumed`, when given, receives how many bytes
+// of `text` went in.
+char* escape_json(std::string_view text, char* out, char* end, size_t* consumed = nullptr) noexcept;
 
 }  // namespace ballast::observe

@@ -23,10 +23,11 @@ uint32_t health_check_owner(std::string_view cluster, std::string_view server,
 }
 
 ServerHealthCheck::ServerHealthCheck(core::EventLoop& loop, const upstream::ClusterState& cluster,
-                                     uint32_t server, core::Random& random)
+                                     uint32_t server, uint32_t worker, core::Random& random)
     : loop_(loop),
       cluster_(cluster),
       server_(server),
+      worker_(worker),
       random_(random),
       host_header_(cluster.servers[server]->name),
       probe_(loop, *this) {
@@ -63,6 +64,8 @@ void ServerHealthCheck::on_probe_done(bool passed, std::string_view detail) noex
   const uint64_t now_ns = loop_.now_ns();
   upstream::ServerState& state = *cluster_.servers[server_];
   upstream::ClusterHealth& shared = *cluster_.health;
+  observe::ServerShard& counters = state.stats->shard(worker_);
+  (passed ? counters.checks_passed : counters.checks_failed).add();
   const auto change = state.checks->record(
       passed ? health::CheckResult::passed : health::CheckResult::failed, now_ns);
   if (change) {
@@ -93,7 +96,8 @@ HealthChecks::HealthChecks(core::EventLoop& loop, const upstream::Generation& ge
     for (uint32_t server = 0; server < cluster.servers.size(); ++server) {
       if (health_check_owner(cluster.config->name, cluster.servers[server]->name, worker_count) ==
           worker_index) {
-        checks_.push_back(std::make_unique<ServerHealthCheck>(loop, cluster, server, random_));
+        checks_.push_back(
+            std::make_unique<ServerHealthCheck>(loop, cluster, server, worker_index, random_));
       }
     }
   }

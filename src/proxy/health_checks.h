@@ -38,7 +38,7 @@ uint32_t health_check_owner(std::string_view cluster, std::string_view server,
 class ServerHealthCheck final : public core::Timer::Handler, public health::HealthProbe::Handler {
  public:
   ServerHealthCheck(core::EventLoop& loop, const upstream::ClusterState& cluster, uint32_t server,
-                    core::Random& random);
+                    uint32_t worker, core::Random& random);
 
   void on_timer(core::Timer& timer) noexcept override;
   void on_probe_done(bool passed, std::string_view detail) noexcept override;
@@ -50,6 +50,7 @@ class ServerHealthCheck final : public core::Timer::Handler, public health::Heal
   core::EventLoop& loop_;
   const upstream::ClusterState& cluster_;
   const uint32_t server_;
+  const uint32_t worker_;  // whose shard of the server's counters the results go to
   core::Random& random_;
   const std::string host_header_;
   health::HealthProbe probe_;

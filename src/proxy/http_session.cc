@@ -247,6 +247,8 @@ bool HttpSession::start_request() noexcept {
     }
     return false;
   }
+  request_line_ready_ = false;
+  trace_.sampled = false;
   const http::ParseResult parsed = request_parser_.parse(client_in_.readable(), request_);
   if (parsed.status == http::ParseResult::incomplete) {
     if (client_eof_) {
@@ -254,6 +256,13 @@ bool HttpSession::start_request() noexcept {
     }
     return false;
   }
+  // A new request: nothing of the previous one's is counted again.
+  cluster_ = nullptr;
+  request_counted_ = false;
+  request_started_ns_ = host_.loop().now_ns();
+  request_bytes_ = parsed.status == http::ParseResult::error ? 0 : request_.head_bytes;
+  response_bytes_ = 0;
+  attempts_made_ = 0;
   if (parsed.status == http::ParseResult::error) {
     observe::log_event(LogLevel::info, "rejected request",
                        {{"client", client_ip_.view()}, {"reason", parsed.reason}});
@@ -279,7 +288,9 @@ bool HttpSession::start_request() noexcept {
   set_hash_key(request_);
   set_affinity(request_);
 
-  const http::ForwardContext forward{client_ip_.view(), "http", listener_.listen.host};
+  const std::string_view traceparent =
+      host_.telemetry().tracing() ? begin_trace(request_) : std::string_view{};
+  const http::ForwardContext forward{client_ip_.view(), "http", listener_.listen.host, traceparent};
   upstream_request_.clear();
   size_t written = http::write_upstream_request(request_, forward, upstream_request_.writable());
   if (written == 0) {
@@ -287,6 +298,7 @@ bool HttpSession::start_request() noexcept {
     written = http::write_upstream_request(request_, forward, upstream_request_.writable());
   }
   upstream_request_.commit(written);
+  request_line_ready_ = true;
 
   request_body_.start(request_.body_kind, request_.content_length);
   client_in_.consume(request_.head_bytes);
@@ -360,6 +372,13 @@ void HttpSession::start_attempt() noexcept {
   ctx.excluded = excluded_;
   if (cluster_->start_attempt(ctx, affinity_server_, attempt_) != balance::kNoServer) {
     ++attempts_made_;
+    attempt_status_ = 0;
+    if (attempt_is_retry_) {
+      cluster_->stats(attempt_.server).retries.add();
+    }
+    if (attempts_made_ > 1 && host_.telemetry().tracing()) {
+      trace_retry();
+    }
     switch (open_upstream(true)) {
       case Opened::yes:
         return;
@@ -500,6 +519,8 @@ bool HttpSession::write_upstream() noexcept {
     client_in_.consume(body_part);
     request_body_.forwarded(body_part);
     request_body_bytes_sent_ += body_part;
+    request_bytes_ += body_part;
+    cluster_->stats(attempt_.server).bytes_sent.add(total);
     arm_upstream_timer(response_timeout_ms());
     return true;
   }
@@ -523,6 +544,7 @@ bool HttpSession::read_upstream() noexcept {
   if (received > 0) {
     upstream_readable_ = !drained || upstream_hung_up_;
     response_bytes_seen_ = true;
+    cluster_->stats(attempt_.server).bytes_received.add(static_cast<uint64_t>(received));
     arm_upstream_timer(response_timeout_ms());
     return true;
   }
@@ -612,6 +634,7 @@ bool HttpSession::handle_response_head() noexcept {
     response_parser_.reset();
     return true;
   }
+  attempt_status_ = response_.status;
   if (response_.status >= 500 && may_retry(Failure::server_error)) {
     fail_attempt(Failure::server_error, "server error status");
     return true;
@@ -662,6 +685,7 @@ bool HttpSession::write_client() noexcept {
     client_writable_ = total == head.size() + body.size();  // short: the buffer is full
     const size_t head_part = std::min(total, head.size());
     const size_t body_part = total - head_part;
+    response_bytes_ += total;
     client_out_.consume(head_part);
     if (body_part != 0) {
       upstream_->in().consume(body_part);
@@ -704,6 +728,9 @@ void HttpSession::end_attempt(AttemptEnd end) noexcept {
   if (attempt_.server == balance::kNoServer) {
     return;
   }
+  if (trace_.sampled && host_.telemetry().tracing()) {
+    submit_attempt_span(end);
+  }
   cluster_->finish_attempt(attempt_, end, host_.loop().now_ns());
   if (attempt_is_retry_) {
     give_back_retry();
@@ -721,6 +748,7 @@ bool HttpSession::take_retry() noexcept {
     return false;
   }
   ++cluster_->retry_budget().active_retries;
+  cluster_->cluster_stats().retries.add();
   attempt_is_retry_ = true;
   return true;
 }
@@ -776,6 +804,7 @@ void HttpSession::complete_exchange() noexcept {
   const bool reusable = response_.keep_alive && !response_body_.until_close() && !upstream_eof_ &&
                         !upstream_readable_ && upstream_->in().empty() &&
                         upstream_request_written();
+  request_done(response_.status, attempt_.server);
   upstream::UpstreamConnection* connection = upstream_;
   upstream_ = nullptr;               // end_attempt must not close it
   end_attempt(AttemptEnd::success);  // its verdict came with the response head
@@ -795,6 +824,144 @@ void HttpSession::complete_exchange() noexcept {
   }
   phase_ = Phase::reading_head;
   arm_client_timer();
+}
+
+// Counts a request's answer, once: the server's (forwarded) or ballast's own (server kNoServer).
+void HttpSession::request_done(uint16_t status, balance::ServerIndex server) noexcept {
+  if (request_counted_) {
+    return;
+  }
+  request_counted_ = true;
+  if (trace_.sampled && host_.telemetry().tracing()) {
+    submit_request_span(status, server);
+  }
+  if (host_.telemetry().access_log->enabled()) {
+    log_access(status, server);
+  }
+  if (cluster_ == nullptr) {
+    return;  // refused before it had a cluster (a bad request, no route)
+  } else if (server == balance::kNoServer) {
+    cluster_->cluster_stats().local_responses[observe::status_class_index(status)].add();
+  } else {
+    cluster_->stats(server).record_response(status, host_.loop().now_ns() - request_started_ns_);
+  }
+}
+
+std::pair<std::string_view, std::string_view> HttpSession::request_line() const noexcept {
+  if (!request_line_ready_) {
+    return {};
+  }
+  const std::string_view head = upstream_request_.readable();
+  const size_t method_end = head.find(' ');
+  const size_t target_end = head.find(' ', method_end + 1);
+  if (method_end == std::string_view::npos || target_end == std::string_view::npos) {
+    return {};
+  }
+  return {head.substr(0, method_end), head.substr(method_end + 1, target_end - method_end - 1)};
+}
+
+// W3C Trace Context: continues the caller's trace (or starts one), decides sampling, and returns
+// the traceparent for the first attempt, which names that attempt's span as the parent.
+std::string_view HttpSession::begin_trace(const http::RequestHead& request) noexcept {
+  WorkerTelemetry& telemetry = host_.telemetry();
+  const http::Header* parent = request.headers.find("traceparent");
+  const http::Header* state = request.headers.find("tracestate");
+  trace_ = observe::begin_request_trace(parent == nullptr ? "" : parent->value,
+                                        state == nullptr ? "" : state->value, telemetry.sample_rate,
+                                        telemetry.random);
+  trace_.tracestate = {};  // a view into the head, gone by the time spans are written
+  attempt_span_ = observe::new_span_id(telemetry.random);
+  observe::format_traceparent(trace_.trace_id, attempt_span_, trace_.sampled, traceparent_);
+  return {traceparent_.data(), traceparent_.size()};
+}
+
+// A retry is a new span: its id replaces the previous attempt's in the kept head's traceparent,
+// whose value has a fixed length, so the head is patched in place.
+void HttpSession::trace_retry() noexcept {
+  attempt_span_ = observe::new_span_id(host_.telemetry().random);
+  static constexpr std::string_view kField = "\r\ntraceparent: ";
+  static constexpr size_t kSpanIdOffset = 3 + observe::kTraceIdHexBytes + 1;  // "00-" id "-"
+  const std::span<char> head = upstream_request_.readable_in_place();
+  const size_t field = std::string_view(head.data(), head.size()).find(kField);
+  if (field != std::string_view::npos) {
+    observe::write_hex(attempt_span_.bytes, head.data() + field + kField.size() + kSpanIdOffset);
+  }
+}
+
+namespace {
+
+void fill_request_fields(observe::SpanRecord& span, std::string_view method,
+                         std::string_view target, std::string_view cluster) noexcept {
+  span.name.assign(method);
+  span.method.assign(method);
+  span.path.assign(target.substr(0, target.find('?')));
+  span.cluster.assign(cluster);
+}
+
+}  // namespace
+
+void HttpSession::log_access(uint16_t status, balance::ServerIndex server) noexcept {
+  WorkerTelemetry& telemetry = host_.telemetry();
+  const auto [method, target] = request_line();
+  std::array<char, observe::kTraceIdHexBytes> trace_hex;
+  const bool traced = telemetry.tracing();
+  if (traced) {
+    observe::write_hex(trace_.trace_id.bytes, trace_hex.data());
+  }
+  observe::AccessRecord record;
+  record.unix_ns = telemetry.unix_ns(request_started_ns_);
+  record.client_ip = client_ip_.view();
+  record.method = method;
+  record.path = target;
+  record.cluster = cluster_ == nullptr ? std::string_view{} : cluster_->config().name;
+  record.server = server == balance::kNoServer ? std::string_view{} : cluster_->server(server).name;
+  record.status = status;
+  record.duration_ns = host_.loop().now_ns() - request_started_ns_;
+  record.bytes_received = request_bytes_;
+  record.bytes_sent = response_bytes_ + client_out_.size();  // what is queued will follow
+  record.attempts = attempts_made_;
+  record.trace_id = traced ? std::string_view(trace_hex.data(), trace_hex.size()) : "";
+  telemetry.access_log->record(record);
+}
+
+void HttpSession::submit_attempt_span(AttemptEnd end) noexcept {
+  WorkerTelemetry& telemetry = host_.telemetry();
+  const auto [method, target] = request_line();
+  observe::SpanRecord span;
+  span.trace_id = trace_.trace_id;
+  span.span_id = attempt_span_;
+  span.parent_span_id = trace_.span_id;
+  span.kind = observe::SpanKind::client;
+  span.start_unix_ns = telemetry.unix_ns(attempt_.started_ns);
+  span.end_unix_ns = telemetry.unix_ns(host_.loop().now_ns());
+  span.http_status_code = attempt_status_;
+  span.status = end == AttemptEnd::success && attempt_status_ < 400 ? observe::SpanStatus::ok
+                                                                    : observe::SpanStatus::error;
+  span.attempt = static_cast<uint16_t>(attempts_made_);
+  span.retry = attempts_made_ > 1;
+  fill_request_fields(span, method, target, cluster_->config().name);
+  span.server_address.assign(cluster_->server(attempt_.server).name);
+  telemetry.spans->submit(telemetry.worker, span);
+}
+
+void HttpSession::submit_request_span(uint16_t status, balance::ServerIndex server) noexcept {
+  WorkerTelemetry& telemetry = host_.telemetry();
+  const auto [method, target] = request_line();
+  observe::SpanRecord span;
+  span.trace_id = trace_.trace_id;
+  span.span_id = trace_.span_id;
+  span.parent_span_id = trace_.parent_span_id;
+  span.kind = observe::SpanKind::server;
+  span.start_unix_ns = telemetry.unix_ns(request_started_ns_);
+  span.end_unix_ns = telemetry.unix_ns(host_.loop().now_ns());
+  span.http_status_code = status;
+  span.status = status >= 500 ? observe::SpanStatus::error : observe::SpanStatus::unset;
+  fill_request_fields(span, method, target,
+                      cluster_ == nullptr ? std::string_view{} : cluster_->config().name);
+  if (server != balance::kNoServer) {
+    span.server_address.assign(cluster_->server(server).name);
+  }
+  telemetry.spans->submit(telemetry.worker, span);
 }
 
 void HttpSession::finish_request() noexcept {
@@ -822,6 +989,7 @@ void HttpSession::respond_locally(uint16_t status, std::string_view reason) noex
                                                   : std::span<const http::Header>();
   client_out_.clear();
   client_out_.commit(http::write_error_response(status, reason, extra, client_out_.writable()));
+  request_done(status, balance::kNoServer);
   if (cluster_ != nullptr) {
     finish_request();
   }
@@ -886,6 +1054,12 @@ void HttpSession::close() noexcept {
   }
   closed_ = true;
   host_.loop().cancel_resume(*this);
+  if (request_active_) {
+    // Cut short: the response's status if it had begun (the server's answer, broken off), else
+    // nginx's 499, "client closed request".
+    request_done(response_started_ ? response_.status : 499,
+                 response_started_ ? attempt_.server : balance::kNoServer);
+  }
   if (attempt_.server != balance::kNoServer) {
     end_attempt(AttemptEnd::cancelled);  // cut short on our side, not the server's
   }

@@ -32,6 +32,7 @@
 #include "http/head.h"
 #include "http/request_parser.h"
 #include "http/response_parser.h"
+#include "observe/trace_context.h"
 #include "proxy/body_framer.h"
 #include "proxy/session.h"
 #include "upstream/upstream_connection.h"
@@ -87,6 +88,15 @@ class HttpSession final : public Session,
   void fail_attempt(Failure failure, std::string_view detail) noexcept;
   bool may_retry(Failure failure) const noexcept;
   void complete_exchange() noexcept;
+  void request_done(uint16_t status, balance::ServerIndex server) noexcept;
+  std::string_view begin_trace(const http::RequestHead& request) noexcept;
+  void trace_retry() noexcept;
+  void submit_attempt_span(AttemptEnd end) noexcept;
+  void log_access(uint16_t status, balance::ServerIndex server) noexcept;
+  void submit_request_span(uint16_t status, balance::ServerIndex server) noexcept;
+  // The method and target of the request in progress, from the head kept for retries; empty
+  // when it was answered before a head was written (a bad request, no route).
+  std::pair<std::string_view, std::string_view> request_line() const noexcept;
   void finish_request() noexcept;
   void respond_locally(uint16_t status, std::string_view reason) noexcept;
   void abort_exchange(std::string_view why) noexcept;
@@ -127,6 +137,18 @@ class HttpSession final : public Session,
   WorkerCluster* cluster_ = nullptr;
   bool request_active_ = false;
   bool holds_request_limit_ = false;  // counts against the cluster's max_requests
+  bool request_counted_ = false;      // its answer is in the counters (request_done)
+  uint64_t request_started_ns_ = 0;
+  bool request_line_ready_ = false;  // upstream_request_ holds this request's head
+  uint64_t request_bytes_ = 0;       // read from the client for this request: head and body
+  uint64_t response_bytes_ = 0;      // written to the client for it
+
+  // Tracing, while the worker traces: the request's trace, its current attempt's span id (sent
+  // upstream in traceparent), and the status that attempt got (0: none).
+  observe::RequestTrace trace_;
+  observe::SpanId attempt_span_;
+  uint16_t attempt_status_ = 0;
+  std::array<char, observe::kTraceParentBytes> traceparent_{};
   bool method_is_head_ = false;
   bool method_idempotent_ = false;
   bool request_keep_alive_ = false;

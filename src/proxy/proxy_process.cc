@@ -1,10 +1,14 @@
 #include "proxy/proxy_process.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <thread>
 
+#include "admin/prometheus_text.h"
+#include "core/clock.h"
 #include "observe/log.h"
+#include "observe/process_stats.h"
 
 namespace ballast::proxy {
 namespace {
@@ -45,7 +49,35 @@ uint32_t worker_count(const config::Config& config) {
 
 }  // namespace
 
-ProxyProcess::ProxyProcess(ConfigSource source) : source_(std::move(source)) {}
+ProxyProcess::ProxyProcess(ConfigSource source, std::string version)
+    : source_(std::move(source)), version_(std::move(version)) {}
+
+void ProxyProcess::publish(std::shared_ptr<const upstream::Generation> generation) {
+  generation_ = generation;
+  published_.store(std::move(generation));
+}
+
+// The admin API and the metrics endpoint run on a thread of their own, reading the published
+// generation; a reload it asks for goes through the same signal as an operator's SIGHUP.
+void ProxyProcess::start_admin(const config::Config& config) {
+  admin::AdminHooks hooks;
+  hooks.generation = [this] { return published_.load(); };
+  hooks.metrics = [this](const upstream::Generation& generation) {
+    admin::ExtraCounters extra;
+    extra.version = version_;
+    extra.access_log_dropped = log_writer_->dropped_lines();
+    if (spans_ != nullptr) {
+      extra.spans_dropped = spans_->spans_dropped();
+      extra.spans_exported = spans_->spans_exported();
+    }
+    return admin::render_metrics(generation, observe::read_process_stats(), extra,
+                                 core::monotonic_now_ns());
+  };
+  hooks.reload = [] { kill(getpid(), SIGHUP); };
+  admin_ = std::make_unique<admin::AdminServer>(config, static_cast<uint32_t>(workers_.size()),
+                                                std::move(hooks));
+  admin_->start();
+}
 
 std::set<std::string> ProxyProcess::listen_addresses(const config::Config& config) const {
   std::set<std::string> addresses;
@@ -76,14 +108,22 @@ int ProxyProcess::run() {
   std::shared_ptr<const config::Config> config = source_();
   observe::configure_log(config->monitoring.logging);
   log_warnings(*config);
-  generation_ = upstream::build_generation(config, nullptr);
   std::vector<ListenSockets> sockets = open_new_listeners(*config);
+  publish(upstream::build_generation(config, nullptr, static_cast<uint32_t>(sockets.size())));
   open_ = listen_addresses(*config);
 
-  for (uint32_t i = 0; i < sockets.size(); ++i) {
-    workers_.push_back(std::make_unique<Worker>(
-        WorkerSlot{i, static_cast<uint32_t>(sockets.size())}, config->drain_timeout_ms));
+  const auto worker_total = static_cast<uint32_t>(sockets.size());
+  if (config->tracing.enabled) {
+    spans_ = std::make_unique<observe::SpanExporter>(config->tracing, worker_total);
   }
+  log_writer_ =
+      std::make_unique<observe::LogWriter>(worker_total, config->monitoring.logging.output);
+  observe::attach_log_writer(log_writer_.get());
+  for (uint32_t i = 0; i < worker_total; ++i) {
+    workers_.push_back(std::make_unique<Worker>(WorkerSlot{i, worker_total}, *config, spans_.get(),
+                                                log_writer_->queue(i)));
+  }
+  start_admin(*config);  // before the workers: a port it cannot have stops the start cleanly
   for (uint32_t i = 0; i < sockets.size(); ++i) {
     workers_[i]->start(generation_, std::move(sockets[i]));
   }
@@ -111,7 +151,12 @@ int ProxyProcess::run() {
     for (const std::unique_ptr<Worker>& worker : workers_) {
       worker->join();
     }
+    admin_->stop();
+    if (spans_ != nullptr) {
+      spans_->stop();  // exports what the workers traced last
+    }
     observe::log_event(LogLevel::info, "ballast stopped");
+    observe::attach_log_writer(nullptr);  // the writer writes what the workers logged last
     return 0;
   }
 }
@@ -119,12 +164,12 @@ int ProxyProcess::run() {
 void ProxyProcess::reload() noexcept {
   try {
     std::shared_ptr<const config::Config> config = source_();
-    std::shared_ptr<const upstream::Generation> next =
-        upstream::build_generation(config, generation_.get());
+    std::shared_ptr<const upstream::Generation> next = upstream::build_generation(
+        config, generation_.get(), static_cast<uint32_t>(workers_.size()));
     std::vector<ListenSockets> sockets = open_new_listeners(*config);
     observe::configure_log(config->monitoring.logging);
     log_warnings(*config);
-    generation_ = next;
+    publish(next);
     open_ = listen_addresses(*config);
     for (size_t i = 0; i < workers_.size(); ++i) {
       workers_[i]->adopt(generation_, std::move(sockets[i]));

@@ -7,13 +7,17 @@
 // Threading: run() on the main thread, which does nothing but wait for signals and act on
 // them. Everything it shares with workers goes through Worker::adopt and Worker::drain.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "admin/admin_server.h"
 #include "config/config.h"
+#include "observe/log_writer.h"
+#include "observe/span_exporter.h"
 #include "proxy/worker.h"
 #include "upstream/generation.h"
 
@@ -25,7 +29,8 @@ class ProxyProcess {
   // it cannot. Called at start and at each reload.
   using ConfigSource = std::function<std::shared_ptr<const config::Config>()>;
 
-  explicit ProxyProcess(ConfigSource source);
+  // `version`: what metrics report as the build's version.
+  ProxyProcess(ConfigSource source, std::string version);
 
   // Starts, serves until told to stop, and returns the exit code. Throws at start-up if the
   // configuration cannot be loaded or a listener cannot be opened.
@@ -33,14 +38,27 @@ class ProxyProcess {
 
  private:
   void reload() noexcept;
+  void start_admin(const config::Config& config);
+  void publish(std::shared_ptr<const upstream::Generation> generation);
   // A listening socket per worker for every listen address of `config` not in `open_`.
   std::vector<ListenSockets> open_new_listeners(const config::Config& config) const;
   std::set<std::string> listen_addresses(const config::Config& config) const;
 
   ConfigSource source_;
+  const std::string version_;
   std::shared_ptr<const upstream::Generation> generation_;
+  // The same generation, for the admin thread (written here on the main thread, read there).
+  std::atomic<std::shared_ptr<const upstream::Generation>> published_;
+  // Null when tracing is off. Read at start-up: a reload does not change tracing. Declared before
+  // workers_, so it outlives them.
+  std::unique_ptr<observe::SpanExporter> spans_;
+  // Writes the access log (and, attached, the event lines) off the workers' threads.
+  std::unique_ptr<observe::LogWriter> log_writer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::set<std::string> open_;  // listen addresses the workers have sockets for
+  // The admin API and metrics, on their own thread; declared last, so it stops first: its hooks
+  // read the members above.
+  std::unique_ptr<admin::AdminServer> admin_;
 };
 
 }  // namespace ballast::proxy

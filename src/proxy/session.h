@@ -11,6 +11,7 @@
 #include "core/event_loop.h"
 #include "proxy/health_checks.h"
 #include "proxy/worker_cluster.h"
+#include "proxy/worker_telemetry.h"
 #include "upstream/generation.h"
 
 namespace ballast::proxy {
@@ -45,6 +46,7 @@ class SessionHost {
  public:
   virtual core::EventLoop& loop() noexcept = 0;
   virtual bool draining() const noexcept = 0;
+  virtual WorkerTelemetry& telemetry() noexcept = 0;
   virtual void session_closed(Session& session) noexcept = 0;
 
  protected:

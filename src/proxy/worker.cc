@@ -28,7 +28,8 @@ WorkerGeneration::WorkerGeneration(core::EventLoop& loop,
   for (size_t i = 0; i < shared->clusters.size(); ++i) {
     const upstream::ClusterState& cluster = shared->clusters[i];
     const bool reporter = reports(*cluster.config, slot);
-    clusters.push_back(std::make_unique<WorkerCluster>(loop, cluster, seed + i, reporter));
+    clusters.push_back(
+        std::make_unique<WorkerCluster>(loop, cluster, slot.index, seed + i, reporter));
     if (reporter) {
       reported.push_back(clusters.back().get());
     }
@@ -40,8 +41,28 @@ void Listener::on_io(uint32_t /*events*/) noexcept {
   worker_.accept_from(*this);
 }
 
-Worker::Worker(WorkerSlot slot, uint64_t drain_timeout_ms)
-    : slot_(slot), drain_timeout_ms_(drain_timeout_ms) {}
+namespace {
+
+// Trace ids and log sampling must differ across workers and runs: seeded from the clocks and
+// the worker's index.
+uint64_t worker_seed(uint32_t index) {
+  return core::monotonic_now_ns() ^ (uint64_t{index} << 48) ^
+         static_cast<uint64_t>(observe::unix_minus_monotonic_ns());
+}
+
+}  // namespace
+
+Worker::Worker(WorkerSlot slot, const config::Config& config, observe::SpanExporter* spans,
+               observe::WorkerLogQueue& log_queue)
+    : slot_(slot),
+      drain_timeout_ms_(config.drain_timeout_ms),
+      telemetry_(slot.index, worker_seed(slot.index)),
+      access_log_(log_queue, config.monitoring.logging, worker_seed(slot.index) + 1) {
+  telemetry_.spans = spans;
+  telemetry_.sample_rate = config.tracing.sample_rate;
+  telemetry_.unix_offset_ns = observe::unix_minus_monotonic_ns();
+  telemetry_.access_log = &access_log_;
+}
 
 Worker::~Worker() {
   join();
@@ -53,6 +74,7 @@ std::string Worker::listen_key(const config::ListenerConfig& listener) const {
 
 void Worker::start(std::shared_ptr<const upstream::Generation> generation, ListenSockets sockets) {
   install(std::move(generation), std::move(sockets));
+  flush_timer_.arm(loop_.timers(), loop_.now_ns() + kLogFlushIntervalMs * core::kNsPerMs);
   thread_ = std::thread([this] { loop_.run(); });
 }
 
@@ -87,6 +109,7 @@ void Worker::install(std::shared_ptr<const upstream::Generation> generation,
   }
   generations_.push_back(std::make_unique<WorkerGeneration>(
       loop_, generation, slot_, (uint64_t{slot_.index} << 32) ^ generation->number));
+  access_log_.configure(generation->config->monitoring.logging);
   if (!generations_.back()->reported.empty()) {
     report_timer_.arm(loop_.timers(), loop_.now_ns() + kReportIntervalMs * core::kNsPerMs);
   } else {
@@ -173,6 +196,7 @@ void Worker::session_closed(Session& session) noexcept {
   --session.generation().open_sessions;
   loop_.release_later(session);
   if (draining_ && open_sessions_ == 0) {
+    access_log_.flush();
     loop_.stop();
   }
 }
@@ -193,6 +217,7 @@ void Worker::start_draining() noexcept {
     session = next;
   }
   if (open_sessions_ == 0) {
+    access_log_.flush();
     loop_.stop();
     return;
   }
@@ -209,6 +234,11 @@ void Worker::report() noexcept {
 void Worker::on_timer(core::Timer& timer) noexcept {
   if (&timer == &report_timer_) {
     report();
+    return;
+  }
+  if (&timer == &flush_timer_) {
+    access_log_.flush();
+    flush_timer_.arm(loop_.timers(), loop_.now_ns() + kLogFlushIntervalMs * core::kNsPerMs);
     return;
   }
   if (draining_ && loop_.now_ns() >= drain_deadline_ns_) {

@@ -47,7 +47,10 @@ using ListenSockets = std::map<std::string, core::FileDescriptor>;
 
 class Worker final : public SessionHost, public core::Timer::Handler {
  public:
-  Worker(WorkerSlot slot, uint64_t drain_timeout_ms);
+  // `spans`: the process's span exporter, or null when tracing is off; `log_queue`: this
+  // worker's queue to the process's log writer. Both outlive the worker.
+  Worker(WorkerSlot slot, const config::Config& config, observe::SpanExporter* spans,
+         observe::WorkerLogQueue& log_queue);
   ~Worker();
 
   // Starts the thread, serving `generation` on `sockets` (one per listener of the generation).
@@ -62,6 +65,7 @@ class Worker final : public SessionHost, public core::Timer::Handler {
   // SessionHost
   core::EventLoop& loop() noexcept override { return loop_; }
   bool draining() const noexcept override { return draining_; }
+  WorkerTelemetry& telemetry() noexcept override { return telemetry_; }
   void session_closed(Session& session) noexcept override;
 
   void accept_from(Listener& listener) noexcept;
@@ -71,6 +75,8 @@ class Worker final : public SessionHost, public core::Timer::Handler {
   static constexpr uint64_t kReapIntervalMs = 250;
   // How often the reporter of a cluster looks for region, panic and ejection changes to log.
   static constexpr uint64_t kReportIntervalMs = 100;
+  // How long access-log lines may wait in the worker's buffer before the writer gets them.
+  static constexpr uint64_t kLogFlushIntervalMs = 50;
 
   void install(std::shared_ptr<const upstream::Generation> generation, ListenSockets new_sockets);
   void start_draining() noexcept;
@@ -82,6 +88,8 @@ class Worker final : public SessionHost, public core::Timer::Handler {
   WorkerSlot slot_;
   uint64_t drain_timeout_ms_;
   core::EventLoop loop_;
+  WorkerTelemetry telemetry_;
+  observe::AccessLog access_log_;
   std::thread thread_;
   std::map<std::string, std::unique_ptr<Listener>> listeners_;  // by listen address
   std::vector<std::unique_ptr<WorkerGeneration>> generations_;  // newest last
@@ -91,6 +99,7 @@ class Worker final : public SessionHost, public core::Timer::Handler {
   uint64_t drain_deadline_ns_ = 0;
   core::Timer reap_timer_{*this};
   core::Timer report_timer_{*this};
+  core::Timer flush_timer_{*this};
 };
 
 }  // namespace ballast::proxy

@@ -42,6 +42,20 @@ health::TrafficResult traffic_result(AttemptEnd end) noexcept {
   }
 }
 
+// The counter of a failed attempt, by kind (server_stats.h).
+observe::FailureKind failure_kind(AttemptEnd end) noexcept {
+  switch (end) {
+    case AttemptEnd::connect_failure:
+      return observe::FailureKind::connect_failure;
+    case AttemptEnd::timeout:
+      return observe::FailureKind::timeout;
+    case AttemptEnd::server_error:
+      return observe::FailureKind::server_error;
+    default:
+      return observe::FailureKind::reset;
+  }
+}
+
 bool is_failure(AttemptEnd end) noexcept {
   return end != AttemptEnd::success && end != AttemptEnd::cancelled;
 }
@@ -52,10 +66,11 @@ constexpr uint8_t kBreakerOpen = 2;  // its breaker is open and not yet due for 
 }  // namespace
 
 WorkerCluster::WorkerCluster(core::EventLoop& loop, const upstream::ClusterState& state,
-                             uint64_t seed, bool reporter)
+                             uint32_t worker, uint64_t seed, bool reporter)
     : state_(&state),
       balancer_(state.config->algorithm, specs_of(state), seed),
       random_(seed ^ 0x5157'a2f1'0c3e'9d47ULL),
+      worker_(worker),
       reporter_(reporter),
       slow_start_(may_skip_for_slow_start(*state.config)),
       usable_(state.servers.size(), 0) {
@@ -138,7 +153,7 @@ bool WorkerCluster::admit(balance::ServerIndex index, uint64_t now_ns, Attempt& 
   if (target.breaker != nullptr) {
     attempt.permit = target.breaker->try_acquire(now_ns);
     if (attempt.permit.transition.happened()) {
-      log_breaker_change(config().name, target.name, attempt.permit.transition);
+      breaker_changed(index, attempt.permit.transition);
     }
     if (!attempt.permit.allowed) {
       target.release_slot();
@@ -181,6 +196,9 @@ void WorkerCluster::judge_attempt(Attempt& attempt, AttemptEnd verdict, uint64_t
   if (verdict != AttemptEnd::cancelled) {
     count_for_outliers(attempt.server, verdict, now_ns);
   }
+  if (is_failure(verdict)) {
+    stats(attempt.server).failures[static_cast<size_t>(failure_kind(verdict))].add();
+  }
 }
 
 void WorkerCluster::finish_attempt(Attempt& attempt, AttemptEnd end, uint64_t now_ns) noexcept {
@@ -190,8 +208,9 @@ void WorkerCluster::finish_attempt(Attempt& attempt, AttemptEnd end, uint64_t no
   }
   if (!attempt.judged) {
     judge_attempt(attempt, end, now_ns);
-  } else if (is_failure(end)) {
+  } else if (is_failure(end)) {  // after the verdict: a reset or a stall mid-response
     count_for_outliers(index, end, now_ns);
+    stats(index).failures[static_cast<size_t>(failure_kind(end))].add();
   }
   const bool failed = is_failure(attempt.verdict) || is_failure(end);
   balancer_.on_attempt_end(index, {!failed, attempt.latency_ns, now_ns});
@@ -216,8 +235,7 @@ void WorkerCluster::count_for_breaker(balance::ServerIndex index, AttemptEnd end
   const bool failed = is_failure(end);
   const health::Transition change = target.breaker->record(permit, !failed, latency_ns, now_ns);
   if (change.happened()) {
-    log_breaker_change(config().name, target.name, change);
-    health().changed();
+    breaker_changed(index, change);
   }
   if (predictors_.empty()) {
     return;
@@ -229,8 +247,7 @@ void WorkerCluster::count_for_breaker(balance::ServerIndex index, AttemptEnd end
     const health::Transition tripped =
         target.breaker->trip(now_ns, health::TransitionReason::predicted_failure);
     if (tripped.happened()) {
-      log_breaker_change(config().name, target.name, tripped);
-      health().changed();
+      breaker_changed(index, tripped);
     }
   }
 }
@@ -244,9 +261,21 @@ void WorkerCluster::count_for_outliers(balance::ServerIndex index, AttemptEnd en
   if (const auto event = outliers->record(index, traffic_result(end), now_ns)) {
     log_outlier_event(config().name, server(index).name, *event);
     if (event->event == health::OutlierEvent::ejected) {
+      stats(index).ejections.add();
       health().changed();
     }
   }
+}
+
+// A transition this worker's call made: logged, counted, and published to every worker (an
+// open breaker leaves the balancers at their next pick).
+void WorkerCluster::breaker_changed(balance::ServerIndex index,
+                                    const health::Transition& change) noexcept {
+  log_breaker_change(config().name, server(index).name, change);
+  if (change.to == health::BreakerState::open) {
+    stats(index).breaker_openings.add();
+  }
+  health().changed();
 }
 
 void WorkerCluster::refresh(uint64_t now_ns) noexcept {
@@ -262,7 +291,8 @@ void WorkerCluster::recompute(uint64_t now_ns) noexcept {
   uint64_t next_ns = UINT64_MAX;
   for (size_t i = 0; i < state_->servers.size(); ++i) {
     const upstream::ServerState& candidate = *state_->servers[i];
-    bool usable = candidate.passes_checks.load(std::memory_order_relaxed);
+    bool usable = candidate.passes_checks.load(std::memory_order_relaxed) &&
+                  candidate.admin.load(std::memory_order_relaxed) == upstream::AdminState::enabled;
     if (outliers != nullptr) {
       const uint64_t ejected_until = outliers->ejection_end_ns(static_cast<uint32_t>(i));
       if (ejected_until > now_ns) {
@@ -294,11 +324,14 @@ void WorkerCluster::recompute(uint64_t now_ns) noexcept {
   const uint32_t threshold = config().panic_threshold;
   const bool panic = threshold != 0 && total != 0 && usable_count * 100 < threshold * total;
   for (size_t i = 0; i < usable_.size(); ++i) {
-    const bool in_region = state_->servers[i]->config.backup || region_rank_[i] == region;
+    const upstream::ServerState& candidate = *state_->servers[i];
+    const bool in_region = candidate.config.backup || region_rank_[i] == region;
     const bool open = (usable_[i] & kBreakerOpen) != 0;
     const bool usable = (usable_[i] & kUsable) != 0;
+    const bool enabled =
+        candidate.admin.load(std::memory_order_relaxed) == upstream::AdminState::enabled;
     balancer_.set_eligible(static_cast<balance::ServerIndex>(i),
-                           in_region && !open && (usable || panic));
+                           enabled && in_region && !open && (usable || panic));
   }
 
   // A new generation's first look states what already holds; only later switches are news.

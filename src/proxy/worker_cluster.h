@@ -71,9 +71,10 @@ struct Attempt {
 
 class WorkerCluster {
  public:
-  // `reporter`: this worker logs the cluster's region and panic changes and ejection returns.
-  WorkerCluster(core::EventLoop& loop, const upstream::ClusterState& state, uint64_t seed,
-                bool reporter);
+  // `worker`: this worker's index, which shard of the counters it writes. `reporter`: this
+  // worker logs the cluster's region and panic changes and ejection returns.
+  WorkerCluster(core::EventLoop& loop, const upstream::ClusterState& state, uint32_t worker,
+                uint64_t seed, bool reporter);
 
   const upstream::ClusterState& state() const noexcept { return *state_; }
   const config::ClusterConfig& config() const noexcept { return *state_->config; }
@@ -84,6 +85,11 @@ class WorkerCluster {
   balance::Balancer& balancer() noexcept { return balancer_; }
   upstream::ConnectionPool& pool(balance::ServerIndex index) noexcept { return *pools_[index]; }
   RetryBudget& retry_budget() noexcept { return retry_budget_; }
+  // This worker's shards of the server's and the cluster's counters.
+  observe::ServerShard& stats(balance::ServerIndex index) noexcept {
+    return state_->servers[index]->stats->shard(worker_);
+  }
+  observe::ClusterShard& cluster_stats() noexcept { return state_->stats->shard(worker_); }
 
   // Chooses a server for an attempt and admits it: takes a connection slot on the server and a
   // permit from its breaker, and tells the balancer. `preferred` (an affinity cookie's server,
@@ -133,6 +139,7 @@ class WorkerCluster {
   uint32_t choose_region(const std::vector<uint8_t>& usable) const noexcept;
   void count_for_breaker(balance::ServerIndex server, AttemptEnd end, uint64_t latency_ns,
                          const health::Permit& permit, uint64_t now_ns) noexcept;
+  void breaker_changed(balance::ServerIndex server, const health::Transition& change) noexcept;
   void count_for_outliers(balance::ServerIndex server, AttemptEnd end, uint64_t now_ns) noexcept;
 
   const upstream::ClusterState* state_;
@@ -142,6 +149,7 @@ class WorkerCluster {
   core::Random random_;
   static constexpr uint64_t kRefusalLogIntervalNs = 1'000'000'000;
 
+  const uint32_t worker_;
   const bool reporter_;
   const bool slow_start_;  // health checks with slow_start, and an algorithm that may skip
 

@@ -68,22 +68,25 @@ size_t Generation::cluster_index(const std::string& name) const noexcept {
 }
 
 std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config::Config> config,
-                                                   const Generation* previous) {
+                                                   const Generation* previous, uint32_t workers) {
   auto generation = std::make_shared<Generation>();
   generation->config = config;
   generation->number = previous == nullptr ? 1 : previous->number + 1;
   for (const config::ClusterConfig& cluster : config->clusters) {
     const ClusterState* before = previous_cluster(previous, cluster.name);
-    ClusterState state{&cluster, {}, carried_over(before, cluster)};
+    ClusterState state{&cluster, {}, carried_over(before, cluster), nullptr};
     if (state.health == nullptr) {
       state.health = std::make_shared<ClusterHealth>(cluster);
     }
+    state.stats = before != nullptr && before->stats->workers() == workers
+                      ? before->stats
+                      : std::make_shared<observe::ClusterStats>(workers);
     for (const config::ServerConfig& server : cluster.servers) {
       std::shared_ptr<ServerState> kept = carried_over(before, cluster, server);
       if (kept == nullptr) {
         try {
           kept = std::make_shared<ServerState>(server, core::resolve(server.host, server.port),
-                                               cluster, predecessor(before, server));
+                                               cluster, workers, predecessor(before, server));
         } catch (const std::exception& error) {
           throw std::runtime_error("cluster " + cluster.name + ", server " + server.name() + ": " +
                                    error.what());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "observe/server_stats.h"
 #include "upstream/cluster_health.h"
 #include "upstream/server_state.h"
 
@@ -21,6 +22,7 @@ struct ClusterState {
   const config::ClusterConfig* config;                // points into Generation::config
   std::vector<std::shared_ptr<ServerState>> servers;  // in configuration order
   std::shared_ptr<ClusterHealth> health;
+  std::shared_ptr<observe::ClusterStats> stats;  // kept across reloads while the name stays
 };
 
 struct Generation {
@@ -38,7 +40,8 @@ struct Generation {
 // counters, health and breaker; one whose settings changed starts afresh but for its health
 // verdict (healthy stays healthy); a cluster with the same servers in the same order and the same
 // outlier detection and limits keeps its ClusterHealth.
+// `workers`: how many shards each server's and cluster's counters keep (one per worker).
 std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config::Config> config,
-                                                   const Generation* previous);
+                                                   const Generation* previous, uint32_t workers);
 
 }  // namespace ballast::upstream

@@ -17,11 +17,18 @@ std::string affinity_id_of(const std::string& cluster, const std::string& server
 }  // namespace
 
 ServerState::ServerState(config::ServerConfig config, core::SocketAddress address,
-                         const config::ClusterConfig& cluster, const ServerState* predecessor)
+                         const config::ClusterConfig& cluster, uint32_t workers,
+                         const ServerState* predecessor)
     : config(std::move(config)),
       address(address),
       name(this->config.name()),
       affinity_id(affinity_id_of(cluster.name, name)) {
+  if (predecessor != nullptr) {
+    admin.store(predecessor->admin.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  }
+  stats = predecessor != nullptr && predecessor->stats->workers() == workers
+              ? predecessor->stats
+              : std::make_shared<observe::ServerStats>(workers);
   if (cluster.circuit_breaker.enabled) {
     breaker = std::make_unique<health::CircuitBreaker>(cluster.circuit_breaker);
   }

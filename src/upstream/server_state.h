@@ -18,14 +18,20 @@
 #include "core/socket.h"
 #include "health/circuit_breaker.h"
 #include "health/health_tracker.h"
+#include "observe/server_stats.h"
 
 namespace ballast::upstream {
+
+// What an operator said about a server through the admin API: `disabled` and `draining` take
+// no new requests (requests in flight finish); `draining` says the operator expects it to empty.
+enum class AdminState : uint8_t { enabled, disabled, draining };
 
 struct ServerState {
   // `predecessor`: the state of the same host:port in the previous generation, when its
   // settings changed (so it could not be kept): its health verdict carries over.
   ServerState(config::ServerConfig config, core::SocketAddress address,
-              const config::ClusterConfig& cluster, const ServerState* predecessor = nullptr);
+              const config::ClusterConfig& cluster, uint32_t workers,
+              const ServerState* predecessor = nullptr);
 
   const config::ServerConfig config;
   const core::SocketAddress address;  // resolved once, at load
@@ -45,6 +51,13 @@ struct ServerState {
   // When the server last became healthy, for slow start; 0 = not ramping. Written by the
   // health-check owner, read by workers on each pick of this server.
   std::atomic<uint64_t> ramp_started_ns{0};
+
+  // Set by the admin API (any thread), read by workers when they recompute eligibility.
+  std::atomic<AdminState> admin{AdminState::enabled};
+
+  // Traffic counters, one shard per worker (server_stats.h); shared with the predecessor, so a
+  // server whose settings change keeps counting.
+  std::shared_ptr<observe::ServerStats> stats;
 
   // Null when the cluster has no breaker. Shared by all workers (circuit_breaker.h).
   std::unique_ptr<health::CircuitBreaker> breaker;

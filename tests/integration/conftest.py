@@ -101,14 +101,16 @@ class BallastFactory:
                 **load_balancer,
                 "servers": entries,
             },
-            # Off the default ports, so a ballast running elsewhere on this machine is no clash.
-            "monitoring": {"metrics": {"port": free_port()}},
-            "admin": {"listen": f"{HOST}:{free_port()}"},
         }
 
     def start(self, config, port, flag="--config"):
         """ballast on `config` (a dict or YAML text), once `port` accepts connections."""
         index = len(self.started)
+        if isinstance(config, dict):
+            # Off the default ports, so a ballast running elsewhere on this machine is no clash.
+            metrics = config.setdefault("monitoring", {}).setdefault("metrics", {})
+            metrics.setdefault("port", free_port())
+            config.setdefault("admin", {}).setdefault("listen", f"{HOST}:{free_port()}")
         path = write_config(self.tmp_path / f"ballast{index}.yaml", config)
         process = Ballast(path, self.tmp_path, flag=flag, label=f"ballast{index}")
         process.port = port

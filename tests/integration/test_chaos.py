@@ -64,7 +64,7 @@ def chaos_config(ballast, servers):
         pool={"idle_per_server": 8, "idle_timeout": "1s"},
     )
     config["workers"] = 2
-    config["monitoring"]["logging"] = {"access_log": False}
+    config.setdefault("monitoring", {})["logging"] = {"access_log": False}
     return config
 
 

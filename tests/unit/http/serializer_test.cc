@@ -13,7 +13,8 @@
 namespace ballast::http {
 namespace {
 
-const ForwardContext kContext{.client_ip = "192.0.2.7", .scheme = "https", .host_if_absent = "app"};
+const ForwardContext kContext{
+    .client_ip = "192.0.2.7", .scheme = "https", .host_if_absent = "app", .traceparent = {}};
 
 RequestHead parse_request(std::string_view text) {
   RequestHead head;
@@ -56,6 +57,25 @@ TEST(WriteUpstreamRequest, ForwardsEndToEndFieldsAndRewritesTheRest) {
             "POST /submit?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\nAccept: */*\r\n"
             "X-Forwarded-For: 203.0.113.1, 198.51.100.2, 192.0.2.7\r\n"
             "X-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: https\r\nContent-Length: 5\r\n"
+            "Connection: keep-alive\r\n\r\n");
+}
+
+TEST(WriteUpstreamRequest, ReplacesTheTraceparentWhenTheProxyTraces) {
+  const std::string text =
+      "GET / HTTP/1.1\r\nHost: a\r\nTraceParent: 00-aa-bb-01\r\ntracestate: k=v\r\n\r\n";
+  const RequestHead request = parse_request(text);
+  EXPECT_EQ(upstream_request(request),  // not tracing: passed on as it came
+            "GET / HTTP/1.1\r\nHost: a\r\nTraceParent: 00-aa-bb-01\r\ntracestate: k=v\r\n"
+            "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: https\r\n"
+            "Connection: keep-alive\r\n\r\n");
+  ForwardContext tracing = kContext;
+  tracing.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  std::array<char, 4096> out;
+  const size_t written = write_upstream_request(request, tracing, out);
+  EXPECT_EQ(std::string(out.data(), written),
+            "GET / HTTP/1.1\r\nHost: a\r\ntracestate: k=v\r\nX-Forwarded-For: 192.0.2.7\r\n"
+            "X-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: https\r\n"
+            "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
             "Connection: keep-alive\r\n\r\n");
 }
 

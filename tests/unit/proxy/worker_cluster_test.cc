@@ -37,8 +37,8 @@ class WorkerClusterTest : public ::testing::Test {
       shape(cluster);
     }
     config->clusters.push_back(cluster);
-    generation_ = upstream::build_generation(config, nullptr);
-    cluster_ = std::make_unique<WorkerCluster>(loop_, generation_->clusters[0], 7, false);
+    generation_ = upstream::build_generation(config, nullptr, 1);
+    cluster_ = std::make_unique<WorkerCluster>(loop_, generation_->clusters[0], 0, 7, false);
   }
 
   void build(uint16_t count, const std::function<void(config::ClusterConfig&)>& shape = {}) {

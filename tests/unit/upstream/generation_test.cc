@@ -23,10 +23,10 @@ config::ServerConfig server(uint16_t port, uint32_t weight = 1) {
 }
 
 TEST(Generation, ServersThatStayKeepTheirStateAcrossAReload) {
-  const auto first = build_generation(config_with({server(9001), server(9002)}), nullptr);
+  const auto first = build_generation(config_with({server(9001), server(9002)}), nullptr, 1);
   first->clusters[0].servers[0]->active_attempts = 7;  // state the reload must not lose
   const auto second =
-      build_generation(config_with({server(9002), server(9001), server(9003)}), first.get());
+      build_generation(config_with({server(9002), server(9001), server(9003)}), first.get(), 1);
   EXPECT_EQ(second->number, first->number + 1);
   EXPECT_EQ(second->clusters[0].servers[1], first->clusters[0].servers[0]);  // 9001, moved
   EXPECT_EQ(second->clusters[0].servers[0], first->clusters[0].servers[1]);  // 9002
@@ -35,8 +35,8 @@ TEST(Generation, ServersThatStayKeepTheirStateAcrossAReload) {
 }
 
 TEST(Generation, AServerWhoseSettingsChangedStartsAfresh) {
-  const auto first = build_generation(config_with({server(9001, 1)}), nullptr);
-  const auto second = build_generation(config_with({server(9001, 5)}), first.get());
+  const auto first = build_generation(config_with({server(9001, 1)}), nullptr, 1);
+  const auto second = build_generation(config_with({server(9001, 5)}), first.get(), 1);
   EXPECT_NE(second->clusters[0].servers[0], first->clusters[0].servers[0]);
   EXPECT_EQ(second->clusters[0].servers[0]->config.weight, 5u);
 }
@@ -45,7 +45,7 @@ TEST(Generation, AnUnresolvableServerNamesItself) {
   config::ServerConfig bad = server(9001);
   bad.host = "no-such-host.invalid";
   try {
-    build_generation(config_with({bad}), nullptr);
+    build_generation(config_with({bad}), nullptr, 1);
     FAIL() << "expected an error";
   } catch (const std::runtime_error& error) {
     EXPECT_NE(std::string(error.what()).find("no-such-host.invalid:9001"), std::string::npos)

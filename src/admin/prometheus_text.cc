@@ -1,0 +1,377 @@
+#include "admin/prometheus_text.h"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <vector>
+
+namespace ballast::admin {
+namespace {
+
+using observe::FailureKind;
+using observe::kDurationBoundsSeconds;
+using observe::kStatusClasses;
+
+constexpr double kNsPerSecond = 1e9;
+
+constexpr std::array<std::string_view, kStatusClasses> kStatusClassNames = {"1xx", "2xx", "3xx",
+                                                                            "4xx", "5xx"};
+// Indexed by FailureKind.
+constexpr std::array<std::string_view, static_cast<size_t>(FailureKind::count)> kFailureKindNames =
+    {"connect_failure", "reset", "timeout", "server_error"};
+static_assert(static_cast<size_t>(FailureKind::connect_failure) == 0 &&
+              static_cast<size_t>(FailureKind::server_error) == 3);
+
+void append_number(std::string& out, uint64_t value) {
+  std::array<char, 24> digits;
+  const auto result = std::to_chars(digits.begin(), digits.end(), value);
+  out.append(digits.data(), result.ptr);
+}
+
+// The shortest text that reads back as the same double, which Prometheus (Go's ParseFloat)
+// accepts; the format spells the specials +Inf, -Inf and NaN.
+void append_number(std::string& out, double value) {
+  if (std::isnan(value)) {
+    out += "NaN";
+  } else if (std::isinf(value)) {
+    out += value > 0 ? "+Inf" : "-Inf";
+  } else {
+    std::array<char, 32> digits;
+    const auto result = std::to_chars(digits.begin(), digits.end(), value);
+    out.append(digits.data(), result.ptr);
+  }
+}
+
+// The bucket bounds as `le` values, formatted once.
+std::array<std::string, kDurationBoundsSeconds.size()> bucket_labels() {
+  std::array<std::string, kDurationBoundsSeconds.size()> labels;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    append_number(labels[i], kDurationBoundsSeconds[i]);
+  }
+  return labels;
+}
+
+// One server, read once: its labels, formatted once and used by every family, and the sum of
+// its workers' shards, so that each family reads a plain struct.
+struct ServerRow {
+  const upstream::ClusterState* cluster;
+  const upstream::ServerState* server;
+  uint32_t index;      // in its cluster, as the outlier detector counts
+  std::string labels;  // cluster="…",server="…"
+  observe::ServerTotals totals;
+};
+
+// Writes families and samples: `name value`, `name{labels} value` or
+// `name{labels,key="value"} value`.
+class Page {
+ public:
+  explicit Page(size_t expected_bytes) { out_.reserve(expected_bytes); }
+
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    // HELP text escapes backslash and newline only; ours are literals without either.
+    out_.append("# HELP ").append(name).append(" ").append(help);
+    out_.append("\n# TYPE ").append(name).append(" ").append(type).append("\n");
+  }
+
+  template <typename Value>
+  void sample(std::string_view name, std::string_view labels, Value value) {
+    out_.append(name);
+    if (!labels.empty()) {
+      out_.append("{").append(labels).append("}");
+    }
+    end(value);
+  }
+
+  template <typename Value>
+  void sample(std::string_view name, std::string_view labels, std::string_view key,
+              std::string_view label_value, Value value) {
+    out_.append(name).append("{").append(labels);
+    if (!labels.empty()) {
+      out_ += ',';
+    }
+    out_.append(key).append("=\"").append(label_value).append("\"}");
+    end(value);
+  }
+
+  std::string take() { return std::move(out_); }
+
+ private:
+  template <typename Value>
+  void end(Value value) {
+    out_ += ' ';
+    append_number(out_, value);
+    out_ += '\n';
+  }
+
+  std::string out_;
+};
+
+uint64_t breaker_state_value(health::BreakerState state) {
+  switch (state) {
+    case health::BreakerState::closed:
+      return 0;
+    case health::BreakerState::open:
+      return 1;
+    case health::BreakerState::half_open:
+      return 2;
+  }
+  return 0;
+}
+
+uint64_t admin_state_value(upstream::AdminState state) {
+  switch (state) {
+    case upstream::AdminState::enabled:
+      return 0;
+    case upstream::AdminState::disabled:
+      return 1;
+    case upstream::AdminState::draining:
+      return 2;
+  }
+  return 0;
+}
+
+bool is_healthy(const ServerRow& row, uint64_t now_ns) {
+  const health::OutlierDetector* outliers = row.cluster->health->outliers.get();
+  return row.server->passes_checks.load(std::memory_order_relaxed) &&
+         !(outliers != nullptr && outliers->is_ejected(row.index, now_ns)) &&
+         row.server->admin.load(std::memory_order_relaxed) == upstream::AdminState::enabled;
+}
+
+bool has_breaker(const ServerRow& row) {
+  return row.server->breaker != nullptr;
+}
+bool has_checks(const ServerRow& row) {
+  return row.cluster->config->health_check.enabled;
+}
+bool has_outliers(const ServerRow& row) {
+  return row.cluster->health->outliers != nullptr;
+}
+
+// Writes the family's HELP and TYPE, then `write(row)` for each row `shown(row)` accepts; the
+// family is left out entirely when no row is shown.
+template <typename Shown, typename Write>
+void per_server(Page& page, const std::vector<ServerRow>& rows, std::string_view name,
+                std::string_view type, std::string_view help, Shown shown, Write write) {
+  bool opened = false;
+  for (const ServerRow& row : rows) {
+    if (!shown(row)) {
+      continue;
+    }
+    if (!opened) {
+      page.family(name, type, help);
+      opened = true;
+    }
+    write(row);
+  }
+}
+
+constexpr auto kEveryServer = [](const ServerRow&) { return true; };
+
+}  // namespace
+
+void append_label_value(std::string& out, std::string_view value) {
+  for (const char c : value) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
+    }
+  }
+}
+
+std::string render_metrics(const upstream::Generation& generation,
+                           const observe::ProcessStats& process, const ExtraCounters& extra,
+                           uint64_t now_ns) {
+  static const auto kLe = bucket_labels();
+  // Measured: ~3 KB a server (40 lines, the histogram most of it); reserving once saves the
+  // string's doublings, which copy megabytes for a large page.
+  constexpr size_t kBytesPerServer = 3200;
+
+  struct ClusterRows {
+    const upstream::ClusterState* cluster;
+    std::string labels;  // cluster="…"
+  };
+  std::vector<ClusterRows> clusters;
+  clusters.reserve(generation.clusters.size());
+  std::vector<ServerRow> rows;
+  size_t server_count = 0;
+  for (const upstream::ClusterState& cluster : generation.clusters) {
+    server_count += cluster.servers.size();
+  }
+  rows.reserve(server_count);
+  for (const upstream::ClusterState& cluster : generation.clusters) {
+    std::string labels = "cluster=\"";
+    append_label_value(labels, cluster.config->name);
+    labels += '"';
+    for (size_t i = 0; i < cluster.servers.size(); ++i) {
+      const upstream::ServerState& server = *cluster.servers[i];
+      ServerRow& row = rows.emplace_back(
+          ServerRow{&cluster, &server, static_cast<uint32_t>(i), labels, server.stats->totals()});
+      row.labels += ",server=\"";
+      append_label_value(row.labels, server.name);
+      row.labels += '"';
+    }
+    clusters.push_back({&cluster, std::move(labels)});
+  }
+
+  Page page(4096 + rows.size() * kBytesPerServer);
+
+  // Servers in configuration order, each cluster's own answers (server="none") after its servers.
+  if (!clusters.empty()) {
+    page.family("loadbalancer_requests_total", "counter",
+                "Responses sent to clients, by status class; server=\"none\" for ballast's own.");
+    size_t next_row = 0;
+    std::string none_labels;
+    for (const ClusterRows& cluster : clusters) {
+      for (; next_row < rows.size() && rows[next_row].cluster == cluster.cluster; ++next_row) {
+        const ServerRow& row = rows[next_row];
+        for (size_t c = 0; c < kStatusClasses; ++c) {
+          page.sample("loadbalancer_requests_total", row.labels, "status", kStatusClassNames[c],
+                      row.totals.responses[c]);
+        }
+      }
+      none_labels.assign(cluster.labels).append(",server=\"none\"");
+      const auto local = cluster.cluster->stats->local_responses();
+      for (size_t c = 0; c < kStatusClasses; ++c) {
+        page.sample("loadbalancer_requests_total", none_labels, "status", kStatusClassNames[c],
+                    local[c]);
+      }
+    }
+  }
+
+  per_server(page, rows, "loadbalancer_request_duration_seconds", "histogram",
+             "Time from a request's start to the end of its response, in seconds.", kEveryServer,
+             [&](const ServerRow& row) {
+               uint64_t cumulative = 0;
+               for (size_t i = 0; i < kLe.size(); ++i) {
+                 cumulative += row.totals.duration_buckets[i];
+                 page.sample("loadbalancer_request_duration_seconds_bucket", row.labels, "le",
+                             kLe[i], cumulative);
+               }
+               cumulative += row.totals.duration_buckets.back();
+               page.sample("loadbalancer_request_duration_seconds_bucket", row.labels, "le", "+Inf",
+                           cumulative);
+               page.sample("loadbalancer_request_duration_seconds_sum", row.labels,
+                           static_cast<double>(row.totals.duration_ns_sum) / kNsPerSecond);
+               page.sample("loadbalancer_request_duration_seconds_count", row.labels, cumulative);
+             });
+
+  per_server(page, rows, "loadbalancer_active_connections", "gauge",
+             "Attempts in flight to the server.", kEveryServer, [&](const ServerRow& row) {
+               page.sample("loadbalancer_active_connections", row.labels,
+                           uint64_t{row.server->active_attempts.load(std::memory_order_relaxed)});
+             });
+  per_server(page, rows, "loadbalancer_server_healthy", "gauge",
+             "1 when the server passes its health checks, is not ejected and is enabled, else 0.",
+             kEveryServer, [&](const ServerRow& row) {
+               page.sample("loadbalancer_server_healthy", row.labels,
+                           uint64_t{is_healthy(row, now_ns) ? 1u : 0u});
+             });
+  per_server(page, rows, "loadbalancer_server_weight", "gauge", "The server's configured weight.",
+             kEveryServer, [&](const ServerRow& row) {
+               page.sample("loadbalancer_server_weight", row.labels,
+                           uint64_t{row.server->config.weight});
+             });
+  per_server(page, rows, "loadbalancer_server_admin_state", "gauge",
+             "What the admin API set: 0 enabled, 1 disabled, 2 draining.", kEveryServer,
+             [&](const ServerRow& row) {
+               page.sample("loadbalancer_server_admin_state", row.labels,
+                           admin_state_value(row.server->admin.load(std::memory_order_relaxed)));
+             });
+  per_server(page, rows, "circuit_breaker_state", "gauge",
+             "The server's circuit breaker: 0 closed, 1 open, 2 half-open.", has_breaker,
+             [&](const ServerRow& row) {
+               page.sample("circuit_breaker_state", row.labels,
+                           breaker_state_value(row.server->breaker->state()));
+             });
+  per_server(page, rows, "loadbalancer_breaker_openings_total", "counter",
+             "Times the server's circuit breaker opened.", has_breaker, [&](const ServerRow& row) {
+               page.sample("loadbalancer_breaker_openings_total", row.labels,
+                           row.totals.breaker_openings);
+             });
+  per_server(page, rows, "loadbalancer_health_checks_total", "counter",
+             "Active health checks of the server, by result.", has_checks,
+             [&](const ServerRow& row) {
+               page.sample("loadbalancer_health_checks_total", row.labels, "result", "passed",
+                           row.totals.checks_passed);
+               page.sample("loadbalancer_health_checks_total", row.labels, "result", "failed",
+                           row.totals.checks_failed);
+             });
+  per_server(page, rows, "loadbalancer_ejections_total", "counter",
+             "Outlier ejections of the server.", has_outliers, [&](const ServerRow& row) {
+               page.sample("loadbalancer_ejections_total", row.labels, row.totals.ejections);
+             });
+  per_server(page, rows, "loadbalancer_upstream_failures_total", "counter",
+             "Failed attempts on the server, by kind.", kEveryServer, [&](const ServerRow& row) {
+               for (size_t k = 0; k < kFailureKindNames.size(); ++k) {
+                 page.sample("loadbalancer_upstream_failures_total", row.labels, "kind",
+                             kFailureKindNames[k], row.totals.failures[k]);
+               }
+             });
+
+  if (!clusters.empty()) {
+    page.family("loadbalancer_retries_total", "counter",
+                "Retries made: attempts after a request's first.");
+    for (const ClusterRows& cluster : clusters) {
+      page.sample("loadbalancer_retries_total", cluster.labels, cluster.cluster->stats->retries());
+    }
+  }
+
+  per_server(page, rows, "loadbalancer_received_bytes_total", "counter",
+             "Bytes read from the server: response heads and bodies.", kEveryServer,
+             [&](const ServerRow& row) {
+               page.sample("loadbalancer_received_bytes_total", row.labels,
+                           row.totals.bytes_received);
+             });
+  per_server(page, rows, "loadbalancer_sent_bytes_total", "counter",
+             "Bytes written to the server: request heads and bodies.", kEveryServer,
+             [&](const ServerRow& row) {
+               page.sample("loadbalancer_sent_bytes_total", row.labels, row.totals.bytes_sent);
+             });
+
+  // The process: client_golang's names and help texts.
+  page.family("process_cpu_seconds_total", "counter",
+              "Total user and system CPU time spent in seconds.");
+  page.sample("process_cpu_seconds_total", "", process.cpu_seconds);
+  page.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+  page.sample("process_resident_memory_bytes", "", process.resident_memory_bytes);
+  page.family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+  page.sample("process_virtual_memory_bytes", "", process.virtual_memory_bytes);
+  page.family("process_open_fds", "gauge", "Number of open file descriptors.");
+  page.sample("process_open_fds", "", process.open_fds);
+  page.family("process_max_fds", "gauge", "Maximum number of open file descriptors.");
+  page.sample("process_max_fds", "", process.max_fds);
+  page.family("process_start_time_seconds", "gauge",
+              "Start time of the process since unix epoch in seconds.");
+  page.sample("process_start_time_seconds", "", process.start_time_seconds);
+  page.family("process_threads", "gauge", "Number of OS threads in the process.");
+  page.sample("process_threads", "", process.threads);
+
+  page.family("ballast_access_log_dropped_total", "counter",
+              "Access log lines dropped because a queue was full or the output too slow.");
+  page.sample("ballast_access_log_dropped_total", "", extra.access_log_dropped);
+  page.family("ballast_spans_dropped_total", "counter",
+              "Trace spans dropped because a queue was full or an export failed.");
+  page.sample("ballast_spans_dropped_total", "", extra.spans_dropped);
+  page.family("ballast_spans_exported_total", "counter", "Trace spans the collector accepted.");
+  page.sample("ballast_spans_exported_total", "", extra.spans_exported);
+  page.family("ballast_config_generation", "gauge",
+              "The configuration generation: 1 at start-up, +1 per successful reload.");
+  page.sample("ballast_config_generation", "", generation.number);
+  page.family("ballast_build_info", "gauge", "Always 1; the version is a label.");
+  std::string version;
+  append_label_value(version, extra.version.empty() ? "unknown" : extra.version);
+  page.sample("ballast_build_info", "", "version", version, uint64_t{1});
+
+  return page.take();
+}
+
+}  // namespace ballast::admin

@@ -1,0 +1,160 @@
+#pragma once
+// The state the admin API reports, and its JSON: whether each server may take traffic and why
+// not, computed from the shared state exactly as the workers compute it; the /status and
+// /status/history documents (shape in docs/admin.md); and the small JSON writer and reader they
+// need (the reader is for `ballast status` and the tests).
+//
+// Threading: pure functions over the shared state, read with relaxed loads, so a report is a
+// moment's view that may lag a change made while it is written; called on the admin thread.
+// Cost: O(servers) per cluster, plus the output; allocation is fine here (never a worker's path).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "admin/rate_sampler.h"
+#include "upstream/generation.h"
+
+namespace ballast::admin {
+
+// Why a server takes no new requests, as bits; the names are the API's (reason_names()).
+enum Reason : uint8_t {
+  kFailingChecks = 1 << 0,   // "failing health checks": not yet passed, or failed them
+  kEjected = 1 << 1,         // "ejected": outlier detection took it out for a while
+  kBreakerOpen = 1 << 2,     // "breaker open": open and not yet due for a probe
+  kDisabled = 1 << 3,        // "disabled": by the admin API
+  kDraining = 1 << 4,        // "draining": by the admin API
+  kInactiveRegion = 1 << 5,  // "not in active region": its region is not the one serving
+};
+
+// In the reasons' order of the enum.
+std::vector<std::string_view> reason_names(uint8_t reasons);
+
+// One word for a server's state, for the dashboard's colours and `ballast status`:
+//   up        eligible
+//   down      not eligible because of health checks, ejection or its breaker (red)
+//   disabled, draining   set so by an operator, and otherwise fine
+//   standby   only its region keeps it out
+enum class Condition : uint8_t { up, down, disabled, draining, standby };
+std::string_view condition_name(Condition condition) noexcept;
+
+struct ServerVerdict {
+  bool eligible = false;
+  uint8_t reasons = 0;  // Reason bits that keep it out; 0 when eligible
+  Condition condition = Condition::up;
+};
+
+struct ClusterVerdict {
+  std::vector<ServerVerdict> servers;  // indexed like ClusterState::servers
+  uint32_t active_region = 0;          // 0 = primary, k = regions.failover[k - 1]
+  bool panic = false;                  // panic mode: health and ejection are being ignored
+};
+
+// The eligibility of every server of the cluster at now_ns (monotonic), by the rules of
+// docs/resilience.md as WorkerCluster::recompute applies them: admin state, health checks,
+// ejection, breaker, region, panic. In panic mode health and ejection keep no server out, so
+// they are not listed as reasons then (the server's `health` still says so).
+ClusterVerdict assess_cluster(const upstream::ClusterState& cluster, uint64_t now_ns);
+
+// The breaker's state as the history codes it: 0 closed, 1 open, 2 half-open (the Prometheus
+// circuit_breaker_state values), 3 no breaker.
+uint8_t breaker_code(const upstream::ServerState& server) noexcept;
+
+// What /status says about the process.
+struct ProcessInfo {
+  double uptime_seconds = 0;
+  uint32_t workers = 0;
+};
+
+// The whole /status document.
+std::string status_json(const upstream::Generation& generation, const RateSampler& sampler,
+                        const ProcessInfo& process, uint64_t now_ns);
+
+// One server's object, as it appears in /status (the answer to a POST on the server).
+std::string server_json(const upstream::ClusterState& cluster, size_t server,
+                        const RateSampler& sampler, uint64_t now_ns);
+
+// The /status/history document: per server, its history points of rounds after since_round.
+std::string history_json(const upstream::Generation& generation, const RateSampler& sampler,
+                         uint64_t since_round);
+
+// A reading of one server for the sampler, with its state and breaker codes.
+ServerReading read_server(const upstream::ServerState& server, const ServerVerdict& verdict,
+                          uint64_t now_ns);
+
+// A minimal streaming JSON writer: commas and escaping are its business, the shape the
+// caller's. Numbers that are not finite are written as 0.
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string& out) noexcept : out_(out) {}
+
+  void begin_object() { open('{'); }
+  void end_object() { close('}'); }
+  void begin_array() { open('['); }
+  void end_array() { close(']'); }
+  void key(std::string_view name);
+  void string(std::string_view value);
+  void number(uint64_t value);
+  void number(double value, int decimals = 3);
+  void boolean(bool value);
+  void null();
+
+  // Each of these writes a key, then its value.
+  void field(std::string_view name, std::string_view value) {
+    key(name);
+    string(value);
+  }
+  void field(std::string_view name, const char* value) { field(name, std::string_view(value)); }
+  void field(std::string_view name, uint64_t value) {
+    key(name);
+    number(value);
+  }
+  void field(std::string_view name, uint32_t value) { field(name, static_cast<uint64_t>(value)); }
+  void field(std::string_view name, double value, int decimals = 3) {
+    key(name);
+    number(value, decimals);
+  }
+  void field(std::string_view name, bool value) {
+    key(name);
+    boolean(value);
+  }
+
+ private:
+  void open(char bracket);
+  void close(char bracket);
+  void separate();  // a comma before any value but a container's first, or a key's value
+
+  std::string& out_;
+  std::vector<bool> has_items_;  // per open container
+  bool after_key_ = false;
+};
+
+// Appends `text` as a JSON string, quotes included.
+void append_json_string(std::string& out, std::string_view text);
+
+// A parsed JSON value (RFC 8259), for reading /status back.
+struct JsonValue {
+  enum class Kind : uint8_t { null, boolean, number, string, array, object };
+  Kind kind = Kind::null;
+  bool boolean = false;
+  double number = 0;
+  std::string string;
+  std::vector<JsonValue> items;                            // array
+  std::vector<std::pair<std::string, JsonValue>> members;  // object, in order
+
+  // The member called `name` of an object, or nullptr.
+  const JsonValue* find(std::string_view name) const noexcept;
+  // Conveniences that answer a default for a missing member or another kind.
+  std::string_view string_or(std::string_view name, std::string_view fallback = {}) const noexcept;
+  double number_or(std::string_view name, double fallback = 0) const noexcept;
+  bool boolean_or(std::string_view name, bool fallback = false) const noexcept;
+};
+
+// Parses one JSON document (surrounding whitespace allowed); nullopt if it is not valid JSON or
+// nests deeper than 64 levels.
+std::optional<JsonValue> parse_json(std::string_view text);
+
+}  // namespace ballast::admin
