@@ -60,20 +60,30 @@ int show_status(std::string admin_address, const std::string& config_path) {
   return ballast::admin::run_status_command(admin_address, std::cout, std::cerr);
 }
 
-int run_demo(const std::string& listen) {
+int run_demo(const std::string& listen, const std::string& admin, uint16_t metrics_port) {
   const ballast::config::Parsed<ballast::config::Endpoint> endpoint =
       ballast::config::parse_endpoint(listen);
   if (!endpoint.value) {
     std::cerr << "ballast demo: --listen: " << endpoint.error << '\n';
     return kExitBadConfig;
   }
+  const ballast::config::Parsed<ballast::config::Endpoint> admin_endpoint =
+      ballast::config::parse_endpoint(admin);
+  if (!admin_endpoint.value) {
+    std::cerr << "ballast demo: --admin: " << admin_endpoint.error << '\n';
+    return kExitBadConfig;
+  }
   ballast::demo::DemoBackends backends;
   const std::vector<uint16_t> ports = backends.start(3);
   std::cerr << "ballast demo: balancing http://" << listen << "/ over 3 demo backends "
             << "(round robin). Try: curl -s http://" << listen << "/  — Ctrl-C stops.\n"
-            << "ballast demo: dashboard http://127.0.0.1:9091/, metrics "
-            << "http://127.0.0.1:9090/metrics, `ballast status` in another terminal.\n";
-  auto config = ballast::demo::demo_config(*endpoint.value, ports);
+            << "ballast demo: dashboard http://" << admin
+            << "/, metrics http://127.0.0.1:" << metrics_port
+            << "/metrics, `ballast status --admin " << admin << "` in another terminal.\n";
+  auto config = std::make_shared<ballast::config::Config>(
+      *ballast::demo::demo_config(*endpoint.value, ports));
+  config->admin.listen = *admin_endpoint.value;
+  config->monitoring.metrics.port = metrics_port;
   return serve([config] { return config; });
 }
 
@@ -93,6 +103,12 @@ int main(int argc, char** argv) {
       "demo", "Run the proxy in front of three built-in demo backends (what `make run` starts)");
   demo->add_option("--listen", demo_listen, "Address the demo proxy listens on")
       ->capture_default_str();
+  std::string demo_admin = "127.0.0.1:9091";
+  demo->add_option("--admin", demo_admin, "Address of the admin API and dashboard")
+      ->capture_default_str();
+  uint16_t demo_metrics_port = 9090;
+  demo->add_option("--metrics-port", demo_metrics_port, "Port of the Prometheus metrics")
+      ->capture_default_str();
   CLI::App* policies =
       app.add_subcommand("policies", "Show every balancing policy at work on simulated servers");
   std::string status_admin = "127.0.0.1:9091";
@@ -109,7 +125,7 @@ int main(int argc, char** argv) {
     return check_config(check_path);
   }
   if (demo->parsed()) {
-    return run_demo(demo_listen);
+    return run_demo(demo_listen, demo_admin, demo_metrics_port);
   }
   if (status->parsed()) {
     return show_status(status_admin, status_config);

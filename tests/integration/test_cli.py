@@ -110,7 +110,9 @@ def test_short_flag_c_runs_the_proxy(backends, ballast):
 
 def test_demo_serves_from_several_named_backends(ballast_bin, tmp_path):
     port = free_port()
-    demo = Process([str(ballast_bin), "demo", "--listen", f"{HOST}:{port}"], tmp_path, "demo")
+    argv = [str(ballast_bin), "demo", "--listen", f"{HOST}:{port}"]
+    argv += ["--admin", f"{HOST}:{free_port()}", "--metrics-port", str(free_port())]
+    demo = Process(argv, tmp_path, "demo")
     try:
         wait_until(lambda: not demo.alive() or accepts_connections(port), 10, "the demo")
         assert demo.alive(), demo.logs()
