@@ -47,28 +47,6 @@ std::string_view health_name(const upstream::ClusterState& cluster,
   return server.passes_checks.load(std::memory_order_relaxed) ? "healthy" : "unhealthy";
 }
 
-std::string_view region_name(const config::ClusterConfig& cluster, uint32_t rank) noexcept {
-  if (!cluster.regions) {
-    return {};
-  }
-  return rank == 0 ? std::string_view(cluster.regions->primary)
-                   : std::string_view(cluster.regions->failover[rank - 1]);
-}
-
-std::vector<uint32_t> region_ranks(const upstream::ClusterState& cluster) {
-  std::vector<uint32_t> ranks(cluster.servers.size(), 0);
-  if (!cluster.config->regions) {
-    return ranks;
-  }
-  const auto& failover = cluster.config->regions->failover;
-  for (size_t i = 0; i < cluster.servers.size(); ++i) {
-    const auto found =
-        std::find(failover.begin(), failover.end(), cluster.servers[i]->config.region);
-    ranks[i] = found == failover.end() ? 0 : static_cast<uint32_t>(1 + (found - failover.begin()));
-  }
-  return ranks;
-}
-
 void write_totals_by_class(JsonWriter& json, std::string_view name,
                            const std::array<uint64_t, observe::kStatusClasses>& counts) {
   json.key(name);
@@ -117,7 +95,7 @@ void write_server(JsonWriter& json, const upstream::ClusterState& cluster, size_
   json.field("name", server.name);
   json.field("weight", server.config.weight);
   json.field("backup", server.config.backup);
-  json.field("region", region_name(*cluster.config, region_rank));
+  json.field("region", upstream::region_name(*cluster.config, region_rank));
   json.field("eligible", verdict.eligible);
   json.field("state", condition_name(verdict.condition));
   json.key("reasons");
@@ -154,13 +132,13 @@ void write_server(JsonWriter& json, const upstream::ClusterState& cluster, size_
 void write_cluster(JsonWriter& json, const upstream::ClusterState& cluster,
                    const RateSampler& sampler, uint64_t now_ns) {
   const ClusterVerdict verdict = assess_cluster(cluster, now_ns);
-  const std::vector<uint32_t> ranks = region_ranks(cluster);
+  const std::vector<uint32_t> ranks = upstream::region_ranks(cluster);
   json.begin_object();
   json.field("name", cluster.config->name);
   json.field("algorithm", balance::algorithm_name(cluster.config->algorithm));
   json.key("active_region");
   if (cluster.config->regions) {
-    json.string(region_name(*cluster.config, verdict.active_region));
+    json.string(upstream::region_name(*cluster.config, verdict.active_region));
   } else {
     json.null();
   }
@@ -474,95 +452,14 @@ std::string_view condition_name(Condition condition) noexcept {
 }
 
 ClusterVerdict assess_cluster(const upstream::ClusterState& cluster, uint64_t now_ns) {
-  const size_t count = cluster.servers.size();
-  const config::ClusterConfig& config = *cluster.config;
-  const health::OutlierDetector* outliers =
-      cluster.health != nullptr ? cluster.health->outliers.get() : nullptr;
-  const std::vector<uint32_t> ranks = region_ranks(cluster);
-  const uint32_t region_count =
-      config.regions ? 1 + static_cast<uint32_t>(config.regions->failover.size()) : 1;
-
-  // As WorkerCluster::recompute: "usable" is passing checks, enabled and not ejected; "open" is
-  // a breaker open and not yet due for a probe.
-  std::vector<uint8_t> health_reasons(count, 0);
-  std::vector<bool> usable(count, false);
-  std::vector<bool> open(count, false);
-  for (size_t i = 0; i < count; ++i) {
-    const upstream::ServerState& server = *cluster.servers[i];
-    uint8_t reasons = 0;
-    if (!server.passes_checks.load(std::memory_order_relaxed)) {
-      reasons |= kFailingChecks;
-    }
-    if (outliers != nullptr && i < outliers->size() &&
-        outliers->is_ejected(static_cast<uint32_t>(i), now_ns)) {
-      reasons |= kEjected;
-    }
-    const bool enabled =
-        server.admin.load(std::memory_order_relaxed) == upstream::AdminState::enabled;
-    usable[i] = reasons == 0 && enabled;
-    health_reasons[i] = reasons;
-    if (server.breaker != nullptr && server.breaker->state() == health::BreakerState::open) {
-      open[i] = server.breaker->snapshot(now_ns).half_open_at_ns > now_ns;
-    }
-  }
-
-  // The active region: the first, in order, with at least min_healthy_fraction of its
-  // (non-backup) servers serving; else the first with any; else the primary.
+  upstream::ClusterEligibility eligibility;
+  upstream::assess_eligibility(cluster, upstream::region_ranks(cluster), now_ns, eligibility);
   ClusterVerdict verdict;
-  if (region_count > 1) {
-    const double min_fraction = config.regions->min_healthy_fraction;
-    uint32_t chosen = region_count;
-    uint32_t first_with_any = region_count;
-    for (uint32_t rank = 0; rank < region_count && chosen == region_count; ++rank) {
-      uint32_t total = 0;
-      uint32_t serving = 0;
-      for (size_t i = 0; i < count; ++i) {
-        if (ranks[i] == rank && !cluster.servers[i]->config.backup) {
-          ++total;
-          serving += usable[i] && !open[i] ? 1 : 0;
-        }
-      }
-      if (total != 0 && serving != 0 && static_cast<double>(serving) >= min_fraction * total) {
-        chosen = rank;
-      } else if (serving != 0 && first_with_any == region_count) {
-        first_with_any = rank;
-      }
-    }
-    verdict.active_region =
-        chosen != region_count ? chosen : (first_with_any == region_count ? 0 : first_with_any);
-  }
-
-  uint32_t total = 0;
-  uint32_t usable_count = 0;
-  for (size_t i = 0; i < count; ++i) {
-    if (!cluster.servers[i]->config.backup && ranks[i] == verdict.active_region) {
-      ++total;
-      usable_count += usable[i] && !open[i] ? 1 : 0;
-    }
-  }
-  const uint32_t threshold = config.panic_threshold;
-  verdict.panic = threshold != 0 && total != 0 && usable_count * 100 < threshold * total;
-
-  verdict.servers.resize(count);
-  for (size_t i = 0; i < count; ++i) {
-    const upstream::ServerState& server = *cluster.servers[i];
-    uint8_t reasons = verdict.panic ? 0 : health_reasons[i];
-    if (open[i]) {
-      reasons |= kBreakerOpen;
-    }
-    switch (server.admin.load(std::memory_order_relaxed)) {
-      case upstream::AdminState::enabled:
-        break;
-      case upstream::AdminState::disabled:
-        reasons |= kDisabled;
-        break;
-      case upstream::AdminState::draining:
-        reasons |= kDraining;
-        break;
-    }
-    if (!server.config.backup && ranks[i] != verdict.active_region) {
-      reasons |= kInactiveRegion;
-    }
+  verdict.active_region = eligibility.active_region;
+  verdict.panic = eligibility.panic;
+  verdict.servers.resize(cluster.servers.size());
+  for (size_t i = 0; i < cluster.servers.size(); ++i) {
+    const uint8_t reasons = eligibility.reasons[i];
     ServerVerdict& out = verdict.servers[i];
     out.reasons = reasons;
     out.eligible = reasons == 0;
@@ -630,7 +527,7 @@ std::string status_json(const upstream::Generation& generation, const RateSample
 std::string server_json(const upstream::ClusterState& cluster, size_t server,
                         const RateSampler& sampler, uint64_t now_ns) {
   const ClusterVerdict verdict = assess_cluster(cluster, now_ns);
-  const std::vector<uint32_t> ranks = region_ranks(cluster);
+  const std::vector<uint32_t> ranks = upstream::region_ranks(cluster);
   std::string out;
   JsonWriter json(out);
   write_server(json, cluster, server, verdict.servers[server], ranks[server], sampler, now_ns);

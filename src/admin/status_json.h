@@ -16,19 +16,20 @@
 #include <vector>
 
 #include "admin/rate_sampler.h"
+#include "upstream/eligibility.h"
 #include "upstream/generation.h"
 
 namespace ballast::admin {
 
-// Why a server takes no new requests, as bits; the names are the API's (reason_names()).
-enum Reason : uint8_t {
-  kFailingChecks = 1 << 0,   // "failing health checks": not yet passed, or failed them
-  kEjected = 1 << 1,         // "ejected": outlier detection took it out for a while
-  kBreakerOpen = 1 << 2,     // "breaker open": open and not yet due for a probe
-  kDisabled = 1 << 3,        // "disabled": by the admin API
-  kDraining = 1 << 4,        // "draining": by the admin API
-  kInactiveRegion = 1 << 5,  // "not in active region": its region is not the one serving
-};
+// Why a server takes no new requests: upstream::EligibilityReason's bits, whose names in the
+// API are "failing health checks", "ejected", "breaker open", "disabled", "draining" and "not in
+// active region".
+using upstream::kBreakerOpen;
+using upstream::kDisabled;
+using upstream::kDraining;
+using upstream::kEjected;
+using upstream::kFailingChecks;
+using upstream::kInactiveRegion;
 
 // In the reasons' order of the enum.
 std::vector<std::string_view> reason_names(uint8_t reasons);

@@ -5,6 +5,7 @@
 #include "core/clock.h"
 #include "health/health_tracker.h"
 #include "proxy/health_events.h"
+#include "upstream/eligibility.h"
 
 namespace ballast::proxy {
 namespace {
@@ -60,9 +61,6 @@ bool is_failure(AttemptEnd end) noexcept {
   return end != AttemptEnd::success && end != AttemptEnd::cancelled;
 }
 
-constexpr uint8_t kUsable = 1;       // passes health checks and is not ejected
-constexpr uint8_t kBreakerOpen = 2;  // its breaker is open and not yet due for a probe
-
 }  // namespace
 
 WorkerCluster::WorkerCluster(core::EventLoop& loop, const upstream::ClusterState& state,
@@ -73,7 +71,7 @@ WorkerCluster::WorkerCluster(core::EventLoop& loop, const upstream::ClusterState
       worker_(worker),
       reporter_(reporter),
       slow_start_(may_skip_for_slow_start(*state.config)),
-      usable_(state.servers.size(), 0) {
+      region_ranks_(upstream::region_ranks(state)) {
   const config::ClusterConfig& cluster = *state.config;
   for (size_t i = 0; i < state.servers.size(); ++i) {
     pools_.push_back(std::make_unique<upstream::ConnectionPool>(loop, cluster.pool.idle_per_server,
@@ -85,17 +83,6 @@ WorkerCluster::WorkerCluster(core::EventLoop& loop, const upstream::ClusterState
   }
   std::sort(affinity_index_.begin(), affinity_index_.end());
 
-  region_rank_.assign(state.servers.size(), 0);
-  if (cluster.regions) {
-    region_count_ = 1 + static_cast<uint32_t>(cluster.regions->failover.size());
-    for (size_t i = 0; i < state.servers.size(); ++i) {
-      const std::string& region = state.servers[i]->config.region;
-      const auto& failover = cluster.regions->failover;
-      const auto found = std::find(failover.begin(), failover.end(), region);
-      region_rank_[i] =
-          found == failover.end() ? 0 : static_cast<uint8_t>(1 + (found - failover.begin()));
-    }
-  }
   if (cluster.circuit_breaker.enabled &&
       cluster.circuit_breaker.mode == config::BreakerMode::predictive) {
     predictors_.reserve(state.servers.size());
@@ -287,92 +274,23 @@ void WorkerCluster::refresh(uint64_t now_ns) noexcept {
 }
 
 void WorkerCluster::recompute(uint64_t now_ns) noexcept {
-  health::OutlierDetector* outliers = health().outliers.get();
-  uint64_t next_ns = UINT64_MAX;
+  upstream::assess_eligibility(*state_, region_ranks_, now_ns, eligibility_);
+  next_refresh_ns_ = eligibility_.next_change_ns;
   for (size_t i = 0; i < state_->servers.size(); ++i) {
-    const upstream::ServerState& candidate = *state_->servers[i];
-    bool usable = candidate.passes_checks.load(std::memory_order_relaxed) &&
-                  candidate.admin.load(std::memory_order_relaxed) == upstream::AdminState::enabled;
-    if (outliers != nullptr) {
-      const uint64_t ejected_until = outliers->ejection_end_ns(static_cast<uint32_t>(i));
-      if (ejected_until > now_ns) {
-        usable = false;
-        next_ns = std::min(next_ns, ejected_until);
-      }
-    }
-    bool open = false;
-    if (candidate.breaker != nullptr && candidate.breaker->state() == health::BreakerState::open) {
-      const uint64_t probe_at = candidate.breaker->snapshot(now_ns).half_open_at_ns;
-      open = probe_at > now_ns;
-      if (open) {
-        next_ns = std::min(next_ns, probe_at);
-      }
-    }
-    usable_[i] = (usable ? kUsable : 0) | (open ? kBreakerOpen : 0);
+    balancer_.set_eligible(static_cast<balance::ServerIndex>(i), eligibility_.eligible(i));
   }
-  next_refresh_ns_ = next_ns;
-
-  const uint32_t region = choose_region(usable_);
-  uint32_t total = 0;
-  uint32_t usable_count = 0;
-  for (size_t i = 0; i < usable_.size(); ++i) {
-    if (!state_->servers[i]->config.backup && region_rank_[i] == region) {
-      ++total;
-      usable_count += usable_[i] == kUsable ? 1 : 0;
-    }
-  }
-  const uint32_t threshold = config().panic_threshold;
-  const bool panic = threshold != 0 && total != 0 && usable_count * 100 < threshold * total;
-  for (size_t i = 0; i < usable_.size(); ++i) {
-    const upstream::ServerState& candidate = *state_->servers[i];
-    const bool in_region = candidate.config.backup || region_rank_[i] == region;
-    const bool open = (usable_[i] & kBreakerOpen) != 0;
-    const bool usable = (usable_[i] & kUsable) != 0;
-    const bool enabled =
-        candidate.admin.load(std::memory_order_relaxed) == upstream::AdminState::enabled;
-    balancer_.set_eligible(static_cast<balance::ServerIndex>(i),
-                           enabled && in_region && !open && (usable || panic));
-  }
-
   // A new generation's first look states what already holds; only later switches are news.
   const bool report = reporter_ && recomputed_;
   recomputed_ = true;
-  if (report && region != active_region_) {
-    const auto name = [this](uint32_t rank) -> std::string_view {
-      return rank == 0 ? config().regions->primary : config().regions->failover[rank - 1];
-    };
-    log_region_change(config().name, name(active_region_), name(region));
+  if (report && eligibility_.active_region != active_region_) {
+    log_region_change(config().name, upstream::region_name(config(), active_region_),
+                      upstream::region_name(config(), eligibility_.active_region));
   }
-  if (report && panic != panic_) {
-    log_panic_mode(config().name, panic, total == 0 ? 0 : usable_count * 100 / total);
+  if (report && eligibility_.panic != panic_) {
+    log_panic_mode(config().name, eligibility_.panic, eligibility_.serving_percent);
   }
-  active_region_ = region;
-  panic_ = panic;
-}
-
-uint32_t WorkerCluster::choose_region(const std::vector<uint8_t>& usable) const noexcept {
-  if (region_count_ == 1) {
-    return 0;
-  }
-  const double min_fraction = config().regions->min_healthy_fraction;
-  uint32_t first_with_any = region_count_;
-  for (uint32_t rank = 0; rank < region_count_; ++rank) {
-    uint32_t total = 0;
-    uint32_t serving = 0;
-    for (size_t i = 0; i < usable.size(); ++i) {
-      if (region_rank_[i] == rank && !state_->servers[i]->config.backup) {
-        ++total;
-        serving += usable[i] == kUsable ? 1 : 0;
-      }
-    }
-    if (total != 0 && static_cast<double>(serving) >= min_fraction * total && serving != 0) {
-      return rank;
-    }
-    if (serving != 0 && first_with_any == region_count_) {
-      first_with_any = rank;
-    }
-  }
-  return first_with_any == region_count_ ? 0 : first_with_any;
+  active_region_ = eligibility_.active_region;
+  panic_ = eligibility_.panic;
 }
 
 void WorkerCluster::report(uint64_t now_ns) {

@@ -7,19 +7,13 @@
 // health, breakers; ejections; cluster limits) lives in upstream::ServerState and
 // upstream::ClusterHealth.
 //
-// Eligibility. A server is eligible when it passes its health checks, is not ejected, its
-// breaker is not open, and it is in the active region; or, in panic mode, when its breaker is not
-// open. Rather than test all of that per pick, the balancer keeps each server's eligibility, and
-// refresh() recomputes it (O(servers)) only when the cluster's shared version moved (a verdict,
-// an ejection, a breaker transition anywhere) or a time-bound state (an ejection, an open
-// breaker) has expired. A pick costs one atomic load for that check. A change made by one worker
-// reaches the others at their next pick; until then, what can race (a breaker just opened, a
-// server just full) is checked per candidate when the attempt is admitted.
-//
-// Regions: the primary region serves while at least min_healthy_fraction of its (non-backup)
-// servers are usable; else the first failover region that meets it; if none does, the first with
-// any usable server. Panic mode (panic_threshold) is judged within the active region. Backup
-// servers are the balancer's last tier whatever their region.
+// Eligibility (upstream/eligibility.h states the rules). Rather than test them per pick, the
+// balancer keeps each server's eligibility, and refresh() recomputes it (O(servers)) only when
+// the cluster's shared version moved (a verdict, an ejection, a breaker transition anywhere) or a
+// time-bound state (an ejection, an open breaker) has expired. A pick costs one atomic load for
+// that check. A change made by one worker reaches the others at their next pick; until then,
+// what can race (a breaker just opened, a server just full) is checked per candidate when the
+// attempt is admitted.
 
 #include <cstdint>
 #include <memory>
@@ -32,6 +26,7 @@
 #include "core/random.h"
 #include "health/failure_predictor.h"
 #include "upstream/connection_pool.h"
+#include "upstream/eligibility.h"
 #include "upstream/generation.h"
 
 namespace ballast::proxy {
@@ -136,7 +131,6 @@ class WorkerCluster {
   bool admit(balance::ServerIndex server, uint64_t now_ns, Attempt& attempt) noexcept;
   bool passes_slow_start(balance::ServerIndex server, uint64_t now_ns) noexcept;
   void recompute(uint64_t now_ns) noexcept;
-  uint32_t choose_region(const std::vector<uint8_t>& usable) const noexcept;
   void count_for_breaker(balance::ServerIndex server, AttemptEnd end, uint64_t latency_ns,
                          const health::Permit& permit, uint64_t now_ns) noexcept;
   void breaker_changed(balance::ServerIndex server, const health::Transition& change) noexcept;
@@ -156,9 +150,8 @@ class WorkerCluster {
   // Eligibility bookkeeping (refresh()).
   uint64_t seen_version_ = 0;
   uint64_t next_refresh_ns_ = 0;
-  std::vector<uint8_t> region_rank_;  // per server: 0 primary, 1.. the failover order
-  uint32_t region_count_ = 1;
-  std::vector<uint8_t> usable_;  // scratch for recompute(), sized once
+  const std::vector<uint32_t> region_ranks_;  // upstream::region_ranks(), computed once
+  upstream::ClusterEligibility eligibility_;  // the last verdict; its vector is reused
   uint32_t active_region_ = 0;
   bool panic_ = false;
   bool recomputed_ = false;  // a first recompute sets the region and panic state unlogged
