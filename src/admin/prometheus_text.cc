@@ -5,6 +5,8 @@
 #include <cmath>
 #include <vector>
 
+#include "admin/status_json.h"
+
 namespace ballast::admin {
 namespace {
 
@@ -105,18 +107,6 @@ class Page {
 
   std::string out_;
 };
-
-uint64_t breaker_state_value(health::BreakerState state) {
-  switch (state) {
-    case health::BreakerState::closed:
-      return 0;
-    case health::BreakerState::open:
-      return 1;
-    case health::BreakerState::half_open:
-      return 2;
-  }
-  return 0;
-}
 
 uint64_t admin_state_value(upstream::AdminState state) {
   switch (state) {
@@ -290,7 +280,7 @@ std::string render_metrics(const upstream::Generation& generation,
              "The server's circuit breaker: 0 closed, 1 open, 2 half-open.", has_breaker,
              [&](const ServerRow& row) {
                page.sample("circuit_breaker_state", row.labels,
-                           breaker_state_value(row.server->breaker->state()));
+                           uint64_t{breaker_code(*row.server)});
              });
   per_server(page, rows, "loadbalancer_breaker_openings_total", "counter",
              "Times the server's circuit breaker opened.", has_breaker, [&](const ServerRow& row) {
