@@ -52,6 +52,15 @@ uint32_t worker_count(const config::Config& config) {
 ProxyProcess::ProxyProcess(ConfigSource source, std::string version)
     : source_(std::move(source)), version_(std::move(version)) {}
 
+ProxyProcess::~ProxyProcess() {
+  if (admin_ != nullptr) {
+    admin_->stop();
+  }
+  if (log_writer_ != nullptr) {
+    observe::attach_log_writer(nullptr);
+  }
+}
+
 void ProxyProcess::publish(std::shared_ptr<const upstream::Generation> generation) {
   generation_ = generation;
   published_.store(std::move(generation));
@@ -59,7 +68,7 @@ void ProxyProcess::publish(std::shared_ptr<const upstream::Generation> generatio
 
 // The admin API and the metrics endpoint run on a thread of their own, reading the published
 // generation; a reload it asks for goes through the same signal as an operator's SIGHUP.
-void ProxyProcess::start_admin(const config::Config& config) {
+void ProxyProcess::start_admin(const config::Config& config, uint32_t workers) {
   admin::AdminHooks hooks;
   hooks.generation = [this] { return published_.load(); };
   hooks.metrics = [this](const upstream::Generation& generation) {
@@ -74,8 +83,7 @@ void ProxyProcess::start_admin(const config::Config& config) {
                                  core::monotonic_now_ns());
   };
   hooks.reload = [] { kill(getpid(), SIGHUP); };
-  admin_ = std::make_unique<admin::AdminServer>(config, static_cast<uint32_t>(workers_.size()),
-                                                std::move(hooks));
+  admin_ = std::make_unique<admin::AdminServer>(config, workers, std::move(hooks));
   admin_->start();
 }
 
@@ -108,22 +116,24 @@ int ProxyProcess::run() {
   std::shared_ptr<const config::Config> config = source_();
   observe::configure_log(config->monitoring.logging);
   log_warnings(*config);
-  std::vector<ListenSockets> sockets = open_new_listeners(*config);
-  publish(upstream::build_generation(config, nullptr, static_cast<uint32_t>(sockets.size())));
-  open_ = listen_addresses(*config);
-
-  const auto worker_total = static_cast<uint32_t>(sockets.size());
+  const uint32_t worker_total = worker_count(*config);
+  publish(upstream::build_generation(config, nullptr, worker_total));
   if (config->tracing.enabled) {
     spans_ = std::make_unique<observe::SpanExporter>(config->tracing, worker_total);
   }
   log_writer_ =
       std::make_unique<observe::LogWriter>(worker_total, config->monitoring.logging.output);
   observe::attach_log_writer(log_writer_.get());
+  // The admin API first: once a client can reach the listeners it can reach the API too, and a
+  // port the API cannot have stops the start before anything serves.
+  start_admin(*config, worker_total);
+  std::vector<ListenSockets> sockets = open_new_listeners(*config);
+  open_ = listen_addresses(*config);
+
   for (uint32_t i = 0; i < worker_total; ++i) {
     workers_.push_back(std::make_unique<Worker>(WorkerSlot{i, worker_total}, *config, spans_.get(),
                                                 log_writer_->queue(i)));
   }
-  start_admin(*config);  // before the workers: a port it cannot have stops the start cleanly
   for (uint32_t i = 0; i < sockets.size(); ++i) {
     workers_[i]->start(generation_, std::move(sockets[i]));
   }

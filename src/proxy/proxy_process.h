@@ -31,6 +31,7 @@ class ProxyProcess {
 
   // `version`: what metrics report as the build's version.
   ProxyProcess(ConfigSource source, std::string version);
+  ~ProxyProcess();  // detaches its log writer from the event log, however run() ended
 
   // Starts, serves until told to stop, and returns the exit code. Throws at start-up if the
   // configuration cannot be loaded or a listener cannot be opened.
@@ -38,7 +39,7 @@ class ProxyProcess {
 
  private:
   void reload() noexcept;
-  void start_admin(const config::Config& config);
+  void start_admin(const config::Config& config, uint32_t workers);
   void publish(std::shared_ptr<const upstream::Generation> generation);
   // A listening socket per worker for every listen address of `config` not in `open_`.
   std::vector<ListenSockets> open_new_listeners(const config::Config& config) const;
