@@ -1,6 +1,8 @@
 #include "admin/rate_sampler.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 namespace ballast::admin {
 
@@ -32,6 +34,49 @@ WindowStats window_between(const ServerReading& older, const ServerReading& newe
   stats.p50_seconds = delta.duration_quantile_seconds(0.5);
   stats.p99_seconds = delta.duration_quantile_seconds(0.99);
   return stats;
+}
+
+namespace {
+
+// Latency codes: 0 is "none"; code c ≥ 1 stands for 2^((c - 1) / kCodeSteps) µs.
+constexpr double kCodeSteps = 2048;  // per doubling
+constexpr uint16_t kMaxCode = std::numeric_limits<uint16_t>::max();
+
+uint16_t latency_code(float ms) noexcept {
+  const double microseconds = static_cast<double>(ms) * 1e3;
+  if (!(microseconds >= 1.0)) {  // also NaN
+    return microseconds > 0 ? 1 : 0;
+  }
+  const double code = std::round(std::log2(microseconds) * kCodeSteps) + 1;
+  return code >= kMaxCode ? kMaxCode : static_cast<uint16_t>(code);
+}
+
+float latency_ms(uint16_t code) noexcept {
+  return code == 0 ? 0.0f : static_cast<float>(std::exp2((code - 1) / kCodeSteps) / 1e3);
+}
+
+}  // namespace
+
+RateSampler::StoredPoint RateSampler::pack(const HistoryPoint& point) noexcept {
+  StoredPoint stored;
+  stored.requests_per_second = point.requests_per_second;
+  stored.p50_code = latency_code(point.p50_ms);
+  stored.p99_code = latency_code(point.p99_ms);
+  stored.active = static_cast<uint16_t>(std::min<uint32_t>(point.active, kMaxCode));
+  stored.state = point.state;
+  stored.breaker = point.breaker;
+  return stored;
+}
+
+HistoryPoint RateSampler::unpack(const StoredPoint& stored) noexcept {
+  HistoryPoint point;
+  point.requests_per_second = stored.requests_per_second;
+  point.p50_ms = latency_ms(stored.p50_code);
+  point.p99_ms = latency_ms(stored.p99_code);
+  point.active = stored.active;
+  point.state = stored.state;
+  point.breaker = stored.breaker;
+  return point;
 }
 
 std::string RateSampler::key_of(std::string_view cluster, std::string_view server) {
@@ -77,10 +122,11 @@ void RateSampler::record(std::string_view cluster, std::string_view server, cons
   point.state = reading.state;
   point.breaker = reading.breaker;
   if (series.points.size() < kHistoryPoints) {
-    series.points.push_back(point);
+    series.points.reserve(kHistoryPoints);  // exactly: growth by doubling would hold 512
+    series.points.push_back(pack(point));
     series.points_next = series.points.size() % kHistoryPoints;
   } else {
-    series.points[series.points_next] = point;
+    series.points[series.points_next] = pack(point);
     series.points_next = (series.points_next + 1) % kHistoryPoints;
   }
 
@@ -130,7 +176,7 @@ std::vector<HistoryPoint> RateSampler::history(std::string_view cluster, std::st
   // The newest point sits just before points_next (a full ring) or at the end (still filling).
   const size_t newest_end = kept < kHistoryPoints ? kept : series->points_next;
   for (size_t i = count; i > 0; --i) {
-    points.push_back(series->points[(newest_end + kept - i) % kept]);
+    points.push_back(unpack(series->points[(newest_end + kept - i) % kept]));
   }
   return points;
 }

@@ -721,7 +721,8 @@ bool HttpSession::may_retry(Failure failure) const noexcept {
   return attempts_made_ < retry.attempts && (retry.on & needed) != 0 &&
          (method_idempotent_ || failure == Failure::connect_failure) &&
          request_body_bytes_sent_ == 0 && !response_started_ &&
-         cluster_->retry_budget().allows_retry(retry) && cluster_->health().retries.has_room();
+         (!in_retry_budget(failure) || cluster_->retry_budget().allows_retry(retry)) &&
+         cluster_->health().retries.has_room();
 }
 
 void HttpSession::end_attempt(AttemptEnd end) noexcept {
@@ -742,21 +743,36 @@ void HttpSession::end_attempt(AttemptEnd end) noexcept {
   }
 }
 
-// A retry counts against this worker's retry budget and the cluster's max_retries.
-bool HttpSession::take_retry() noexcept {
+// The retry budget exists to stop retries multiplying the load on a struggling fleet. A
+// connection that could not be made did no work anywhere, so its retry adds no load: it is left
+// out of the budget. Without that, a dead server that least connections keeps choosing (it never
+// has a request in flight) would exhaust the budget and turn most requests into 502s.
+bool HttpSession::in_retry_budget(Failure failure) noexcept {
+  return failure != Failure::connect_failure;
+}
+
+// A retry counts against the cluster's max_retries and, unless it retries a connect failure,
+// this worker's retry budget.
+bool HttpSession::take_retry(Failure failure) noexcept {
   if (!cluster_->health().retries.try_add()) {
     return false;
   }
-  ++cluster_->retry_budget().active_retries;
+  retry_in_budget_ = in_retry_budget(failure);
+  if (retry_in_budget_) {
+    ++cluster_->retry_budget().active_retries;
+  }
   cluster_->cluster_stats().retries.add();
   attempt_is_retry_ = true;
   return true;
 }
 
 void HttpSession::give_back_retry() noexcept {
-  --cluster_->retry_budget().active_retries;
+  if (retry_in_budget_) {
+    --cluster_->retry_budget().active_retries;
+  }
   cluster_->health().retries.remove();
   attempt_is_retry_ = false;
+  retry_in_budget_ = false;
 }
 
 void HttpSession::fail_attempt(Failure failure, std::string_view detail) noexcept {
@@ -788,7 +804,7 @@ void HttpSession::fail_attempt(Failure failure, std::string_view detail) noexcep
                       {"failure", failure_name(static_cast<uint8_t>(failure))},
                       {"detail", detail}});
   end_attempt(attempt_end_of(static_cast<uint8_t>(failure)));
-  if (may_retry(failure) && take_retry()) {
+  if (may_retry(failure) && take_retry(failure)) {
     excluded_.add(server);
     last_failure_ = failure;
     start_attempt();

@@ -109,7 +109,8 @@ class HttpSession final : public Session,
   uint64_t response_timeout_ms() const noexcept;
   void set_hash_key(const http::RequestHead& request) noexcept;
   void set_affinity(const http::RequestHead& request) noexcept;
-  bool take_retry() noexcept;
+  static bool in_retry_budget(Failure failure) noexcept;
+  bool take_retry(Failure failure) noexcept;
   void refuse_overflow() noexcept;
   void respond_to_failure(Failure failure) noexcept;
   void give_back_retry() noexcept;
@@ -167,6 +168,7 @@ class HttpSession final : public Session,
   core::Timer upstream_timer_{*this};
   size_t upstream_head_sent_ = 0;
   bool attempt_is_retry_ = false;
+  bool retry_in_budget_ = false;  // the current retry counts in the worker's retry budget
   bool connecting_ = false;
   bool upstream_readable_ = false;
   bool upstream_writable_ = false;

@@ -147,6 +147,19 @@ def test_a_retry_with_no_server_left_gives_back_its_retry_budget(backends, balla
     assert served_by(proxy.port, 10, target="/on/s1/status/503") == ["s2"] * 10
 
 
+def test_connect_failure_retries_are_outside_the_retry_budget(backends, ballast):
+    # A budget that allows no retry at all still lets a refused connection be retried: it did no
+    # work anywhere. Least connections keeps choosing the dead server (it never has a request in
+    # flight), so without this every request would answer 502.
+    live = backends.start("s1")
+    retry = {"attempts": 2, "on": ["connect_failure", "5xx"], "budget_percent": 0,
+             "budget_min_concurrent": 0}
+    proxy = ballast.start_short([free_port(), live], algorithm="least_connections", retry=retry)
+    assert [get(proxy.port, "/").status for _ in range(20)] == [200] * 20
+    # A 5xx retry would add load to a struggling fleet: the budget still holds it back.
+    assert get(proxy.port, "/status/503").status == 503
+
+
 def test_a_retry_with_no_server_left_answers_as_the_failure_did(backends, ballast):
     # The only server timed out and the retry has nowhere to go: that is a 504, not "no server".
     server = backends.start("s1")

@@ -293,6 +293,28 @@ TEST(Sampler, HistoryKeepsFiveMinutesOfPointsAndAnswersSinceARound) {
   EXPECT_TRUE(sampler.history("web", "nobody").empty());
 }
 
+TEST(Sampler, HistoryPointsArePackedWithoutLosingWhatTheDashboardShows) {
+  // Points are stored in 12 bytes (latencies as logarithmic codes): what comes back must match
+  // the window's figures to 0.1%, and an in-flight count beyond 16 bits saturates.
+  RateSampler sampler;
+  int marker = 0;
+  ServerReading last;
+  for (uint64_t t = 1; t <= 12; ++t) {
+    sampler.begin_round();
+    last = reading(t * kSecond, {{1, t * 40}, {3, t * 9}, {6, t}});
+    last.active = 100'000;
+    sampler.record("web", "a", &marker, last);
+    sampler.end_round();
+  }
+  const HistoryPoint point = sampler.history("web", "a").back();
+  const WindowStats window = sampler.window("web", "a", &marker, last);
+  EXPECT_NEAR(point.p50_ms, window.p50_seconds * 1e3, window.p50_seconds * 1e3 * 1e-3);
+  EXPECT_NEAR(point.p99_ms, window.p99_seconds * 1e3, window.p99_seconds * 1e3 * 1e-3);
+  EXPECT_GT(point.p99_ms, point.p50_ms);
+  EXPECT_EQ(point.active, 65'535u);
+  EXPECT_EQ(sampler.history("web", "a").front().p50_ms, 0.0f);  // no window yet: none
+}
+
 TEST(Sampler, ANewStatsObjectOrAMissedRoundStartsTheSeriesAgain) {
   RateSampler sampler;
   int first = 0;
