@@ -16,7 +16,7 @@ def plot_failure(series, png, title, event_span):
     plots_errors = ", ".join(
         f"'{csv}' using 1:3 with linespoints pt 7 ps 0.5 title '{label}'" for label, csv in series)
     script = f"""
-set terminal pngcairo size 1100,800 font 'sans,10'
+set terminal pngcairo size 1100,800 font 'sans,10' noenhanced
 set output '{png}'
 set datafile separator ','
 set key autotitle columnhead
@@ -29,6 +29,7 @@ set ylabel 'p99 latency, ms (log)'
 set key top left
 plot {plots_p99}
 unset logscale y
+set yrange [0:1<*]
 set ylabel 'failed requests per second'
 plot {plots_errors}
 unset multiplot

@@ -25,22 +25,26 @@ PORTS = {"ballast": 19320, "nginx": 19321, "haproxy": 19322}
 BALLAST_METRICS_PORT = 19323
 BALLAST_ADMIN_PORT = 19324
 
-# The table's rows: a name, and each proxy's algorithm plus whether servers carry their weights
-# (None: the proxy has no equivalent). Weights are capacity-proportional (fleet.py).
+# The table's rows: a short key (for --algorithms), a title, and each proxy's algorithm plus
+# whether servers carry their weights (None: the proxy has no equivalent). Weights are
+# capacity-proportional (fleet.py).
 ALGORITHMS = [
-    ("round robin", {"ballast": ("round_robin", False), "nginx": ("", False),
-                     "haproxy": ("roundrobin", False)}),
-    ("weighted round robin", {"ballast": ("smooth_weighted_round_robin", True),
-                              "nginx": ("", True), "haproxy": ("roundrobin", True)}),
-    ("least connections", {"ballast": ("least_connections", False),
-                           "nginx": ("least_conn", False), "haproxy": ("leastconn", False)}),
-    ("weighted least connections", {"ballast": ("weighted_least_connections", True),
-                                    "nginx": ("least_conn", True),
-                                    "haproxy": ("leastconn", True)}),
-    ("power of two choices", {"ballast": ("p2c", False), "nginx": ("random two least_conn", False),
-                              "haproxy": ("random(2)", False)}),
-    ("adaptive (latency-aware)", {"ballast": ("adaptive", False), "nginx": None,
-                                  "haproxy": None}),
+    ("rr", "round robin",
+     {"ballast": ("round_robin", False), "nginx": ("", False), "haproxy": ("roundrobin", False)}),
+    ("wrr", "weighted round robin",
+     {"ballast": ("smooth_weighted_round_robin", True), "nginx": ("", True),
+      "haproxy": ("roundrobin", True)}),
+    ("lc", "least connections",
+     {"ballast": ("least_connections", False), "nginx": ("least_conn", False),
+      "haproxy": ("leastconn", False)}),
+    ("wlc", "weighted least connections",
+     {"ballast": ("weighted_least_connections", True), "nginx": ("least_conn", True),
+      "haproxy": ("leastconn", True)}),
+    ("p2c", "power of two choices",
+     {"ballast": ("p2c", False), "nginx": ("random two least_conn", False),
+      "haproxy": ("random(2)", False)}),
+    ("adaptive", "adaptive (latency-aware)",
+     {"ballast": ("adaptive", False), "nginx": None, "haproxy": None}),
 ]
 
 
