@@ -28,6 +28,7 @@
 #include "http/error_response.h"
 #include "http/header_role.h"
 #include "http/request_parser.h"
+#include "http/request_target.h"
 #include "http/response_parser.h"
 #include "http/serializer.h"
 
@@ -130,9 +131,12 @@ void check_request_head(const RequestHead& head, std::string_view buffer, const 
 
 // Serializes the request for upstream and parses it back.
 void check_request_round_trip(const RequestHead& head) {
-  const ForwardContext context{.client_ip = "192.0.2.1", .scheme = "http", .host_if_absent = "up"};
-  std::vector<char> out(head.head_bytes + kSerializeSlackBytes + 2 * context.client_ip.size() +
-                        context.scheme.size() + context.host_if_absent.size());
+  const ForwardContext context{
+      .client_ip = "192.0.2.1", .scheme = "http", .host_if_absent = "up", .port = "80"};
+  const size_t host = head.has_host ? head.host.size() : context.host_if_absent.size();
+  std::vector<char> out(head.head_bytes + kSerializeSlackBytes + 3 * context.client_ip.size() +
+                        context.scheme.size() + context.port.size() + 3 * host +
+                        4 * head.headers.count);
   const size_t written = write_upstream_request(head, context, out);
   check(written > 0, "upstream request did not fit the documented bound");
   std::vector<Header> expected;
@@ -141,13 +145,16 @@ void check_request_round_trip(const RequestHead& head) {
   }
   for (uint32_t i = 0; i < head.headers.count; ++i) {
     const KnownField known = known_field(head.headers.lines[i].name);
-    if (head.headers.forwarded(i) && known != KnownField::x_forwarded_for &&
-        known != KnownField::x_real_ip && known != KnownField::x_forwarded_proto &&
-        known != KnownField::expect) {
+    const bool rewritten =
+        known == KnownField::x_forwarded_for || known == KnownField::x_real_ip ||
+        known == KnownField::x_forwarded_proto || known == KnownField::x_forwarded_host ||
+        known == KnownField::x_forwarded_port || known == KnownField::forwarded ||
+        known == KnownField::x_request_id || known == KnownField::expect;
+    if (head.headers.forwarded(i) && !rewritten) {
       expected.push_back(head.headers.lines[i]);
     }
   }
-  if (expected.size() + 6 > kMaxHeaders) {
+  if (expected.size() + 10 > kMaxHeaders) {
     return;  // the added fields would pass the field limit
   }
   const ExactCopy copy({out.data(), written});
@@ -170,6 +177,32 @@ void check_request_round_trip(const RequestHead& head) {
 }
 
 void check_chunked_body(std::string_view body, uint8_t seed);
+
+// The normalised target is never longer, keeps no dot-segment or empty segment in its path, and
+// normalising it again changes nothing.
+void check_target_normalisation(const RequestHead& head) {
+  std::string target(head.target);
+  RequestHead request = head;
+  const TargetError error = normalize_request_target(target, request);
+  if (error.status != 0) {
+    check(error.status == 400 && !error.reason.empty(), "bad target error");
+    return;
+  }
+  check(request.target.size() <= head.target.size(), "normalised target grew");
+  if (request.target == "*") {
+    return;
+  }
+  const std::string_view path = request.target.substr(0, request.target.find('?'));
+  check(path.starts_with('/'), "normalised path is not absolute");
+  for (const std::string_view bad : {"//", "/./", "/../"}) {
+    check(path.find(bad) == std::string_view::npos, "dot or empty segment left");
+  }
+  check(!path.ends_with("/.") && !path.ends_with("/.."), "trailing dot segment left");
+  std::string again(request.target);
+  RequestHead second = request;
+  check(normalize_request_target(again, second).status == 0 && second.target == request.target,
+        "normalisation is not idempotent");
+}
 
 void fuzz_request(std::string_view input, uint8_t seed) {
   const Limits limits = limits_from(seed);
@@ -203,6 +236,7 @@ void fuzz_request(std::string_view input, uint8_t seed) {
   }
   check_request_head(whole, whole_copy.view(), limits);
   check_request_head(pieces, last->view(), limits);
+  check_target_normalisation(whole);
   check(pieces.head_bytes == whole.head_bytes && pieces.headers.count == whole.headers.count &&
             pieces.headers.not_forwarded == whole.headers.not_forwarded &&
             pieces.body_kind == whole.body_kind && pieces.keep_alive == whole.keep_alive,

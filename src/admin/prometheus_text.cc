@@ -313,6 +313,26 @@ std::string render_metrics(const upstream::Generation& generation,
     for (const ClusterRows& cluster : clusters) {
       page.sample("loadbalancer_retries_total", cluster.labels, cluster.cluster->stats->retries());
     }
+    const auto per_cluster = [&](std::string_view name, std::string_view help,
+                                 observe::Counter observe::ClusterShard::*counter) {
+      page.family(name, "counter", help);
+      for (const ClusterRows& cluster : clusters) {
+        page.sample(name, cluster.labels, cluster.cluster->stats->sum(counter));
+      }
+    };
+    per_cluster("loadbalancer_tunnels_total",
+                "Connections upgraded to a tunnel (WebSocket): a 101 passed to the client.",
+                &observe::ClusterShard::tunnels_opened);
+    page.family("loadbalancer_tunnels_open", "gauge", "Upgraded connections open now.");
+    for (const ClusterRows& cluster : clusters) {
+      const observe::ClusterStats& stats = *cluster.cluster->stats;
+      page.sample("loadbalancer_tunnels_open", cluster.labels,
+                  stats.sum(&observe::ClusterShard::tunnels_opened) -
+                      stats.sum(&observe::ClusterShard::tunnels_closed));
+    }
+    per_cluster("loadbalancer_oversized_responses_total",
+                "Responses whose head outgrew 64 KiB: the client got 502; not a server failure.",
+                &observe::ClusterShard::oversized_responses);
   }
 
   per_server(page, rows, "loadbalancer_received_bytes_total", "counter",

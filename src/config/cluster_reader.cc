@@ -16,8 +16,9 @@ constexpr std::array<std::string_view, 6> kServerKeys = {
     "host", "port", "weight", "max_connections", "backup", "region",
 };
 
-constexpr std::array<std::string_view, 5> kRetryKeys = {
-    "attempts", "on", "per_try_timeout", "budget_percent", "budget_min_concurrent",
+constexpr std::array<std::string_view, 6> kRetryKeys = {
+    "attempts",       "on", "per_try_timeout", "budget_percent", "budget_min_concurrent",
+    "non_idempotent",
 };
 
 constexpr std::array<Named<RetryOn>, 3> kRetryConditions = {{
@@ -155,6 +156,9 @@ RetryConfig read_retry(const Node& node) {
   if (const std::optional<Node> minimum = block.find("budget_min_concurrent")) {
     retry.budget_min_concurrent = minimum->as_uint<uint32_t>();
   }
+  if (const std::optional<Node> non_idempotent = block.find("non_idempotent")) {
+    retry.non_idempotent = non_idempotent->as_bool();
+  }
   return retry;
 }
 
@@ -264,6 +268,18 @@ void apply_timeouts(const MapView& block, TimeoutsConfig& timeouts) {
   }
   if (const std::optional<Node> server = block.find("server")) {
     timeouts.server_ms = server->as_positive_duration_ms();
+  }
+  const std::pair<std::string_view, uint64_t TimeoutsConfig::*> client_side[] = {
+      {"client_header", &TimeoutsConfig::client_header_ms},
+      {"client_body", &TimeoutsConfig::client_body_ms},
+      {"client_send", &TimeoutsConfig::client_send_ms},
+      {"keepalive", &TimeoutsConfig::keepalive_ms},
+      {"tunnel", &TimeoutsConfig::tunnel_ms},
+  };
+  for (const auto& [key, field] : client_side) {
+    if (const std::optional<Node> value = block.find(key)) {
+      timeouts.*field = value->as_positive_duration_ms();
+    }
   }
 }
 

@@ -27,7 +27,10 @@ inline constexpr std::array<std::string_view, 12> kClusterKeys = {
     "regions",         "panic_threshold",
 };
 
-inline constexpr std::array<std::string_view, 3> kTimeoutKeys = {"connect", "client", "server"};
+inline constexpr std::array<std::string_view, 8> kTimeoutKeys = {
+    "connect",     "client",      "server",    "client_header",
+    "client_body", "client_send", "keepalive", "tunnel",
+};
 
 // Overrides the fields `block` (opened with kTimeoutKeys) sets.
 void apply_timeouts(const MapView& block, TimeoutsConfig& timeouts);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "balance/algorithm.h"
+#include "core/address_range.h"
 
 namespace ballast::config {
 
@@ -121,12 +122,30 @@ struct RetryConfig {
   uint64_t per_try_timeout_ms = 0;                              // 0 = the server (response) timeout
   uint32_t budget_percent = 20;        // retries in flight <= this share of active requests...
   uint32_t budget_min_concurrent = 3;  // ...but this many are always allowed
+  // RFC 9110 §9.2.2: a request that is not idempotent (POST, PATCH, any unknown method) is never
+  // sent a second time once a byte of it reached a server, unless this is set or the request
+  // carries Idempotency-Key. A connect failure is retried for every method.
+  bool non_idempotent = false;
 };
 
+// The client-side deadlines are what keep a slow or idle client from holding a connection for
+// as long as it likes: the head has a total deadline (not an idle timer a trickle re-arms), and
+// each wait on the client has a timer of its own, apart from the server's, so a client that
+// stops reading never counts against a server. Client-side keys apply from the top-level block
+// (in the short shape, `load_balancer.timeouts`).
 struct TimeoutsConfig {
   uint64_t connect_ms = 5'000;
-  uint64_t client_ms = 60'000;  // client idle: between requests and while reading one
-  uint64_t server_ms = 60'000;  // waiting for the server's response (and between its bytes)
+  uint64_t client_ms = 60'000;         // the default of client_body, client_send and keepalive
+  uint64_t server_ms = 60'000;         // waiting for the server's response (and between its bytes)
+  uint64_t client_header_ms = 10'000;  // from a request's first byte to the end of its head
+  uint64_t client_body_ms = 0;         // longest wait for more request body; 0 = client_ms
+  uint64_t client_send_ms = 0;         // longest the client may take no bytes; 0 = client_ms
+  uint64_t keepalive_ms = 0;           // idle between requests; 0 = client_ms
+  uint64_t tunnel_ms = 3'600'000;      // an upgraded connection (WebSocket) idle in both ways
+
+  uint64_t client_body() const noexcept { return client_body_ms != 0 ? client_body_ms : client_ms; }
+  uint64_t client_send() const noexcept { return client_send_ms != 0 ? client_send_ms : client_ms; }
+  uint64_t keepalive() const noexcept { return keepalive_ms != 0 ? keepalive_ms : client_ms; }
 };
 
 struct PoolConfig {
@@ -213,6 +232,14 @@ struct TracingConfig {
   std::string endpoint;  // OTLP/HTTP JSON collector URL
 };
 
+// What ballast tells servers about the client (X-Forwarded-*, Forwarded, Via, X-Request-Id).
+struct ForwardingConfig {
+  // Peers whose X-Forwarded-*, Forwarded and X-Request-Id are kept and extended; from any other
+  // peer they are replaced. Empty: nobody is trusted.
+  std::vector<core::AddressRange> trusted_proxies;
+  bool forwarded = false;  // also send RFC 7239 Forwarded
+};
+
 struct AdminConfig {
   Endpoint listen{"127.0.0.1", 9091};
   std::string token;  // empty = no token required for writes
@@ -222,7 +249,8 @@ struct Config {
   std::string source;    // the file this came from, for messages
   uint32_t workers = 0;  // 0 = one per core
   uint64_t drain_timeout_ms = 30'000;
-  TimeoutsConfig timeouts;  // top-level `timeouts:`; `client` applies to every listener
+  TimeoutsConfig timeouts;  // top-level `timeouts:`; the client-side keys apply to every listener
+  ForwardingConfig forwarding;
   std::vector<ListenerConfig> listeners;
   std::vector<ClusterConfig> clusters;
   MonitoringConfig monitoring;

@@ -14,6 +14,7 @@
 #include "config/address_book.h"
 #include "config/breaker_reader.h"
 #include "config/cluster_reader.h"
+#include "config/forwarding_reader.h"
 #include "config/listener_reader.h"
 #include "config/settings_reader.h"
 #include "config/yaml_document.h"
@@ -22,9 +23,9 @@
 namespace ballast::config {
 namespace {
 
-constexpr std::array<std::string_view, 10> kTopLevelKeys = {
-    "load_balancer", "listeners", "clusters",   "workers",         "drain_timeout",
-    "timeouts",      "admin",     "monitoring", "circuit_breaker", "tracing",
+constexpr std::array<std::string_view, 11> kTopLevelKeys = {
+    "load_balancer", "listeners",  "clusters",        "workers", "drain_timeout", "timeouts",
+    "admin",         "monitoring", "circuit_breaker", "tracing", "forwarding",
 };
 
 template <size_t A, size_t B>
@@ -87,6 +88,7 @@ void read_short_shape(const Node& load_balancer, const ClusterDefaults& defaults
   ClusterConfig cluster =
       read_cluster("default", block, defaults, service_for(services, "default"));
   config.listeners.push_back(read_default_listener(block, cluster, addresses));
+  config.timeouts = cluster.timeouts;  // one listener, one cluster: its timeouts are the client's
   config.clusters.push_back(std::move(cluster));
 }
 
@@ -155,6 +157,7 @@ Config read_config(const Node& root) {
   AddressBook addresses;
   config.admin = read_admin(top.get("admin"), addresses);
   config.monitoring = read_monitoring(top.get("monitoring"), addresses);
+  config.forwarding = read_forwarding(top.get("forwarding"));
   if (const std::optional<Node> tracing = top.find("tracing")) {
     config.tracing = read_tracing(*tracing);
   }

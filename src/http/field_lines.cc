@@ -60,6 +60,7 @@ uint32_t add_connection_options(std::string_view value, FieldFacts& facts) noexc
     } else if (chars::equals_ignore_case(option, "keep-alive")) {
       facts.connection_keep_alive = true;
     } else {
+      facts.connection_upgrade |= chars::equals_ignore_case(option, "upgrade");
       ++others;
     }
   }
@@ -120,6 +121,9 @@ FieldError add_field(const Header& field, uint32_t index, HeaderFields& fields, 
       return {};
     case KnownField::expect:
       facts.expect_continue = chars::equals_ignore_case(field.value, "100-continue");
+      return {};
+    case KnownField::upgrade:
+      facts.upgrade = field.value;
       return {};
     default:
       return {};

@@ -29,7 +29,9 @@ struct FieldFacts {
   bool chunked_last = false;   // the final coding is "chunked"
   bool connection_close = false;
   bool connection_keep_alive = false;
-  bool expect_continue = false;  // "Expect: 100-continue"
+  bool connection_upgrade = false;  // Connection names "upgrade"
+  std::string_view upgrade;         // the last Upgrade value
+  bool expect_continue = false;     // "Expect: 100-continue"
 };
 
 // A rejection: the status to answer with (400 or 431; 0 for none) and why.

@@ -46,6 +46,7 @@ struct ParseResult {
   // a response, since a bad response is the upstream's fault, not the client's.
   uint16_t error_status = 0;
   std::string_view reason;  // on error, a static human-readable reason, fit for a log line
+  bool oversized = false;   // on error: the head outgrew Limits::max_head_bytes
 };
 
 // The field lines of one head, in order of arrival.
@@ -69,6 +70,10 @@ struct RequestHead {
   HeaderFields headers;
   std::string_view host;  // the Host field's value; empty if absent (allowed for HTTP/1.0 only)
   bool has_host = false;
+  bool host_from_target = false;  // host is an absolute-form target's authority, not the field's
+  // The Upgrade field's value when the client asks to switch protocols ("Connection: upgrade"
+  // and Upgrade on an HTTP/1.1 request without a body); empty otherwise.
+  std::string_view upgrade;
   BodyKind body_kind = BodyKind::none;  // never until_close: a request without framing has no body
   uint64_t content_length = 0;          // when body_kind is content_length
   bool keep_alive = true;               // the client may send another request on this connection

@@ -17,6 +17,9 @@ KnownField known_field(std::string_view name) noexcept {
     case 7:
       return is("upgrade") ? KnownField::upgrade : KnownField::other;
     case 9:
+      if (is("forwarded")) {
+        return KnownField::forwarded;
+      }
       return is("x-real-ip") ? KnownField::x_real_ip : KnownField::other;
     case 10:
       if (is("connection")) {
@@ -27,8 +30,16 @@ KnownField known_field(std::string_view name) noexcept {
       return is("content-length") ? KnownField::content_length : KnownField::other;
     case 15:
       return is("x-forwarded-for") ? KnownField::x_forwarded_for : KnownField::other;
+    case 12:
+      return is("x-request-id") ? KnownField::x_request_id : KnownField::other;
     case 16:
-      return is("proxy-connection") ? KnownField::proxy_connection : KnownField::other;
+      if (is("proxy-connection")) {
+        return KnownField::proxy_connection;
+      }
+      if (is("x-forwarded-host")) {
+        return KnownField::x_forwarded_host;
+      }
+      return is("x-forwarded-port") ? KnownField::x_forwarded_port : KnownField::other;
     case 17:
       if (is("transfer-encoding")) {
         return KnownField::transfer_encoding;

@@ -43,6 +43,10 @@ enum class KnownField : uint8_t {
   x_forwarded_for,
   x_real_ip,
   x_forwarded_proto,
+  x_forwarded_host,
+  x_forwarded_port,
+  forwarded,  // RFC 7239
+  x_request_id,
   traceparent,  // W3C Trace Context: replaced by the proxy's own when it traces
 };
 

@@ -72,6 +72,7 @@ FieldError apply_request_rules(const FieldFacts& facts, RequestHead& out) noexce
   }
   out.has_host = facts.host_count == 1;
   out.host = facts.host;
+  out.host_from_target = false;
   out.body_kind = BodyKind::none;
   out.content_length = 0;
   if (facts.has_transfer_encoding) {
@@ -100,6 +101,11 @@ FieldError apply_request_rules(const FieldFacts& facts, RequestHead& out) noexce
       !facts.connection_close && (out.version_minor == 1 || facts.connection_keep_alive);
   // RFC 9110 §10.1.1: an HTTP/1.0 client cannot have meant 100-continue.
   out.expect_continue = facts.expect_continue && out.version_minor == 1;
+  // RFC 9110 §7.8: Upgrade is HTTP/1.1's, and a switch takes the connection right after the
+  // head, so a request with a body is served without switching (its Upgrade is not passed on).
+  const bool switches = facts.connection_upgrade && !facts.upgrade.empty() &&
+                        out.version_minor == 1 && out.body_kind == BodyKind::none;
+  out.upgrade = switches ? facts.upgrade : std::string_view{};
   return {};
 }
 
@@ -117,7 +123,7 @@ ParseResult RequestHeadParser::parse(std::string_view buffered, RequestHead& out
     case HeadScan::more:
       return {};
     case HeadScan::too_large:
-      return fail({431, "request head too large"});
+      return {ParseResult::error, 431, "request head too large", /*oversized=*/true};
     case HeadScan::bare_lf:
       return fail({400, "line ending without CR"});
     case HeadScan::leading_empty_line:

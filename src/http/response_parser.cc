@@ -115,7 +115,7 @@ ParseResult ResponseHeadParser::parse(std::string_view buffered, bool request_wa
     case HeadScan::more:
       return {};
     case HeadScan::too_large:
-      return fail("response head too large");
+      return {ParseResult::error, 502, "response head too large", /*oversized=*/true};
     case HeadScan::bare_lf:
       return fail("line ending without CR");
     case HeadScan::leading_empty_line:

@@ -6,6 +6,92 @@
 
 namespace ballast::http {
 
+namespace {
+
+// Which of the forwarding fields the request carried, gathered while its fields are copied.
+struct Carried {
+  bool proto = false;
+  bool host = false;
+  bool port = false;
+};
+
+// Copies the fields the upstream request passes on as received; the rest are written anew.
+Carried copy_forwarded_fields(const RequestHead& request, const ForwardContext& context,
+                              SpanWriter& writer) noexcept {
+  Carried carried;
+  const HeaderFields& fields = request.headers;
+  for (uint32_t i = 0; i < fields.count; ++i) {
+    if (!fields.forwarded(i)) {
+      continue;
+    }
+    const Header& field = fields.lines[i];
+    bool keep = true;
+    switch (known_field(field.name)) {
+      case KnownField::host:
+        keep = !request.host_from_target;
+        break;
+      case KnownField::x_forwarded_for:
+      case KnownField::x_real_ip:
+      case KnownField::x_request_id:
+      case KnownField::expect:
+        keep = false;
+        break;
+      case KnownField::x_forwarded_proto:
+        keep = carried.proto = context.trusted_peer;
+        break;
+      case KnownField::x_forwarded_host:
+        keep = carried.host = context.trusted_peer;
+        break;
+      case KnownField::x_forwarded_port:
+        keep = carried.port = context.trusted_peer;
+        break;
+      case KnownField::forwarded:
+        keep = context.trusted_peer && !context.forwarded;  // else rewritten, or dropped
+        break;
+      case KnownField::traceparent:
+        keep = context.traceparent.empty();
+        break;
+      default:
+        break;
+    }
+    if (keep) {
+      writer.put_field(field.name, field.value);
+    }
+  }
+  return carried;
+}
+
+// A trusted peer's values of a list field, each followed by ", ".
+void put_trusted_values(const RequestHead& request, KnownField which, SpanWriter& writer) noexcept {
+  const HeaderFields& fields = request.headers;
+  for (uint32_t i = 0; i < fields.count; ++i) {
+    const Header& field = fields.lines[i];
+    if (fields.forwarded(i) && !field.value.empty() && known_field(field.name) == which) {
+      writer.put(field.value);
+      writer.put(", ");
+    }
+  }
+}
+
+// RFC 7239 §4: for=client;proto=scheme;host="host", an IPv6 address quoted in brackets.
+void put_forwarded(const RequestHead& request, const ForwardContext& context, std::string_view host,
+                   SpanWriter& writer) noexcept {
+  writer.put("Forwarded: ");
+  if (context.trusted_peer) {
+    put_trusted_values(request, KnownField::forwarded, writer);
+  }
+  const bool ipv6 = context.client_ip.find(':') != std::string_view::npos;
+  writer.put(ipv6 ? "for=\"[" : "for=");
+  writer.put(context.client_ip);
+  writer.put(ipv6 ? "]\";proto=" : ";proto=");
+  writer.put(context.scheme);
+  writer.put(";host=\"");
+  writer.put(host);
+  writer.put("\"\r\n");
+}
+
+}  // namespace
+
 size_t write_upstream_request(const RequestHead& request, const ForwardContext& context,
                               std::span<char> out) noexcept {
   SpanWriter writer(out);
@@ -13,44 +99,35 @@ size_t write_upstream_request(const RequestHead& request, const ForwardContext& 
   writer.put(" ");
   writer.put(request.target);
   writer.put(" HTTP/1.1\r\n");
-  if (!request.has_host) {
-    // RFC 9112 §3.2: an HTTP/1.1 request always carries Host, empty if there is no authority.
-    writer.put_field("Host", context.host_if_absent);
+  // RFC 9112 §3.2: an HTTP/1.1 request always carries Host, empty if there is no authority.
+  const std::string_view host = request.has_host ? request.host : context.host_if_absent;
+  if (request.host_from_target || !request.has_host) {
+    writer.put_field("Host", host);
   }
-  const HeaderFields& fields = request.headers;
-  for (uint32_t i = 0; i < fields.count; ++i) {
-    if (!fields.forwarded(i)) {
-      continue;
-    }
-    switch (known_field(fields.lines[i].name)) {
-      case KnownField::x_forwarded_for:
-      case KnownField::x_real_ip:
-      case KnownField::x_forwarded_proto:
-      case KnownField::expect:
-        continue;
-      case KnownField::traceparent:
-        if (!context.traceparent.empty()) {
-          continue;
-        }
-        writer.put_field(fields.lines[i].name, fields.lines[i].value);
-        break;
-      default:
-        writer.put_field(fields.lines[i].name, fields.lines[i].value);
-    }
-  }
+  const Carried carried = copy_forwarded_fields(request, context, writer);
   writer.put("X-Forwarded-For: ");
-  for (uint32_t i = 0; i < fields.count; ++i) {
-    const Header& field = fields.lines[i];
-    if (fields.forwarded(i) && !field.value.empty() &&
-        known_field(field.name) == KnownField::x_forwarded_for) {
-      writer.put(field.value);
-      writer.put(", ");
-    }
+  if (context.trusted_peer) {
+    put_trusted_values(request, KnownField::x_forwarded_for, writer);
   }
   writer.put(context.client_ip);
   writer.put("\r\n");
   writer.put_field("X-Real-IP", context.client_ip);
-  writer.put_field("X-Forwarded-Proto", context.scheme);
+  if (!carried.proto) {
+    writer.put_field("X-Forwarded-Proto", context.scheme);
+  }
+  if (!carried.host) {
+    writer.put_field("X-Forwarded-Host", host);
+  }
+  if (!carried.port) {
+    writer.put_field("X-Forwarded-Port", context.port);
+  }
+  if (context.forwarded) {
+    put_forwarded(request, context, host, writer);
+  }
+  writer.put("Via: 1.1 ballast\r\n");
+  if (!context.request_id.empty()) {
+    writer.put_field("X-Request-Id", context.request_id);
+  }
   if (!context.traceparent.empty()) {
     writer.put_field("traceparent", context.traceparent);
   }
@@ -61,7 +138,12 @@ size_t write_upstream_request(const RequestHead& request, const ForwardContext& 
   } else if (request.body_kind == BodyKind::chunked) {
     writer.put("Transfer-Encoding: chunked\r\n");
   }
-  writer.put("Connection: keep-alive\r\n\r\n");
+  if (!request.upgrade.empty()) {
+    writer.put_field("Upgrade", request.upgrade);
+    writer.put("Connection: upgrade\r\n\r\n");
+  } else {
+    writer.put("Connection: keep-alive\r\n\r\n");
+  }
   return writer.finish();
 }
 
@@ -78,6 +160,11 @@ size_t write_client_response(const ResponseHead& response, bool keep_alive,
     if (fields.forwarded(i)) {
       writer.put_field(fields.lines[i].name, fields.lines[i].value);
     }
+  }
+  if (response.status == 101) {
+    const Header* upgrade = fields.find("Upgrade");
+    writer.put_field("Upgrade", upgrade == nullptr ? std::string_view{} : upgrade->value);
+    writer.put("Connection: upgrade\r\n");
   }
   // RFC 9110 §8.6 and RFC 9112 §6.1: no framing fields on a 1xx or 204.
   if (response.status >= 200) {

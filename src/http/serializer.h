@@ -20,28 +20,44 @@
 
 namespace ballast::http {
 
-// Beyond the parsed head and the caller's strings, what the serializers may add: the start line,
-// framing, Connection, X-Forwarded-*, and a space after each colon (kMaxHeaders of them).
-inline constexpr size_t kSerializeSlackBytes = 512;
+// Beyond the parsed head, the caller's strings and the request's host (written up to three more
+// times: Host, X-Forwarded-Host, Forwarded), what the serializers may add: the start line,
+// framing, Connection, the forwarding fields' names, and a space after each colon (kMaxHeaders).
+inline constexpr size_t kSerializeSlackBytes = 768;
 
 // What the proxy tells the upstream about the client.
 struct ForwardContext {
   std::string_view client_ip;       // the client connection's peer address, e.g. "192.0.2.7"
   std::string_view scheme;          // "http" or "https", the client connection's protocol
   std::string_view host_if_absent;  // Host to send when the request had none (HTTP/1.0)
+  std::string_view port;            // the port the client connected to, for X-Forwarded-Port
   std::string_view traceparent;     // when not empty, sent instead of the request's traceparent
+  std::string_view request_id;      // X-Request-Id to send; the request's own are left out
+  // The client is a trusted proxy (forwarding.trusted_proxies): the X-Forwarded-* and Forwarded
+  // values it sent are kept and extended. From anyone else they are replaced, never appended
+  // to: a client must not be able to choose the address a server believes it has.
+  bool trusted_peer = false;
+  bool forwarded = false;  // also send RFC 7239 Forwarded
 };
 
-// The request head to send upstream, asking for a persistent connection:
+// The request head to send upstream, asking for a persistent connection (or, when the client
+// asks to switch protocols, passing that request on):
 //   method SP target SP HTTP/1.1
-//   the forwarded fields, Host included, in order, except X-Forwarded-For, X-Real-IP,
-//     X-Forwarded-Proto (rewritten below) and Expect (the proxy answers 100-continue itself, as
-//     nginx does, and sends the body upstream only once it has it)
-//   X-Forwarded-For: the client's X-Forwarded-For values, then client_ip (nginx's
-//     $proxy_add_x_forwarded_for); X-Real-IP: client_ip; X-Forwarded-Proto: scheme
-//   traceparent: context.traceparent, when given (the request's own is then left out)
+//   Host: the absolute-form target's authority, when the target had one (RFC 9112 §3.2.2)
+//   the forwarded fields, Host included unless replaced, in order, except Expect (the proxy
+//     answers 100-continue itself, as nginx does, and sends the body upstream only once it has
+//     it), X-Request-Id, X-Real-IP, X-Forwarded-For (rewritten below) and, unless the peer is
+//     trusted, X-Forwarded-Proto, -Host, -Port and Forwarded
+//   X-Forwarded-For: from a trusted peer its values first; then client_ip (nginx's
+//     $proxy_add_x_forwarded_for); X-Real-IP: client_ip
+//   X-Forwarded-Proto: scheme, X-Forwarded-Host: the request's host, X-Forwarded-Port: port,
+//     each unless a trusted peer sent its own
+//   Forwarded: (when context.forwarded) a trusted peer's elements, then
+//     for=client;proto=scheme;host="host"
+//   Via: 1.1 ballast (RFC 9110 §7.6.3; received Via lines are passed on before it)
+//   X-Request-Id: context.request_id; traceparent: context.traceparent, when given
 //   Content-Length: n | Transfer-Encoding: chunked, as the request was framed
-//   Connection: keep-alive
+//   Connection: keep-alive, or "Upgrade: value" and "Connection: upgrade" for a switch
 size_t write_upstream_request(const RequestHead& request, const ForwardContext& context,
                               std::span<char> out) noexcept;
 
@@ -53,7 +69,8 @@ size_t write_upstream_request(const RequestHead& request, const ForwardContext& 
 //     "Connection: keep-alive" or "Connection: close" as keep_alive says; a body that runs until
 //     close always gets "close", since the client has no other way to find its end
 //   extra_fields (a Set-Cookie the proxy adds, ...)
-// A 1xx response gets neither framing nor Connection.
+// A 1xx response gets neither framing nor Connection, but for 101 (Switching Protocols), which
+// gets the server's Upgrade and "Connection: upgrade".
 size_t write_client_response(const ResponseHead& response, bool keep_alive,
                              std::span<const Header> extra_fields, std::span<char> out) noexcept;
 

@@ -17,9 +17,10 @@ constexpr size_t kMaxMethod = 32;
 constexpr size_t kMaxCluster = 256;
 constexpr size_t kMaxServer = 256;
 constexpr size_t kMaxTraceId = 64;
+constexpr size_t kMaxRequestId = 128;
 constexpr size_t kFixedAndNumbers = 512;  // keys, punctuation, time, six numbers (≤ 20 digits)
 static_assert(kMaxClientIp + kMaxMethod + kMaxLoggedPath + kMaxCluster + kMaxServer + kMaxTraceId +
-                      kFixedAndNumbers <=
+                      kMaxRequestId + kFixedAndNumbers <=
                   kMaxAccessLine,
               "the field bounds must fit a line");
 
@@ -184,6 +185,8 @@ size_t AccessLineFormatter::format(const AccessRecord& record, char* line) noexc
     out.number(record.attempts);
     out.literal(",\"trace_id\":\"");
     out.escaped(record.trace_id, kMaxTraceId);
+    out.literal("\",\"request_id\":\"");
+    out.escaped(record.request_id, kMaxRequestId);
     out.literal("\"}");
   } else {
     out.word(record.client_ip, kMaxClientIp);
@@ -211,6 +214,8 @@ size_t AccessLineFormatter::format(const AccessRecord& record, char* line) noexc
     out.number(record.attempts);
     out.literal(" trace_id=");
     out.word(record.trace_id, kMaxTraceId);
+    out.literal(" request_id=");
+    out.word(record.request_id, kMaxRequestId);
   }
   return out.finish();
 }

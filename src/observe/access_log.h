@@ -43,6 +43,7 @@ struct AccessRecord {
   uint64_t bytes_sent = 0;      // to the client: response head and body
   uint32_t attempts = 0;        // upstream attempts, retries included; 0 when none was made
   std::string_view trace_id;    // 32 hex digits, or empty
+  std::string_view request_id;  // X-Request-Id as sent upstream, or empty
 };
 
 inline constexpr size_t kMaxLoggedPath = 2048;  // escaped bytes

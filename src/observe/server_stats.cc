@@ -100,9 +100,13 @@ std::array<uint64_t, kStatusClasses> ClusterStats::local_responses() const noexc
 }
 
 uint64_t ClusterStats::retries() const noexcept {
+  return sum(&ClusterShard::retries);
+}
+
+uint64_t ClusterStats::sum(Counter ClusterShard::*counter) const noexcept {
   uint64_t total = 0;
   for (uint32_t w = 0; w < workers_; ++w) {
-    total += shards_[w].retries.get();
+    total += (shards_[w].*counter).get();
   }
   return total;
 }

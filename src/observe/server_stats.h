@@ -97,7 +97,10 @@ class ServerStats {
 // by status class; one shard per worker as above.
 struct alignas(64) ClusterShard {
   std::array<Counter, kStatusClasses> local_responses;
-  Counter retries;  // retries made, across the cluster's servers
+  Counter retries;         // retries made, across the cluster's servers
+  Counter tunnels_opened;  // upgraded connections (WebSocket): a 101 passed to the client
+  Counter tunnels_closed;
+  Counter oversized_responses;  // response heads over the parser's limit: 502, not a failure
 };
 
 class ClusterStats {
@@ -108,6 +111,8 @@ class ClusterStats {
   uint32_t workers() const noexcept { return workers_; }
   std::array<uint64_t, kStatusClasses> local_responses() const noexcept;
   uint64_t retries() const noexcept;
+  // One counter summed over every worker's shard.
+  uint64_t sum(Counter ClusterShard::*counter) const noexcept;
 
  private:
   uint32_t workers_;

@@ -240,6 +240,9 @@ void append_span(std::string& out, const SpanRecord& span) {
   }
   attributes.text("server.address", span.server_address.view());
   attributes.text("ballast.cluster", span.cluster.view());
+  if (!span.request_id.view().empty()) {
+    attributes.text("ballast.request_id", span.request_id.view());
+  }
   if (span.attempt != 0) {
     attributes.integer("ballast.attempt", span.attempt);
     attributes.boolean("ballast.retry", span.retry);

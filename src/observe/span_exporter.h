@@ -89,6 +89,7 @@ struct SpanRecord {
   SpanText<128> path;             // url.path: the target's path, without the query
   SpanText<96> server_address;    // server.address: the upstream's "host:port"
   SpanText<64> cluster;           // ballast.cluster
+  SpanText<64> request_id;        // ballast.request_id: X-Request-Id as sent upstream
 };
 static_assert(std::is_trivially_copyable_v<SpanRecord>);
 

@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "http/error_response.h"
+#include "http/request_target.h"
 #include "http/serializer.h"
 #include "observe/log.h"
 #include "proxy/router.h"
@@ -85,6 +86,28 @@ std::string_view cookie_value(const http::HeaderFields& headers, std::string_vie
   return {};
 }
 
+// A request id of 32 hex digits (128 random bits), as nginx's $request_id.
+size_t write_request_id(core::Random& random, std::span<char> out) noexcept {
+  static constexpr char kHex[] = "0123456789abcdef";
+  size_t length = 0;
+  for (int word = 0; word < 2; ++word) {
+    uint64_t bits = random.next();
+    for (int digit = 0; digit < 16; ++digit, bits >>= 4) {
+      out[length++] = kHex[bits & 0xF];
+    }
+  }
+  return length;
+}
+
+// A peer's request id is kept only if it is a short run of visible characters: it goes into
+// logs and spans as it is.
+bool is_usable_request_id(std::string_view id, size_t max_bytes) noexcept {
+  if (id.empty() || id.size() > max_bytes) {
+    return false;
+  }
+  return std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7F && c != '"'; });
+}
+
 // Failure's enumerators in order: connect_failure, reset, timeout, server_error, bad_response.
 AttemptEnd attempt_end_of(uint8_t failure) noexcept {
   constexpr AttemptEnd kEnds[] = {AttemptEnd::connect_failure, AttemptEnd::reset,
@@ -115,7 +138,13 @@ HttpSession::HttpSession(SessionHost& host, WorkerGeneration& generation,
     : Session(host, generation),
       listener_(listener),
       client_(std::move(client)),
-      client_ip_(core::ip_text(peer)) {}
+      client_ip_(core::ip_text(peer)) {
+  for (const core::AddressRange& range : generation.shared->config->forwarding.trusted_proxies) {
+    peer_trusted_ |= core::contains(range, peer);
+  }
+  const std::string port = std::to_string(listener.listen.port);
+  listen_port_length_ = port.copy(listen_port_.data(), listen_port_.size());
+}
 
 HttpSession::~HttpSession() = default;
 
@@ -124,7 +153,10 @@ bool HttpSession::start() noexcept {
   if (!host_.loop().watch(client_.get(), *this)) {
     return false;
   }
-  arm_client_timer();
+  // The first request's head is due within client_header of the connection's start: a client
+  // that connects and sends nothing is a slowloris too.
+  head_started_ns_ = host_.loop().now_ns();
+  update_client_timer();
   return true;
 }
 
@@ -171,6 +203,13 @@ void HttpSession::on_upstream_io(uint32_t events) noexcept {
 }
 
 void HttpSession::drive() noexcept {
+  drive_rounds();
+  if (!closed_) {
+    update_client_timer();
+  }
+}
+
+void HttpSession::drive_rounds() noexcept {
   for (int round = 0; round < kMaxRoundsPerDrive && !closed_; ++round) {
     bool progress = read_client();
     if (closed_) {
@@ -186,6 +225,12 @@ void HttpSession::drive() noexcept {
       progress |= write_upstream();
       progress |= read_upstream();
       progress |= handle_response();
+    }
+    if (phase_ == Phase::tunnel) {
+      progress |= pump_tunnel();
+      if (closed_) {
+        return;
+      }
     }
     progress |= write_client();
     if (phase_ == Phase::closing && client_out_.empty()) {
@@ -218,8 +263,9 @@ bool HttpSession::read_client() noexcept {
   const ssize_t received = receive_into(client_.get(), client_in_, drained);
   if (received > 0) {
     client_readable_ = !drained || client_hung_up_;  // a hang-up's EOF is still to be read
-    if (phase_ == Phase::reading_head || !request_body_.complete()) {
-      arm_client_timer();
+    client_read_ns_ = host_.loop().now_ns();
+    if (phase_ == Phase::reading_head && head_started_ns_ == 0) {
+      head_started_ns_ = client_read_ns_;  // the head's deadline runs from its first byte
     }
     return true;
   }
@@ -269,6 +315,10 @@ bool HttpSession::start_request() noexcept {
     respond_locally(parsed.error_status, parsed.reason);
     return true;
   }
+  head_started_ns_ = 0;
+  if (!prepare_target()) {
+    return true;
+  }
 
   const config::RouteConfig* route = find_route(listener_, request_.host, request_.target);
   const size_t cluster_index = route == nullptr ? generation_.clusters.size()
@@ -283,22 +333,14 @@ bool HttpSession::start_request() noexcept {
   cluster_ = generation_.clusters[cluster_index].get();
 
   method_is_head_ = request_.method == "HEAD";
-  method_idempotent_ = is_idempotent(request_.method);
+  request_replayable_ = is_idempotent(request_.method) || cluster_->config().retry.non_idempotent ||
+                        request_.headers.find("Idempotency-Key") != nullptr;
+  upgrade_requested_ = !request_.upgrade.empty();
   request_keep_alive_ = request_.keep_alive;
   set_hash_key(request_);
   set_affinity(request_);
-
-  const std::string_view traceparent =
-      host_.telemetry().tracing() ? begin_trace(request_) : std::string_view{};
-  const http::ForwardContext forward{client_ip_.view(), "http", listener_.listen.host, traceparent};
-  upstream_request_.clear();
-  size_t written = http::write_upstream_request(request_, forward, upstream_request_.writable());
-  if (written == 0) {
-    upstream_request_.grow(request_.head_bytes * 2 + 1024);
-    written = http::write_upstream_request(request_, forward, upstream_request_.writable());
-  }
-  upstream_request_.commit(written);
-  request_line_ready_ = true;
+  set_request_id(request_);
+  write_upstream_head(host_.telemetry().tracing() ? begin_trace(request_) : std::string_view{});
 
   request_body_.start(request_.body_kind, request_.content_length);
   client_in_.consume(request_.head_bytes);
@@ -331,6 +373,66 @@ bool HttpSession::start_request() noexcept {
   holds_request_limit_ = true;
   start_attempt();
   return true;
+}
+
+// RFC 9112 §3.2: CONNECT is a forward proxy's business, not a reverse proxy's; every other
+// target is normalised in place (request_target.h) before anything routes on it.
+bool HttpSession::prepare_target() noexcept {
+  const auto refuse = [this](uint16_t status, std::string_view reason) {
+    observe::log_event(LogLevel::info, "rejected request",
+                       {{"client", client_ip_.view()}, {"reason", reason}});
+    client_in_.consume(request_.head_bytes);
+    request_parser_.reset();
+    respond_locally(status, reason);
+    return false;
+  };
+  if (request_.method == "CONNECT") {
+    return refuse(405, "CONNECT is not served");
+  }
+  const size_t offset = static_cast<size_t>(request_.target.data() - client_in_.readable().data());
+  const std::span<char> target =
+      client_in_.readable_in_place().subspan(offset, request_.target.size());
+  const http::TargetError error = http::normalize_request_target(target, request_);
+  return error.status == 0 || refuse(error.status, error.reason);
+}
+
+// The head sent to the server, kept for retries. It carries the forwarding fields (who the
+// client is, as far as this hop can vouch) and the request's id.
+void HttpSession::write_upstream_head(std::string_view traceparent) noexcept {
+  const config::ForwardingConfig& forwarding = generation_.shared->config->forwarding;
+  http::ForwardContext forward;
+  forward.client_ip = client_ip_.view();
+  forward.scheme = "http";
+  forward.host_if_absent = listener_.listen.host;
+  forward.port = {listen_port_.data(), listen_port_length_};
+  forward.traceparent = traceparent;
+  forward.request_id = {request_id_.data(), request_id_length_};
+  forward.trusted_peer = peer_trusted_;
+  forward.forwarded = forwarding.forwarded;
+  upstream_request_.clear();
+  size_t written = http::write_upstream_request(request_, forward, upstream_request_.writable());
+  if (written == 0) {
+    // The bound serializer.h gives: the head, three more copies of the host, the strings.
+    const size_t host = request_.has_host ? request_.host.size() : forward.host_if_absent.size();
+    upstream_request_.grow(request_.head_bytes + 3 * host + 3 * forward.client_ip.size() +
+                           forward.port.size() + forward.traceparent.size() +
+                           forward.request_id.size() + 4 * request_.headers.count +
+                           http::kSerializeSlackBytes);
+    written = http::write_upstream_request(request_, forward, upstream_request_.writable());
+  }
+  upstream_request_.commit(written);
+  request_line_ready_ = true;
+}
+
+// X-Request-Id: a trusted peer's is kept, so one id follows the request through every hop;
+// anyone else's is replaced, so a client cannot forge the id a server logs.
+void HttpSession::set_request_id(const http::RequestHead& request) noexcept {
+  const http::Header* given = peer_trusted_ ? request.headers.find("X-Request-Id") : nullptr;
+  if (given != nullptr && is_usable_request_id(given->value, request_id_.size())) {
+    request_id_length_ = given->value.copy(request_id_.data(), request_id_.size());
+    return;
+  }
+  request_id_length_ = write_request_id(host_.telemetry().random, request_id_);
 }
 
 void HttpSession::set_affinity(const http::RequestHead& request) noexcept {
@@ -501,7 +603,8 @@ bool HttpSession::upstream_request_written() const noexcept {
 }
 
 bool HttpSession::write_upstream() noexcept {
-  if (upstream_ == nullptr || connecting_ || !upstream_writable_ || response_started_) {
+  if (upstream_ == nullptr || connecting_ || !upstream_writable_ ||
+      (response_started_ && phase_ != Phase::tunnel)) {
     return false;
   }
   const std::string_view head = upstream_request_.readable().substr(upstream_head_sent_);
@@ -566,7 +669,7 @@ bool HttpSession::handle_response() noexcept {
   }
   if (!response_started_) {
     const bool progress = handle_response_head();
-    if (!response_started_ || upstream_ == nullptr) {
+    if (!response_started_ || upstream_ == nullptr || phase_ == Phase::tunnel) {
       return progress;
     }
     // Frame the body bytes that came with the head now, so head and body leave together.
@@ -612,24 +715,39 @@ bool HttpSession::handle_response_head() noexcept {
       return true;
     }
     if (in.full()) {
-      fail_attempt(Failure::bad_response, "response head too large");
+      if (in.capacity() >= kMaxHeadBufferBytes) {
+        refuse_oversized_response();
+        return true;
+      }
+      // A head past the usual buffer may grow it up to the parser's limit, which says when a
+      // head is too large.
+      in.grow(kMaxHeadBufferBytes);
+      upstream_readable_ = true;
       return true;
     }
     return false;
   }
   if (parsed.status == http::ParseResult::error) {
-    fail_attempt(Failure::bad_response, parsed.reason);
+    if (parsed.oversized) {
+      refuse_oversized_response();
+    } else {
+      fail_attempt(Failure::bad_response, parsed.reason);
+    }
+    return true;
+  }
+  if (response_.status == 101) {
+    if (!upgrade_requested_) {
+      fail_attempt(Failure::bad_response, "101 to a request that did not ask to upgrade");
+    } else {
+      start_tunnel();
+    }
     return true;
   }
   if (response_.status >= 100 && response_.status < 200) {
-    // Interim (100 Continue and friends): pass it on and wait for the final head. 101 would
-    // switch protocols, which HTTP proxying here does not carry.
-    if (response_.status == 101) {
-      fail_attempt(Failure::bad_response, "protocol upgrade is not supported");
+    // Interim (100 Continue and friends): pass it on and wait for the final head.
+    if (!forward_response_head(true, {})) {
       return true;
     }
-    const size_t written = http::write_client_response(response_, true, {}, client_out_.writable());
-    client_out_.commit(written);
     in.consume(response_.head_bytes);
     response_parser_.reset();
     return true;
@@ -649,15 +767,11 @@ bool HttpSession::handle_response_head() noexcept {
   const http::Header cookie{"Set-Cookie", cluster_->affinity_cookie(attempt_.server)};
   const bool set_cookie = affinity.enabled && affinity.method == config::AffinityMethod::cookie &&
                           attempt_.server != affinity_server_;
-  const size_t written = http::write_client_response(
-      response_, client_keep_alive_,
-      set_cookie ? std::span<const http::Header>(&cookie, 1) : std::span<const http::Header>(),
-      client_out_.writable());
-  if (written == 0) {
-    fail_attempt(Failure::bad_response, "response head too large to forward");
+  if (!forward_response_head(client_keep_alive_, set_cookie
+                                                     ? std::span<const http::Header>(&cookie, 1)
+                                                     : std::span<const http::Header>())) {
     return true;
   }
-  client_out_.commit(written);
   in.consume(response_.head_bytes);
   response_body_.start(response_.body_kind, response_.content_length);
   response_started_ = true;
@@ -665,6 +779,93 @@ bool HttpSession::handle_response_head() noexcept {
                           response_.status >= 500 ? AttemptEnd::server_error : AttemptEnd::success,
                           host_.loop().now_ns());
   return true;
+}
+
+// Writes the response head for the client behind what client_out_ holds, growing the buffer
+// for a head larger than usual (up to the parser's 64 KiB and what ballast adds). False when
+// even that does not fit, and the client has been answered 502.
+bool HttpSession::forward_response_head(bool keep_alive,
+                                        std::span<const http::Header> extra) noexcept {
+  size_t written =
+      http::write_client_response(response_, keep_alive, extra, client_out_.writable());
+  if (written == 0) {
+    size_t extra_bytes = 0;
+    for (const http::Header& field : extra) {
+      extra_bytes += field.name.size() + field.value.size() + 4;
+    }
+    client_out_.grow(client_out_.size() + response_.head_bytes + extra_bytes +
+                     4 * response_.headers.count + http::kSerializeSlackBytes);
+    written = http::write_client_response(response_, keep_alive, extra, client_out_.writable());
+  }
+  if (written == 0) {
+    refuse_oversized_response();
+    return false;
+  }
+  client_out_.commit(written);
+  return true;
+}
+
+// A head over the limit is refused as nginx and HAProxy do (502), but counted apart: a server
+// that sends large headers is not failing, and must not be ejected for it.
+void HttpSession::refuse_oversized_response() noexcept {
+  cluster_->cluster_stats().oversized_responses.add();
+  observe::log_event(
+      LogLevel::warn, "response head too large",
+      {{"cluster", cluster_->config().name}, {"server", cluster_->server(attempt_.server).name}});
+  end_attempt(AttemptEnd::cancelled);
+  respond_locally(502, "response head too large");
+}
+
+// The server agreed to switch protocols: its 101 goes to the client and the two connections
+// become one tunnel. The attempt stays open (least connections still sees it) until the tunnel
+// closes; its verdict, a success, is given now.
+void HttpSession::start_tunnel() noexcept {
+  if (!forward_response_head(false, {})) {
+    return;
+  }
+  upstream_->in().consume(response_.head_bytes);
+  response_started_ = true;
+  phase_ = Phase::tunnel;
+  client_timer_.cancel();
+  upstream_timer_.cancel();
+  request_body_.start(http::BodyKind::until_close, 0);
+  response_body_.start(http::BodyKind::until_close, 0);
+  cluster_->cluster_stats().tunnels_opened.add();
+  cluster_->judge_attempt(attempt_, AttemptEnd::success, host_.loop().now_ns());
+}
+
+// One round of the tunnel: frames whatever arrived (everything is payload), writes it on, and
+// passes each side's close to the other once what it sent before has been written.
+bool HttpSession::pump_tunnel() noexcept {
+  bool progress = read_upstream();
+  const size_t to_server = request_body_.ready_bytes();
+  request_body_.frame(client_in_.readable().substr(to_server));
+  const size_t to_client = response_body_.ready_bytes();
+  response_body_.frame(upstream_->in().readable().substr(to_client));
+  progress |= request_body_.ready_bytes() != to_server || response_body_.ready_bytes() != to_client;
+  progress |= write_upstream();
+  if (upstream_eof_ && !upstream_writable_ && request_body_.ready_bytes() != 0 && !upstream_shut_) {
+    abort_exchange("server closed the tunnel");  // a write failed: the server is gone
+    return true;
+  }
+  if (client_eof_ && request_body_.ready_bytes() == 0 && !upstream_shut_) {
+    shutdown(upstream_->fd(), SHUT_WR);
+    upstream_shut_ = true;
+    progress = true;
+  }
+  if (upstream_eof_ && response_body_.ready_bytes() == 0 && client_out_.empty() && !client_shut_) {
+    shutdown(client_.get(), SHUT_WR);
+    client_shut_ = true;
+    progress = true;
+  }
+  if (upstream_shut_ && client_shut_) {
+    close();
+    return true;
+  }
+  if (progress) {
+    client_read_ns_ = host_.loop().now_ns();  // the tunnel's idle clock
+  }
+  return progress;
 }
 
 bool HttpSession::write_client() noexcept {
@@ -677,11 +878,13 @@ bool HttpSession::write_client() noexcept {
           ? upstream_->in().readable().substr(0, response_body_.ready_bytes())
           : std::string_view{};
   if (head.empty() && body.empty()) {
+    client_write_ns_ = host_.loop().now_ns();  // the client has everything we had for it
     return false;
   }
   const ssize_t sent = send_gathered(client_.get(), head, body);
   if (sent > 0) {
     const size_t total = static_cast<size_t>(sent);
+    client_write_ns_ = host_.loop().now_ns();
     client_writable_ = total == head.size() + body.size();  // short: the buffer is full
     const size_t head_part = std::min(total, head.size());
     const size_t body_part = total - head_part;
@@ -701,6 +904,12 @@ bool HttpSession::write_client() noexcept {
   return true;
 }
 
+// A request may go to a server again if it is replayable or no byte of it has reached one yet
+// (a connect failure, or a reset before the head left).
+bool HttpSession::may_send_again() const noexcept {
+  return request_replayable_ || (upstream_head_sent_ == 0 && request_body_bytes_sent_ == 0);
+}
+
 bool HttpSession::may_retry(Failure failure) const noexcept {
   const config::RetryConfig& retry = cluster_->config().retry;
   uint8_t needed = 0;
@@ -718,8 +927,7 @@ bool HttpSession::may_retry(Failure failure) const noexcept {
     case Failure::bad_response:
       return false;
   }
-  return attempts_made_ < retry.attempts && (retry.on & needed) != 0 &&
-         (method_idempotent_ || failure == Failure::connect_failure) &&
+  return attempts_made_ < retry.attempts && (retry.on & needed) != 0 && may_send_again() &&
          request_body_bytes_sent_ == 0 && !response_started_ &&
          (!in_retry_budget(failure) || cluster_->retry_budget().allows_retry(retry)) &&
          cluster_->health().retries.has_room();
@@ -778,7 +986,8 @@ void HttpSession::give_back_retry() noexcept {
 void HttpSession::fail_attempt(Failure failure, std::string_view detail) noexcept {
   const balance::ServerIndex server = attempt_.server;
   const bool stale_reuse = upstream_ != nullptr && upstream_->reused() && !response_bytes_seen_ &&
-                           failure == Failure::reset && request_body_bytes_sent_ == 0;
+                           failure == Failure::reset && request_body_bytes_sent_ == 0 &&
+                           may_send_again();
   upstream::ServerState& state = cluster_->server(server);
   if (stale_reuse && !stale_connection_retried_) {
     // The pooled connection had been closed by the server: not the server's failure. The
@@ -839,7 +1048,8 @@ void HttpSession::complete_exchange() noexcept {
     return;
   }
   phase_ = Phase::reading_head;
-  arm_client_timer();
+  idle_since_ns_ = host_.loop().now_ns();
+  head_started_ns_ = client_in_.empty() ? 0 : idle_since_ns_;  // a pipelined head has begun
 }
 
 // Counts a request's answer, once: the server's (forwarded) or ballast's own (server kNoServer).
@@ -937,6 +1147,8 @@ void HttpSession::log_access(uint16_t status, balance::ServerIndex server) noexc
   record.bytes_sent = response_bytes_ + client_out_.size();  // what is queued will follow
   record.attempts = attempts_made_;
   record.trace_id = traced ? std::string_view(trace_hex.data(), trace_hex.size()) : "";
+  record.request_id = request_line_ready_ ? std::string_view(request_id_.data(), request_id_length_)
+                                          : std::string_view{};
   telemetry.access_log->record(record);
 }
 
@@ -956,6 +1168,7 @@ void HttpSession::submit_attempt_span(AttemptEnd end) noexcept {
   span.attempt = static_cast<uint16_t>(attempts_made_);
   span.retry = attempts_made_ > 1;
   fill_request_fields(span, method, target, cluster_->config().name);
+  span.request_id.assign({request_id_.data(), request_id_length_});
   span.server_address.assign(cluster_->server(attempt_.server).name);
   telemetry.spans->submit(telemetry.worker, span);
 }
@@ -974,6 +1187,7 @@ void HttpSession::submit_request_span(uint16_t status, balance::ServerIndex serv
   span.status = status >= 500 ? observe::SpanStatus::error : observe::SpanStatus::unset;
   fill_request_fields(span, method, target,
                       cluster_ == nullptr ? std::string_view{} : cluster_->config().name);
+  span.request_id.assign({request_id_.data(), request_id_length_});
   if (server != balance::kNoServer) {
     span.server_address.assign(cluster_->server(server).name);
   }
@@ -1016,7 +1230,7 @@ void HttpSession::respond_locally(uint16_t status, std::string_view reason) noex
 // Sends what client_out_ holds, then closes; the client timer bounds a client that never reads.
 void HttpSession::enter_closing() noexcept {
   phase_ = Phase::closing;
-  arm_client_timer();
+  client_write_ns_ = host_.loop().now_ns();
 }
 
 // After our last response, a client may still be sending (the rest of a rejected request).
@@ -1076,8 +1290,12 @@ void HttpSession::close() noexcept {
     request_done(response_started_ ? response_.status : 499,
                  response_started_ ? attempt_.server : balance::kNoServer);
   }
+  if (phase_ == Phase::tunnel) {
+    cluster_->cluster_stats().tunnels_closed.add();
+  }
   if (attempt_.server != balance::kNoServer) {
-    end_attempt(AttemptEnd::cancelled);  // cut short on our side, not the server's
+    // Cut short on our side, not the server's; a tunnel's end is its attempt's (successful) end.
+    end_attempt(phase_ == Phase::tunnel ? AttemptEnd::success : AttemptEnd::cancelled);
   }
   if (cluster_ != nullptr) {
     finish_request();
@@ -1089,9 +1307,85 @@ void HttpSession::close() noexcept {
   host_.session_closed(*this);
 }
 
-void HttpSession::arm_client_timer() noexcept {
-  const uint64_t timeout_ms = generation_.shared->config->timeouts.client_ms;
-  client_timer_.arm(host_.loop().timers(), host_.loop().now_ns() + timeout_ms * core::kNsPerMs);
+// The client owes us bytes of a body, and we have room for them.
+bool HttpSession::waiting_on_client_body() const noexcept {
+  return phase_ == Phase::proxying && !request_body_.complete() && !client_eof_ &&
+         !client_in_.full();
+}
+
+// We hold bytes for the client that it has not taken.
+bool HttpSession::waiting_on_client_send() const noexcept {
+  return !client_writable_ &&
+         (!client_out_.empty() || (response_started_ && response_body_.ready_bytes() != 0));
+}
+
+// When the client's current wait ends; 0 when we are not waiting on the client (the server's
+// timer runs instead).
+uint64_t HttpSession::client_deadline_ns() const noexcept {
+  const config::TimeoutsConfig& timeouts = generation_.shared->config->timeouts;
+  const auto after = [](uint64_t since_ns, uint64_t timeout_ms) {
+    return since_ns + timeout_ms * core::kNsPerMs;
+  };
+  if (lingering_) {
+    return client_timer_.deadline_ns();  // linger() set it
+  }
+  switch (phase_) {
+    case Phase::reading_head:
+      if (!client_out_.empty()) {
+        return after(client_write_ns_, timeouts.client_send());
+      }
+      if (head_started_ns_ != 0) {
+        return after(head_started_ns_, timeouts.client_header_ms);
+      }
+      return after(idle_since_ns_, timeouts.keepalive());
+    case Phase::proxying:
+      if (waiting_on_client_send()) {
+        return after(client_write_ns_, timeouts.client_send());
+      }
+      return waiting_on_client_body() ? after(client_read_ns_, timeouts.client_body()) : 0;
+    case Phase::tunnel:
+      return after(client_read_ns_, timeouts.tunnel_ms);
+    case Phase::closing:
+      return after(client_write_ns_, timeouts.client_send());
+  }
+  return 0;
+}
+
+void HttpSession::update_client_timer() noexcept {
+  const uint64_t deadline_ns = client_deadline_ns();
+  if (deadline_ns == 0) {
+    client_timer_.cancel();
+  } else if (!client_timer_.armed() || client_timer_.deadline_ns() != deadline_ns) {
+    client_timer_.arm(host_.loop().timers(), deadline_ns);
+  }
+}
+
+void HttpSession::on_client_timer() noexcept {
+  if (lingering_) {
+    close();
+    return;
+  }
+  const uint64_t deadline_ns = client_deadline_ns();
+  if (deadline_ns == 0 || deadline_ns > host_.loop().now_ns()) {
+    update_client_timer();  // the wait it was armed for is over, or moved on
+    return;
+  }
+  const bool head_due = phase_ == Phase::reading_head && client_out_.empty() && !client_in_.empty();
+  const bool body_due =
+      phase_ == Phase::proxying && !waiting_on_client_send() && !response_started_;
+  if (head_due) {
+    respond_locally(408, "request head not received in time");
+    drive();
+  } else if (body_due) {
+    if (upstream_ != nullptr || attempt_.server != balance::kNoServer) {
+      end_attempt(AttemptEnd::cancelled);  // the client's delay, not the server's
+    }
+    respond_locally(408, "request body not received in time");
+    drive();
+  } else {
+    // Idle keep-alive, an unread answer, an idle tunnel: nothing more can be said to the client.
+    abort_exchange(phase_ == Phase::tunnel ? "tunnel idle" : "client timed out");
+  }
 }
 
 void HttpSession::arm_upstream_timer(uint64_t timeout_ms) noexcept {
@@ -1103,12 +1397,16 @@ void HttpSession::on_timer(core::Timer& timer) noexcept {
     return;
   }
   if (&timer == &client_timer_) {
-    if (phase_ == Phase::reading_head && !client_in_.empty()) {
-      respond_locally(408, "request head not received in time");
-      drive();
-    } else {
-      close();  // idle keep-alive connection, or a request body that stalled
-    }
+    on_client_timer();
+    return;
+  }
+  // The server's timer, while the client is the one holding things up (a body still to come, or
+  // an answer it has not read): the client's own deadlines deal with that; the server is not to
+  // blame.
+  if (!connecting_ &&
+      (waiting_on_client_send() ||
+       (!response_started_ && waiting_on_client_body() && request_body_.ready_bytes() == 0))) {
+    arm_upstream_timer(response_timeout_ms());
     return;
   }
   if (connecting_) {

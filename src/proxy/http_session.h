@@ -8,18 +8,31 @@
 //
 // The exchange, per request:
 //   reading_head --(head parsed, server chosen)--> proxying --(response forwarded)--> reading_head
-//                                                            \--(close needed)--> closing
+//                                                     |      \--(close needed)--> closing
+//                                                     \--(101 to an Upgrade request)--> tunnel
+// In a tunnel (WebSocket and other upgrades) bytes flow both ways unframed until both sides have
+// closed, or the tunnel has been idle for timeouts.tunnel.
+//
+// Deadlines (timeouts.*): the client's waits each have their own timer, apart from the server's,
+// so a client that trickles, stalls or stops reading is closed on its own clock and never blamed
+// on a server: a request head must arrive whole within client_header of its first byte (of the
+// connection's start, for the first one); a body may pause client_body at most; the client may
+// leave answers unread for client_send at most; an idle keep-alive connection lasts keepalive.
 // Every socket is edge-triggered; readable/writable flags remember readiness until a call says
 // EAGAIN, and drive() makes every step that can progress until none can. Bodies stream through
 // the fixed buffers: when the receiver is slow the buffer fills and the sender is no longer read,
 // which is the back-pressure, so memory per connection stays fixed whatever the body's size.
 //
 // Attempts and retries (Envoy's and nginx's rules): a failed attempt is retried on another
-// server while `retry.attempts` allows, the failure kind is in `retry.on`, the method is
-// idempotent or the failure is a connect failure, no body byte has been streamed to a server,
-// no response byte has reached the client, and the cluster's retry budget has room. A reused
-// keep-alive connection that turns out closed is retried once on a fresh connection to the same
-// server, without counting: that race is the pool's, not the server's.
+// server while `retry.attempts` allows, the failure kind is in `retry.on`, the request may be
+// sent again (below), no body byte has been streamed to a server, no response byte has reached
+// the client, and the cluster's retry budget has room. A reused keep-alive connection that turns
+// out closed is retried once on a fresh connection to the same server, without counting: that
+// race is the pool's, not the server's — but only for a request that may be sent again.
+//
+// Sent again: a request that is not idempotent (RFC 9110 §9.2.2: POST, PATCH, any unknown
+// method) is never sent a second time once a byte of it reached a server, since the server may
+// have acted on it, unless retry.non_idempotent is set or it carries Idempotency-Key.
 
 #include <array>
 #include <cstdint>
@@ -62,17 +75,26 @@ class HttpSession final : public Session,
   void release() noexcept override { delete this; }
 
  private:
-  enum class Phase : uint8_t { reading_head, proxying, closing };
+  enum class Phase : uint8_t { reading_head, proxying, tunnel, closing };
   enum class Failure : uint8_t { connect_failure, reset, timeout, server_error, bad_response };
 
   static constexpr size_t kClientBufferBytes = 16 * 1024;
   static constexpr size_t kClientOutBytes = 8 * 1024;
   static constexpr size_t kHashKeyBytes = 256;
   static constexpr uint64_t kLingerMs = 2'000;
+  // A request id kept from a trusted peer is at most this long (nginx's $request_id is 32).
+  static constexpr size_t kMaxRequestIdBytes = 64;
 
   void drive() noexcept;
+  void drive_rounds() noexcept;
   bool read_client() noexcept;
   bool start_request() noexcept;
+  bool prepare_target() noexcept;
+  void write_upstream_head(std::string_view traceparent) noexcept;
+  void set_request_id(const http::RequestHead& request) noexcept;
+  bool pump_tunnel() noexcept;
+  void start_tunnel() noexcept;
+  void refuse_oversized_response() noexcept;
   bool frame_request_body() noexcept;
   bool write_upstream() noexcept;
   bool read_upstream() noexcept;
@@ -87,6 +109,8 @@ class HttpSession final : public Session,
   void end_attempt(AttemptEnd end) noexcept;
   void fail_attempt(Failure failure, std::string_view detail) noexcept;
   bool may_retry(Failure failure) const noexcept;
+  bool may_send_again() const noexcept;
+  bool forward_response_head(bool keep_alive, std::span<const http::Header> extra) noexcept;
   void complete_exchange() noexcept;
   void request_done(uint16_t status, balance::ServerIndex server) noexcept;
   std::string_view begin_trace(const http::RequestHead& request) noexcept;
@@ -104,7 +128,11 @@ class HttpSession final : public Session,
   bool linger() noexcept;
   void close() noexcept;
 
-  void arm_client_timer() noexcept;
+  uint64_t client_deadline_ns() const noexcept;
+  void update_client_timer() noexcept;
+  void on_client_timer() noexcept;
+  bool waiting_on_client_send() const noexcept;
+  bool waiting_on_client_body() const noexcept;
   void arm_upstream_timer(uint64_t timeout_ms) noexcept;
   uint64_t response_timeout_ms() const noexcept;
   void set_hash_key(const http::RequestHead& request) noexcept;
@@ -126,6 +154,15 @@ class HttpSession final : public Session,
   bool client_writable_ = true;
   bool client_eof_ = false;
   bool client_hung_up_ = false;  // epoll reported the peer's FIN (or an error)
+  bool peer_trusted_ = false;    // forwarding.trusted_proxies holds the client's address
+  std::array<char, 6> listen_port_{};
+  size_t listen_port_length_ = 0;
+  // The client's clocks (loop time): when the head being read began (0: none begun), and the
+  // last time the client gave bytes, or took all we had for it.
+  uint64_t head_started_ns_ = 0;
+  uint64_t client_read_ns_ = 0;
+  uint64_t client_write_ns_ = 0;
+  uint64_t idle_since_ns_ = 0;  // the last response's end (keep-alive idle)
   bool closed_ = false;
   bool lingering_ = false;
   Phase phase_ = Phase::reading_head;
@@ -151,7 +188,12 @@ class HttpSession final : public Session,
   uint16_t attempt_status_ = 0;
   std::array<char, observe::kTraceParentBytes> traceparent_{};
   bool method_is_head_ = false;
-  bool method_idempotent_ = false;
+  bool request_replayable_ = false;  // may be sent again once a byte of it reached a server
+  bool upgrade_requested_ = false;   // the head asked to switch protocols
+  bool upstream_shut_ = false;       // tunnel: our write side to the server is shut down
+  bool client_shut_ = false;         // tunnel: our write side to the client is shut down
+  std::array<char, kMaxRequestIdBytes> request_id_{};
+  size_t request_id_length_ = 0;
   bool request_keep_alive_ = false;
   uint64_t request_body_bytes_sent_ = 0;  // to any server: once > 0, no replay
   std::array<char, kHashKeyBytes> hash_key_storage_{};

@@ -15,6 +15,7 @@ Endpoints (any other path answers 200 with the backend's name):
   /bytes/N           N bytes of PATTERN with Content-Length
   /chunked/N         N bytes of PATTERN chunked (varied chunk sizes), trailer X-Body-Length: N
   /response-headers?Name=Value&...   200 with those response headers added
+  /head-bytes/N      200 whose head is about N bytes long (X-Fill-K fields of up to 4000 bytes)
   /close-after       a complete keep-alive response (no `Connection: close`) and FIN, in one segment
   /close-mid         Content-Length 1000000, 1000 bytes of body, then FIN; `?reset` sends RST
   /reset             reads the request, then RST without answering
@@ -454,6 +455,13 @@ class Connection:
         if word == "response-headers":
             extra = urllib.parse.parse_qsl(request.query, keep_blank_values=True)
             return self.respond(request, 200, self.name_body(), keep, extra)
+        if word == "head-bytes" and arg.isdigit():
+            fill, left, index = [], int(arg), 0
+            while left > 0:
+                size = min(left, 4000)
+                fill.append((f"X-Fill-{index}", "f" * size))
+                left, index = left - size - 12, index + 1
+            return self.respond(request, 200, self.name_body(), keep, fill)
         if word == "close-after":
             # Corked: the FIN rides on the response's segment, so the proxy learns of both at once.
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)

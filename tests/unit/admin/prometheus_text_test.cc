@@ -163,6 +163,15 @@ loadbalancer_upstream_failures_total{cluster="web",server="127.0.0.1:9001",kind=
 # HELP loadbalancer_retries_total Retries made: attempts after a request's first.
 # TYPE loadbalancer_retries_total counter
 loadbalancer_retries_total{cluster="web"} 1
+# HELP loadbalancer_tunnels_total Connections upgraded to a tunnel (WebSocket): a 101 passed to the client.
+# TYPE loadbalancer_tunnels_total counter
+loadbalancer_tunnels_total{cluster="web"} 0
+# HELP loadbalancer_tunnels_open Upgraded connections open now.
+# TYPE loadbalancer_tunnels_open gauge
+loadbalancer_tunnels_open{cluster="web"} 0
+# HELP loadbalancer_oversized_responses_total Responses whose head outgrew 64 KiB: the client got 502; not a server failure.
+# TYPE loadbalancer_oversized_responses_total counter
+loadbalancer_oversized_responses_total{cluster="web"} 0
 # HELP loadbalancer_received_bytes_total Bytes read from the server: response heads and bodies.
 # TYPE loadbalancer_received_bytes_total counter
 loadbalancer_received_bytes_total{cluster="web",server="127.0.0.1:9001"} 1000
@@ -373,7 +382,7 @@ TEST(PrometheusTextTest, EachFamilyIsDeclaredOnceBeforeItsSamples) {
           << line;
     }
   }
-  EXPECT_EQ(declared.size(), 26u);  // 14 loadbalancer, 7 process, 5 ballast
+  EXPECT_EQ(declared.size(), 29u);  // 17 loadbalancer, 7 process, 5 ballast
 }
 
 TEST(PrometheusTextTest, PromtoolAcceptsThePage) {

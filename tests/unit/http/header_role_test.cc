@@ -30,7 +30,11 @@ TEST(KnownField, RecognisesTheFieldsTheProxyActsOn) {
   EXPECT_EQ(known_field("x-forwarded-for"), KnownField::x_forwarded_for);
   EXPECT_EQ(known_field("X-Real-IP"), KnownField::x_real_ip);
   EXPECT_EQ(known_field("X-Forwarded-Proto"), KnownField::x_forwarded_proto);
-  EXPECT_EQ(known_field("X-Forwarded-Host"), KnownField::other);
+  EXPECT_EQ(known_field("X-Forwarded-Host"), KnownField::x_forwarded_host);
+  EXPECT_EQ(known_field("x-forwarded-port"), KnownField::x_forwarded_port);
+  EXPECT_EQ(known_field("Forwarded"), KnownField::forwarded);
+  EXPECT_EQ(known_field("X-Request-ID"), KnownField::x_request_id);
+  EXPECT_EQ(known_field("X-Forwarded-Hos"), KnownField::other);
 }
 
 }  // namespace

@@ -13,8 +13,20 @@
 namespace ballast::http {
 namespace {
 
-const ForwardContext kContext{
-    .client_ip = "192.0.2.7", .scheme = "https", .host_if_absent = "app", .traceparent = {}};
+const ForwardContext kContext{.client_ip = "192.0.2.7",
+                              .scheme = "https",
+                              .host_if_absent = "app",
+                              .port = "443",
+                              .traceparent = {},
+                              .request_id = "r1"};
+
+// What every upstream request carries about its client from an untrusted peer.
+std::string forwarding_fields(std::string_view host) {
+  return "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: https\r\n"
+         "X-Forwarded-Host: " +
+         std::string(host) +
+         "\r\nX-Forwarded-Port: 443\r\nVia: 1.1 ballast\r\nX-Request-Id: r1\r\n";
+}
 
 RequestHead parse_request(std::string_view text) {
   RequestHead head;
@@ -47,17 +59,55 @@ std::string client_response(const ResponseHead& head, bool keep_alive,
   return std::string(out.data(), written);
 }
 
-TEST(WriteUpstreamRequest, ForwardsEndToEndFieldsAndRewritesTheRest) {
+TEST(WriteUpstreamRequest, ForwardsEndToEndFieldsAndReplacesWhatAnUntrustedPeerSays) {
   const std::string text =
       "POST /submit?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\n"
       "X-Forwarded-For: 203.0.113.1\r\nConnection: keep-alive, X-Hop\r\nX-Hop: secret\r\n"
       "X-Real-IP: 6.6.6.6\r\nX-Forwarded-Proto: spoofed\r\nExpect: 100-continue\r\n"
+      "X-Forwarded-Host: evil\r\nX-Forwarded-Port: 1\r\nForwarded: for=6.6.6.6\r\n"
+      "X-Request-Id: forged\r\nVia: 1.0 upstream-cache\r\n"
       "x-forwarded-for: 198.51.100.2\r\nContent-Length: 005\r\nTE: trailers\r\nAccept:*/*\r\n\r\n";
   EXPECT_EQ(upstream_request(parse_request(text)),
-            "POST /submit?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\nAccept: */*\r\n"
-            "X-Forwarded-For: 203.0.113.1, 198.51.100.2, 192.0.2.7\r\n"
-            "X-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: https\r\nContent-Length: 5\r\n"
+            "POST /submit?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\n"
+            "Via: 1.0 upstream-cache\r\nAccept: */*\r\n" +
+                forwarding_fields("example.com") +
+                "Content-Length: 5\r\nConnection: keep-alive\r\n\r\n");
+}
+
+TEST(WriteUpstreamRequest, KeepsAndExtendsWhatATrustedPeerSays) {
+  const std::string text =
+      "GET / HTTP/1.1\r\nHost: example.com\r\nX-Forwarded-For: 203.0.113.1\r\n"
+      "X-Forwarded-Proto: https\r\nX-Forwarded-Host: public.example\r\n"
+      "X-Forwarded-Port: 8443\r\nForwarded: for=203.0.113.1\r\n\r\n";
+  ForwardContext trusted = kContext;
+  trusted.trusted_peer = true;
+  std::array<char, 4096> out;
+  size_t written = write_upstream_request(parse_request(text), trusted, out);
+  EXPECT_EQ(std::string(out.data(), written),
+            "GET / HTTP/1.1\r\nHost: example.com\r\nX-Forwarded-Proto: https\r\n"
+            "X-Forwarded-Host: public.example\r\nX-Forwarded-Port: 8443\r\n"
+            "Forwarded: for=203.0.113.1\r\nX-Forwarded-For: 203.0.113.1, 192.0.2.7\r\n"
+            "X-Real-IP: 192.0.2.7\r\nVia: 1.1 ballast\r\nX-Request-Id: r1\r\n"
             "Connection: keep-alive\r\n\r\n");
+  trusted.forwarded = true;
+  trusted.client_ip = "2001:db8::1";
+  written = write_upstream_request(parse_request(text), trusted, out);
+  EXPECT_NE(std::string(out.data(), written)
+                .find("Forwarded: for=203.0.113.1, for=\"[2001:db8::1]\";proto=https;"
+                      "host=\"example.com\"\r\n"),
+            std::string::npos);
+}
+
+TEST(WriteUpstreamRequest, WritesForwardedFromAnUntrustedPeerWithoutItsValues) {
+  ForwardContext context = kContext;
+  context.forwarded = true;
+  std::array<char, 4096> out;
+  const size_t written = write_upstream_request(
+      parse_request("GET / HTTP/1.1\r\nHost: h:81\r\nForwarded: for=6.6.6.6\r\n\r\n"), context,
+      out);
+  const std::string head(out.data(), written);
+  EXPECT_NE(head.find("Forwarded: for=192.0.2.7;proto=https;host=\"h:81\"\r\n"), std::string::npos);
+  EXPECT_EQ(head.find("6.6.6.6"), std::string::npos);
 }
 
 TEST(WriteUpstreamRequest, ReplacesTheTraceparentWhenTheProxyTraces) {
@@ -65,36 +115,51 @@ TEST(WriteUpstreamRequest, ReplacesTheTraceparentWhenTheProxyTraces) {
       "GET / HTTP/1.1\r\nHost: a\r\nTraceParent: 00-aa-bb-01\r\ntracestate: k=v\r\n\r\n";
   const RequestHead request = parse_request(text);
   EXPECT_EQ(upstream_request(request),  // not tracing: passed on as it came
-            "GET / HTTP/1.1\r\nHost: a\r\nTraceParent: 00-aa-bb-01\r\ntracestate: k=v\r\n"
-            "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: https\r\n"
-            "Connection: keep-alive\r\n\r\n");
+            "GET / HTTP/1.1\r\nHost: a\r\nTraceParent: 00-aa-bb-01\r\ntracestate: k=v\r\n" +
+                forwarding_fields("a") + "Connection: keep-alive\r\n\r\n");
   ForwardContext tracing = kContext;
   tracing.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
   std::array<char, 4096> out;
   const size_t written = write_upstream_request(request, tracing, out);
   EXPECT_EQ(std::string(out.data(), written),
-            "GET / HTTP/1.1\r\nHost: a\r\ntracestate: k=v\r\nX-Forwarded-For: 192.0.2.7\r\n"
-            "X-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: https\r\n"
-            "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
-            "Connection: keep-alive\r\n\r\n");
+            "GET / HTTP/1.1\r\nHost: a\r\ntracestate: k=v\r\n" + forwarding_fields("a") +
+                "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+                "Connection: keep-alive\r\n\r\n");
 }
 
 TEST(WriteUpstreamRequest, WritesChunkedFramingAndNoFramingForNoBody) {
   EXPECT_EQ(
       upstream_request(parse_request(
           "PUT /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")),
-      "PUT /u HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\n"
-      "X-Forwarded-Proto: https\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n");
+      "PUT /u HTTP/1.1\r\nHost: h\r\n" + forwarding_fields("h") +
+          "Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n");
   EXPECT_EQ(
       upstream_request(parse_request("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For:\r\n\r\n")),
-      "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\n"
-      "X-Forwarded-Proto: https\r\nConnection: keep-alive\r\n\r\n");
+      "GET / HTTP/1.1\r\nHost: h\r\n" + forwarding_fields("h") + "Connection: keep-alive\r\n\r\n");
 }
 
 TEST(WriteUpstreamRequest, UpgradesHttp10AndSuppliesAMissingHost) {
   EXPECT_EQ(upstream_request(parse_request("GET /old HTTP/1.0\r\nAccept: */*\r\n\r\n")),
-            "GET /old HTTP/1.1\r\nHost: app\r\nAccept: */*\r\nX-Forwarded-For: 192.0.2.7\r\n"
-            "X-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: https\r\nConnection: keep-alive\r\n\r\n");
+            "GET /old HTTP/1.1\r\nHost: app\r\nAccept: */*\r\n" + forwarding_fields("app") +
+                "Connection: keep-alive\r\n\r\n");
+}
+
+TEST(WriteUpstreamRequest, SendsTheAuthorityOfAnAbsoluteTargetAsHost) {
+  RequestHead head = parse_request("GET /x HTTP/1.1\r\nHost: public.example\r\n\r\n");
+  head.host = "internal";
+  head.host_from_target = true;
+  EXPECT_EQ(upstream_request(head), "GET /x HTTP/1.1\r\nHost: internal\r\n" +
+                                        forwarding_fields("internal") +
+                                        "Connection: keep-alive\r\n\r\n");
+}
+
+TEST(WriteUpstreamRequest, PassesOnAnUpgrade) {
+  const RequestHead head = parse_request(
+      "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+      "Sec-WebSocket-Key: k\r\n\r\n");
+  EXPECT_EQ(upstream_request(head), "GET /ws HTTP/1.1\r\nHost: h\r\nSec-WebSocket-Key: k\r\n" +
+                                        forwarding_fields("h") +
+                                        "Upgrade: websocket\r\nConnection: upgrade\r\n\r\n");
 }
 
 TEST(WriteUpstreamRequest, ParsesBackToTheSameRequest) {
@@ -153,6 +218,12 @@ TEST(WriteClientResponse, FramesEachKindOfResponse) {
       {"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", false,
        "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n"},
       {"HTTP/1.1 100 Continue\r\n\r\n", false, "HTTP/1.1 100 Continue\r\n\r\n"},
+      // A switch of protocols names the protocol and the Connection option it needs.
+      {"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+       "Sec-WebSocket-Accept: a\r\n\r\n",
+       false,
+       "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: a\r\nUpgrade: websocket\r\n"
+       "Connection: upgrade\r\n\r\n"},
       // A body that ends at close forces close; a missing reason gets ours.
       {"HTTP/1.0 200\r\nServer: old\r\n\r\n", false,
        "HTTP/1.1 200 OK\r\nServer: old\r\nConnection: close\r\n\r\n"},

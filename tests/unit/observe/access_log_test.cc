@@ -40,6 +40,7 @@ AccessRecord sample_record() {
   record.bytes_sent = 5120;
   record.attempts = 1;
   record.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  record.request_id = "f0e1d2c3b4a59687";
   return record;
 }
 
@@ -262,25 +263,27 @@ std::string escaped(std::string_view value) {
 // --- the line -----------------------------------------------------------------------------
 
 TEST(AccessLineTest, FormatsTheJsonLine) {
-  EXPECT_EQ(format(sample_record()),
-            "{\"ts\":\"2026-11-24T08:00:00.123Z\",\"type\":\"access\",\"client_ip\":\"10.0.0.7\","
-            "\"method\":\"GET\",\"path\":\"/v1/items?id=3\",\"status\":200,\"cluster\":\"api\","
-            "\"server\":\"10.0.1.1:8080\",\"duration_ms\":1.234,\"bytes_received\":312,"
-            "\"bytes_sent\":5120,\"attempts\":1,"
-            "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"}\n");
+  EXPECT_EQ(
+      format(sample_record()),
+      "{\"ts\":\"2026-11-24T08:00:00.123Z\",\"type\":\"access\",\"client_ip\":\"10.0.0.7\","
+      "\"method\":\"GET\",\"path\":\"/v1/items?id=3\",\"status\":200,\"cluster\":\"api\","
+      "\"server\":\"10.0.1.1:8080\",\"duration_ms\":1.234,\"bytes_received\":312,"
+      "\"bytes_sent\":5120,\"attempts\":1,"
+      "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"request_id\":\"f0e1d2c3b4a59687\"}\n");
 }
 
 TEST(AccessLineTest, FormatsTheTextLine) {
   EXPECT_EQ(format(sample_record(), LogFormat::text),
             "10.0.0.7 - - [24/Nov/2026:08:00:00.123 +0000] \"GET /v1/items?id=3\" 200 5120 "
             "cluster=api server=10.0.1.1:8080 duration_ms=1.234 bytes_received=312 attempts=1 "
-            "trace_id=4bf92f3577b34da6a3ce929d0e0e4736\n");
+            "trace_id=4bf92f3577b34da6a3ce929d0e0e4736 request_id=f0e1d2c3b4a59687\n");
 }
 
 TEST(AccessLineTest, AnAnswerFromBallastHasNoServerAndMayHaveNoTrace) {
   AccessRecord record = sample_record();
   record.server = "";
   record.trace_id = "";
+  record.request_id = "";
   record.status = 503;
   record.attempts = 0;
   const std::map<std::string, std::string> members = parse(format(record));
@@ -290,7 +293,7 @@ TEST(AccessLineTest, AnAnswerFromBallastHasNoServerAndMayHaveNoTrace) {
   EXPECT_EQ(members.at("attempts"), "0");
   const std::string text = format(record, LogFormat::text);
   EXPECT_NE(text.find(" 503 5120 cluster=api server=- "), std::string::npos) << text;
-  EXPECT_TRUE(text.ends_with(" attempts=0 trace_id=-\n")) << text;
+  EXPECT_TRUE(text.ends_with(" attempts=0 trace_id=- request_id=-\n")) << text;
 }
 
 TEST(AccessLineTest, CarriesEveryFieldTheIssueNames) {
@@ -300,7 +303,7 @@ TEST(AccessLineTest, CarriesEveryFieldTheIssueNames) {
         "bytes_received", "bytes_sent", "attempts", "trace_id"}) {
     EXPECT_TRUE(members.contains(key)) << key;
   }
-  EXPECT_EQ(members.size(), 13u);
+  EXPECT_EQ(members.size(), 14u);
   EXPECT_EQ(members.at("type"), "access");
 }
 
@@ -465,7 +468,7 @@ TEST(AccessLineTest, AnyBytesMakeOneValidJsonLine) {
     record.path = path;
     record.method = std::string_view(path).substr(0, std::min<size_t>(path.size(), 7));
     const std::map<std::string, std::string> members = parse(format(record));
-    EXPECT_EQ(members.size(), 13u);
+    EXPECT_EQ(members.size(), 14u);
     if (::testing::Test::HasFailure()) {
       break;
     }
