@@ -1374,6 +1374,8 @@ void HttpSession::on_client_timer() noexcept {
   const bool body_due =
       phase_ == Phase::proxying && !waiting_on_client_send() && !response_started_;
   if (head_due) {
+    request_started_ns_ = head_started_ns_;  // what the access log's duration measures
+    request_bytes_ = client_in_.size();
     respond_locally(408, "request head not received in time");
     drive();
   } else if (body_due) {

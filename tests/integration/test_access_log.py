@@ -10,7 +10,7 @@ from events import metric, parse_samples, scrape
 from harness import HttpConnection, get, listen_port, wait_until
 
 FIELDS = {"ts", "type", "client_ip", "method", "path", "status", "cluster", "server",
-          "duration_ms", "bytes_received", "bytes_sent", "attempts", "trace_id"}
+          "duration_ms", "bytes_received", "bytes_sent", "attempts", "trace_id", "request_id"}
 
 
 def access_lines(path):
