@@ -12,7 +12,6 @@
 #include "http/request_target.h"
 #include "http/serializer.h"
 #include "observe/log.h"
-#include "proxy/router.h"
 #include "upstream/connection_pool.h"
 
 namespace ballast::proxy {
@@ -22,15 +21,6 @@ using config::LogLevel;
 
 // How much one drive() may move before it yields to the loop's other connections.
 constexpr int kMaxRoundsPerDrive = 32;
-
-bool is_idempotent(std::string_view method) noexcept {
-  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
-         method == "PUT" || method == "DELETE";
-}
-
-uint8_t retry_flag(config::RetryOn on) noexcept {
-  return static_cast<uint8_t>(on);
-}
 
 // A request with a partly read head larger than the usual buffer may grow it to the limit.
 constexpr size_t kMaxHeadBufferBytes = 64 * 1024 + 1024;
@@ -68,66 +58,10 @@ ssize_t send_gathered(int fd, std::string_view head, std::string_view body) noex
   return sendmsg(fd, &message, MSG_NOSIGNAL);
 }
 
-// The value of cookie `name` in the request's Cookie header ("a=1; b=2"), or empty.
-std::string_view cookie_value(const http::HeaderFields& headers, std::string_view name) noexcept {
-  const http::Header* cookie = headers.find("Cookie");
-  std::string_view rest = cookie == nullptr ? std::string_view{} : cookie->value;
-  while (!rest.empty()) {
-    const size_t end = rest.find(';');
-    std::string_view pair = rest.substr(0, end);
-    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
-    while (!pair.empty() && pair.front() == ' ') {
-      pair.remove_prefix(1);
-    }
-    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
-      return pair.substr(name.size() + 1);
-    }
-  }
-  return {};
-}
-
-// A request id of 32 hex digits (128 random bits), as nginx's $request_id.
-size_t write_request_id(core::Random& random, std::span<char> out) noexcept {
-  static constexpr char kHex[] = "0123456789abcdef";
-  size_t length = 0;
-  for (int word = 0; word < 2; ++word) {
-    uint64_t bits = random.next();
-    for (int digit = 0; digit < 16; ++digit, bits >>= 4) {
-      out[length++] = kHex[bits & 0xF];
-    }
-  }
-  return length;
-}
-
-// A peer's request id is kept only if it is a short run of visible characters: it goes into
-// logs and spans as it is.
-bool is_usable_request_id(std::string_view id, size_t max_bytes) noexcept {
-  if (id.empty() || id.size() > max_bytes) {
-    return false;
-  }
-  return std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7F && c != '"'; });
-}
-
-// Failure's enumerators in order: connect_failure, reset, timeout, server_error, bad_response.
-AttemptEnd attempt_end_of(uint8_t failure) noexcept {
-  constexpr AttemptEnd kEnds[] = {AttemptEnd::connect_failure, AttemptEnd::reset,
-                                  AttemptEnd::timeout, AttemptEnd::server_error, AttemptEnd::reset};
-  return kEnds[failure];
-}
-
-std::string_view failure_name(uint8_t kind) noexcept {
-  switch (kind) {
-    case 0:
-      return "connect_failure";
-    case 1:
-      return "reset";
-    case 2:
-      return "timeout";
-    case 3:
-      return "5xx";
-    default:
-      return "bad_response";
-  }
+bool is_trusted(const config::ForwardingConfig& forwarding, const core::SocketAddress& peer) {
+  return std::any_of(
+      forwarding.trusted_proxies.begin(), forwarding.trusted_proxies.end(),
+      [&peer](const core::AddressRange& range) { return core::contains(range, peer); });
 }
 
 }  // namespace
@@ -138,10 +72,9 @@ HttpSession::HttpSession(SessionHost& host, WorkerGeneration& generation,
     : Session(host, generation),
       listener_(listener),
       client_(std::move(client)),
-      client_ip_(core::ip_text(peer)) {
-  for (const core::AddressRange& range : generation.shared->config->forwarding.trusted_proxies) {
-    peer_trusted_ |= core::contains(range, peer);
-  }
+      client_ip_(core::ip_text(peer)),
+      peer_trusted_(is_trusted(generation.shared->config->forwarding, peer)),
+      exchange_(host.telemetry(), ClientInfo{client_ip_.view(), peer_trusted_}) {
   const std::string port = std::to_string(listener.listen.port);
   listen_port_length_ = port.copy(listen_port_.data(), listen_port_.size());
 }
@@ -155,7 +88,7 @@ bool HttpSession::start() noexcept {
   }
   // The first request's head is due within client_header of the connection's start: a client
   // that connects and sends nothing is a slowloris too.
-  head_started_ns_ = host_.loop().now_ns();
+  head_started_ns_ = now_ns();
   update_client_timer();
   return true;
 }
@@ -186,10 +119,7 @@ void HttpSession::on_upstream_io(uint32_t events) noexcept {
       return;
     }
     connecting_ = false;
-    if (attempt_.pending) {
-      cluster_->health().pending.remove();
-      attempt_.pending = false;
-    }
+    exchange_.connected();
     arm_upstream_timer(response_timeout_ms());
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
@@ -263,7 +193,7 @@ bool HttpSession::read_client() noexcept {
   const ssize_t received = receive_into(client_.get(), client_in_, drained);
   if (received > 0) {
     client_readable_ = !drained || client_hung_up_;  // a hang-up's EOF is still to be read
-    client_read_ns_ = host_.loop().now_ns();
+    client_read_ns_ = now_ns();
     if (phase_ == Phase::reading_head && head_started_ns_ == 0) {
       head_started_ns_ = client_read_ns_;  // the head's deadline runs from its first byte
     }
@@ -293,8 +223,6 @@ bool HttpSession::start_request() noexcept {
     }
     return false;
   }
-  request_line_ready_ = false;
-  trace_.sampled = false;
   const http::ParseResult parsed = request_parser_.parse(client_in_.readable(), request_);
   if (parsed.status == http::ParseResult::incomplete) {
     if (client_eof_) {
@@ -302,45 +230,31 @@ bool HttpSession::start_request() noexcept {
     }
     return false;
   }
-  // A new request: nothing of the previous one's is counted again.
-  cluster_ = nullptr;
-  request_counted_ = false;
-  request_started_ns_ = host_.loop().now_ns();
+  exchange_.begin(now_ns());
+  request_active_ = true;
   request_bytes_ = parsed.status == http::ParseResult::error ? 0 : request_.head_bytes;
   response_bytes_ = 0;
-  attempts_made_ = 0;
+  head_started_ns_ = 0;
   if (parsed.status == http::ParseResult::error) {
     observe::log_event(LogLevel::info, "rejected request",
                        {{"client", client_ip_.view()}, {"reason", parsed.reason}});
     respond_locally(parsed.error_status, parsed.reason);
     return true;
   }
-  head_started_ns_ = 0;
   if (!prepare_target()) {
     return true;
   }
-
-  const config::RouteConfig* route = find_route(listener_, request_.host, request_.target);
-  const size_t cluster_index = route == nullptr ? generation_.clusters.size()
-                                                : generation_.shared->cluster_index(route->cluster);
-  if (cluster_index >= generation_.clusters.size()) {
+  if (!exchange_.route(generation_, listener_, request_)) {
     client_in_.consume(request_.head_bytes);
     request_parser_.reset();
     // The body (if any) was not read, so the connection cannot carry on.
     respond_locally(404, "no route for this host and path");
     return true;
   }
-  cluster_ = generation_.clusters[cluster_index].get();
-
   method_is_head_ = request_.method == "HEAD";
-  request_replayable_ = is_idempotent(request_.method) || cluster_->config().retry.non_idempotent ||
-                        request_.headers.find("Idempotency-Key") != nullptr;
   upgrade_requested_ = !request_.upgrade.empty();
   request_keep_alive_ = request_.keep_alive;
-  set_hash_key(request_);
-  set_affinity(request_);
-  set_request_id(request_);
-  write_upstream_head(host_.telemetry().tracing() ? begin_trace(request_) : std::string_view{});
+  write_upstream_head();
 
   request_body_.start(request_.body_kind, request_.content_length);
   client_in_.consume(request_.head_bytes);
@@ -352,25 +266,12 @@ bool HttpSession::start_request() noexcept {
   request_parser_.reset();
 
   phase_ = Phase::proxying;
-  request_active_ = true;
-  request_body_bytes_sent_ = 0;
-  excluded_ = {};
-  attempts_made_ = 0;
   stale_connection_retried_ = false;
   response_started_ = false;
-  ++cluster_->retry_budget().active_requests;
-  if (request_body_.complete()) {
-    client_timer_.cancel();
-  }
-  if (!cluster_->health().requests.try_add()) {
-    if (cluster_->should_log(host_.loop().now_ns())) {
-      observe::log_event(LogLevel::warn, "cluster at max_requests",
-                         {{"cluster", cluster_->config().name}, {"client", client_ip_.view()}});
-    }
+  if (!exchange_.admit(now_ns())) {
     respond_locally(503, "too many requests to this cluster");
     return true;
   }
-  holds_request_limit_ = true;
   start_attempt();
   return true;
 }
@@ -397,18 +298,18 @@ bool HttpSession::prepare_target() noexcept {
 }
 
 // The head sent to the server, kept for retries. It carries the forwarding fields (who the
-// client is, as far as this hop can vouch) and the request's id.
-void HttpSession::write_upstream_head(std::string_view traceparent) noexcept {
-  const config::ForwardingConfig& forwarding = generation_.shared->config->forwarding;
+// client is, as far as this hop can vouch), the request's id and its trace context; the
+// exchange's logs and spans read its request line from it.
+void HttpSession::write_upstream_head() noexcept {
   http::ForwardContext forward;
   forward.client_ip = client_ip_.view();
   forward.scheme = "http";
   forward.host_if_absent = listener_.listen.host;
   forward.port = {listen_port_.data(), listen_port_length_};
-  forward.traceparent = traceparent;
-  forward.request_id = {request_id_.data(), request_id_length_};
+  forward.traceparent = exchange_.traceparent();
+  forward.request_id = exchange_.request_id();
   forward.trusted_peer = peer_trusted_;
-  forward.forwarded = forwarding.forwarded;
+  forward.forwarded = generation_.shared->config->forwarding.forwarded;
   upstream_request_.clear();
   size_t written = http::write_upstream_request(request_, forward, upstream_request_.writable());
   if (written == 0) {
@@ -421,104 +322,49 @@ void HttpSession::write_upstream_head(std::string_view traceparent) noexcept {
     written = http::write_upstream_request(request_, forward, upstream_request_.writable());
   }
   upstream_request_.commit(written);
-  request_line_ready_ = true;
+  const std::string_view head = upstream_request_.readable();
+  const size_t method_end = head.find(' ');
+  const size_t target_end = head.find(' ', method_end + 1);
+  exchange_.set_request_line(head.substr(0, method_end),
+                             head.substr(method_end + 1, target_end - method_end - 1));
 }
 
-// X-Request-Id: a trusted peer's is kept, so one id follows the request through every hop;
-// anyone else's is replaced, so a client cannot forge the id a server logs.
-void HttpSession::set_request_id(const http::RequestHead& request) noexcept {
-  const http::Header* given = peer_trusted_ ? request.headers.find("X-Request-Id") : nullptr;
-  if (given != nullptr && is_usable_request_id(given->value, request_id_.size())) {
-    request_id_length_ = given->value.copy(request_id_.data(), request_id_.size());
-    return;
+// A retry is a new span: its id replaces the previous attempt's in the kept head's traceparent,
+// whose value has a fixed length, so the head is patched in place.
+void HttpSession::retrace_upstream_head() noexcept {
+  static constexpr std::string_view kField = "\r\ntraceparent: ";
+  const std::string_view traceparent = exchange_.traceparent();
+  const std::span<char> head = upstream_request_.readable_in_place();
+  const size_t field = std::string_view(head.data(), head.size()).find(kField);
+  if (field != std::string_view::npos) {
+    std::memcpy(head.data() + field + kField.size(), traceparent.data(), traceparent.size());
   }
-  request_id_length_ = write_request_id(host_.telemetry().random, request_id_);
-}
-
-void HttpSession::set_affinity(const http::RequestHead& request) noexcept {
-  const config::SessionAffinityConfig& affinity = cluster_->config().session_affinity;
-  affinity_server_ =
-      affinity.enabled && affinity.method == config::AffinityMethod::cookie
-          ? cluster_->server_by_affinity_id(cookie_value(request.headers, affinity.cookie_name))
-          : balance::kNoServer;
-}
-
-void HttpSession::set_hash_key(const http::RequestHead& request) noexcept {
-  const config::ClusterConfig& cluster = cluster_->config();
-  std::string_view key = client_ip_.view();
-  if (cluster.algorithm != balance::Algorithm::ip_hash) {
-    switch (cluster.hash_key.on) {
-      case config::HashOn::client_ip:
-        break;
-      case config::HashOn::path:
-        key = request.target.substr(0, request.target.find('?'));
-        break;
-      case config::HashOn::header: {
-        const http::Header* header = request.headers.find(cluster.hash_key.name);
-        key = header == nullptr ? std::string_view{} : header->value;
-        break;
-      }
-      case config::HashOn::cookie:
-        key = cookie_value(request.headers, cluster.hash_key.name);
-        break;
-    }
-  }
-  hash_key_length_ = std::min(key.size(), hash_key_storage_.size());
-  std::memcpy(hash_key_storage_.data(), key.data(), hash_key_length_);
 }
 
 void HttpSession::start_attempt() noexcept {
-  balance::PickContext ctx;
-  ctx.now_ns = host_.loop().now_ns();
-  ctx.hash_key = {hash_key_storage_.data(), hash_key_length_};
-  ctx.excluded = excluded_;
-  if (cluster_->start_attempt(ctx, affinity_server_, attempt_) != balance::kNoServer) {
-    ++attempts_made_;
-    attempt_status_ = 0;
-    if (attempt_is_retry_) {
-      cluster_->stats(attempt_.server).retries.add();
+  if (exchange_.start_attempt(now_ns()) == balance::kNoServer) {
+    if (exchange_.attempts_made() > 0) {
+      // Every server left has been tried, or refuses: the client gets the last failure's answer.
+      const FailureAnswer answer = exchange_.failure_answer();
+      respond_locally(answer.status, answer.reason);
+    } else {
+      respond_locally(503, "no server available");
     }
-    if (attempts_made_ > 1 && host_.telemetry().tracing()) {
-      trace_retry();
-    }
-    switch (open_upstream(true)) {
-      case Opened::yes:
-        return;
-      case Opened::failed:
-        fail_attempt(Failure::connect_failure, std::strerror(errno));
-        return;
-      case Opened::overflow:
-        refuse_overflow();
-        return;
-    }
-  }
-  if (attempt_is_retry_) {
-    // Every server left has been tried, or refuses: the client gets the last failure's answer.
-    give_back_retry();
-    respond_to_failure(last_failure_);
     return;
   }
-  if (cluster_->should_log(host_.loop().now_ns())) {
-    observe::log_event(LogLevel::warn, "no server available",
-                       {{"cluster", cluster_->config().name}, {"client", client_ip_.view()}});
+  if (exchange_.attempts_made() > 1 && !exchange_.traceparent().empty()) {
+    retrace_upstream_head();
   }
-  respond_locally(503, "no server available");
-}
-
-void HttpSession::refuse_overflow() noexcept {
-  end_attempt(AttemptEnd::cancelled);
-  if (cluster_->should_log(host_.loop().now_ns())) {
-    observe::log_event(LogLevel::warn, "cluster at max_pending_requests",
-                       {{"cluster", cluster_->config().name}, {"client", client_ip_.view()}});
-  }
-  respond_locally(503, "too many requests waiting for a server");
-}
-
-void HttpSession::respond_to_failure(Failure failure) noexcept {
-  if (failure == Failure::timeout) {
-    respond_locally(504, "upstream timed out");
-  } else {
-    respond_locally(502, "upstream failed");
+  switch (open_upstream(true)) {
+    case Opened::yes:
+      return;
+    case Opened::failed:
+      fail_attempt(Failure::connect_failure, std::strerror(errno));
+      return;
+    case Opened::overflow:
+      exchange_.cancel_attempt(now_ns());
+      respond_locally(503, "too many requests waiting for a server");
+      return;
   }
 }
 
@@ -532,7 +378,7 @@ HttpSession::Opened HttpSession::open_upstream(bool allow_pooled) noexcept {
   response_bytes_seen_ = false;
   response_parser_.reset();
 
-  upstream::ConnectionPool& pool = cluster_->pool(attempt_.server);
+  upstream::ConnectionPool& pool = cluster().pool(exchange_.server());
   upstream_ = allow_pooled ? pool.take() : nullptr;
   if (upstream_ != nullptr) {
     upstream_->attach(*this);
@@ -544,13 +390,10 @@ HttpSession::Opened HttpSession::open_upstream(bool allow_pooled) noexcept {
     arm_upstream_timer(response_timeout_ms());
     return Opened::yes;
   }
-  if (!attempt_.pending) {
-    if (!cluster_->health().pending.try_add()) {
-      return Opened::overflow;
-    }
-    attempt_.pending = true;
+  if (!exchange_.hold_pending()) {
+    return Opened::overflow;
   }
-  core::FileDescriptor fd = core::connect_to(cluster_->server(attempt_.server).address);
+  core::FileDescriptor fd = core::connect_to(cluster().server(exchange_.server()).address);
   if (!fd.valid()) {
     return Opened::failed;
   }
@@ -564,14 +407,14 @@ HttpSession::Opened HttpSession::open_upstream(bool allow_pooled) noexcept {
   connecting_ = true;
   upstream_readable_ = false;
   upstream_writable_ = false;
-  arm_upstream_timer(cluster_->config().timeouts.connect_ms);
+  arm_upstream_timer(cluster().config().timeouts.connect_ms);
   return Opened::yes;
 }
 
 uint64_t HttpSession::response_timeout_ms() const noexcept {
-  const config::ClusterConfig& cluster = cluster_->config();
-  return cluster.retry.per_try_timeout_ms != 0 ? cluster.retry.per_try_timeout_ms
-                                               : cluster.timeouts.server_ms;
+  const config::ClusterConfig& config = cluster().config();
+  return config.retry.per_try_timeout_ms != 0 ? config.retry.per_try_timeout_ms
+                                              : config.timeouts.server_ms;
 }
 
 bool HttpSession::frame_request_body() noexcept {
@@ -621,9 +464,9 @@ bool HttpSession::write_upstream() noexcept {
     upstream_head_sent_ += head_part;
     client_in_.consume(body_part);
     request_body_.forwarded(body_part);
-    request_body_bytes_sent_ += body_part;
     request_bytes_ += body_part;
-    cluster_->stats(attempt_.server).bytes_sent.add(total);
+    exchange_.request_reached_server(body_part != 0);
+    cluster().stats(exchange_.server()).bytes_sent.add(total);
     arm_upstream_timer(response_timeout_ms());
     return true;
   }
@@ -647,7 +490,7 @@ bool HttpSession::read_upstream() noexcept {
   if (received > 0) {
     upstream_readable_ = !drained || upstream_hung_up_;
     response_bytes_seen_ = true;
-    cluster_->stats(attempt_.server).bytes_received.add(static_cast<uint64_t>(received));
+    cluster().stats(exchange_.server()).bytes_received.add(static_cast<uint64_t>(received));
     arm_upstream_timer(response_timeout_ms());
     return true;
   }
@@ -678,7 +521,7 @@ bool HttpSession::handle_response() noexcept {
   const size_t before = response_body_.ready_bytes();
   if (!response_body_.frame(in.readable().substr(before))) {
     observe::log_event(LogLevel::warn, "bad response body",
-                       {{"server", cluster_->server(attempt_.server).name},
+                       {{"server", cluster().server(exchange_.server()).name},
                         {"reason", response_body_.error_reason()}});
     end_attempt(AttemptEnd::reset);
     abort_exchange("bad response body");
@@ -694,7 +537,7 @@ bool HttpSession::handle_response() noexcept {
       complete_exchange();
     } else {
       observe::log_event(LogLevel::warn, "server closed mid-response",
-                         {{"server", cluster_->server(attempt_.server).name}});
+                         {{"server", cluster().server(exchange_.server()).name}});
       end_attempt(AttemptEnd::reset);
       abort_exchange("server closed mid-response");
     }
@@ -752,8 +595,7 @@ bool HttpSession::handle_response_head() noexcept {
     response_parser_.reset();
     return true;
   }
-  attempt_status_ = response_.status;
-  if (response_.status >= 500 && may_retry(Failure::server_error)) {
+  if (exchange_.retry_after_status(response_.status)) {
     fail_attempt(Failure::server_error, "server error status");
     return true;
   }
@@ -763,21 +605,17 @@ bool HttpSession::handle_response_head() noexcept {
                        response_.body_kind != http::BodyKind::until_close &&
                        request_body_.complete();
   // Cookie affinity: tell the client its server, unless its cookie already named that one.
-  const config::SessionAffinityConfig& affinity = cluster_->config().session_affinity;
-  const http::Header cookie{"Set-Cookie", cluster_->affinity_cookie(attempt_.server)};
-  const bool set_cookie = affinity.enabled && affinity.method == config::AffinityMethod::cookie &&
-                          attempt_.server != affinity_server_;
-  if (!forward_response_head(client_keep_alive_, set_cookie
-                                                     ? std::span<const http::Header>(&cookie, 1)
-                                                     : std::span<const http::Header>())) {
+  const http::Header cookie{"Set-Cookie", exchange_.affinity_cookie()};
+  if (!forward_response_head(client_keep_alive_, cookie.value.empty()
+                                                     ? std::span<const http::Header>()
+                                                     : std::span<const http::Header>(&cookie, 1))) {
     return true;
   }
   in.consume(response_.head_bytes);
   response_body_.start(response_.body_kind, response_.content_length);
   response_started_ = true;
-  cluster_->judge_attempt(attempt_,
-                          response_.status >= 500 ? AttemptEnd::server_error : AttemptEnd::success,
-                          host_.loop().now_ns());
+  exchange_.response_started();
+  exchange_.answered(response_.status, now_ns());
   return true;
 }
 
@@ -808,10 +646,10 @@ bool HttpSession::forward_response_head(bool keep_alive,
 // A head over the limit is refused as nginx and HAProxy do (502), but counted apart: a server
 // that sends large headers is not failing, and must not be ejected for it.
 void HttpSession::refuse_oversized_response() noexcept {
-  cluster_->cluster_stats().oversized_responses.add();
-  observe::log_event(
-      LogLevel::warn, "response head too large",
-      {{"cluster", cluster_->config().name}, {"server", cluster_->server(attempt_.server).name}});
+  cluster().cluster_stats().oversized_responses.add();
+  observe::log_event(LogLevel::warn, "response head too large",
+                     {{"cluster", cluster().config().name},
+                      {"server", cluster().server(exchange_.server()).name}});
   end_attempt(AttemptEnd::cancelled);
   respond_locally(502, "response head too large");
 }
@@ -825,13 +663,13 @@ void HttpSession::start_tunnel() noexcept {
   }
   upstream_->in().consume(response_.head_bytes);
   response_started_ = true;
+  exchange_.response_started();
   phase_ = Phase::tunnel;
-  client_timer_.cancel();
   upstream_timer_.cancel();
   request_body_.start(http::BodyKind::until_close, 0);
   response_body_.start(http::BodyKind::until_close, 0);
-  cluster_->cluster_stats().tunnels_opened.add();
-  cluster_->judge_attempt(attempt_, AttemptEnd::success, host_.loop().now_ns());
+  cluster().cluster_stats().tunnels_opened.add();
+  exchange_.answered(101, now_ns());
 }
 
 // One round of the tunnel: frames whatever arrived (everything is payload), writes it on, and
@@ -863,7 +701,7 @@ bool HttpSession::pump_tunnel() noexcept {
     return true;
   }
   if (progress) {
-    client_read_ns_ = host_.loop().now_ns();  // the tunnel's idle clock
+    client_read_ns_ = now_ns();  // the tunnel's idle clock
   }
   return progress;
 }
@@ -878,13 +716,13 @@ bool HttpSession::write_client() noexcept {
           ? upstream_->in().readable().substr(0, response_body_.ready_bytes())
           : std::string_view{};
   if (head.empty() && body.empty()) {
-    client_write_ns_ = host_.loop().now_ns();  // the client has everything we had for it
+    client_write_ns_ = now_ns();  // the client has everything we had for it
     return false;
   }
   const ssize_t sent = send_gathered(client_.get(), head, body);
   if (sent > 0) {
     const size_t total = static_cast<size_t>(sent);
-    client_write_ns_ = host_.loop().now_ns();
+    client_write_ns_ = now_ns();
     client_writable_ = total == head.size() + body.size();  // short: the buffer is full
     const size_t head_part = std::min(total, head.size());
     const size_t body_part = total - head_part;
@@ -904,122 +742,64 @@ bool HttpSession::write_client() noexcept {
   return true;
 }
 
-// A request may go to a server again if it is replayable or no byte of it has reached one yet
-// (a connect failure, or a reset before the head left).
-bool HttpSession::may_send_again() const noexcept {
-  return request_replayable_ || (upstream_head_sent_ == 0 && request_body_bytes_sent_ == 0);
-}
-
-bool HttpSession::may_retry(Failure failure) const noexcept {
-  const config::RetryConfig& retry = cluster_->config().retry;
-  uint8_t needed = 0;
-  switch (failure) {
-    case Failure::connect_failure:
-      needed = retry_flag(config::RetryOn::connect_failure);
-      break;
-    case Failure::timeout:
-      needed = retry_flag(config::RetryOn::timeout);
-      break;
-    case Failure::reset:
-    case Failure::server_error:
-      needed = retry_flag(config::RetryOn::server_error);
-      break;
-    case Failure::bad_response:
-      return false;
-  }
-  return attempts_made_ < retry.attempts && (retry.on & needed) != 0 && may_send_again() &&
-         request_body_bytes_sent_ == 0 && !response_started_ &&
-         (!in_retry_budget(failure) || cluster_->retry_budget().allows_retry(retry)) &&
-         cluster_->health().retries.has_room();
-}
-
-void HttpSession::end_attempt(AttemptEnd end) noexcept {
-  if (attempt_.server == balance::kNoServer) {
+void HttpSession::fail_attempt(Failure failure, std::string_view detail) noexcept {
+  if (retry_on_fresh_connection(failure)) {
     return;
   }
-  if (trace_.sampled && host_.telemetry().tracing()) {
-    submit_attempt_span(end);
-  }
-  cluster_->finish_attempt(attempt_, end, host_.loop().now_ns());
-  if (attempt_is_retry_) {
-    give_back_retry();
-  }
+  observe::log_event(LogLevel::warn, "upstream attempt failed",
+                     {{"cluster", cluster().config().name},
+                      {"server", cluster().server(exchange_.server()).name},
+                      {"failure", failure_name(failure)},
+                      {"detail", detail}});
   upstream_timer_.cancel();
   if (upstream_ != nullptr) {
     upstream_->close();
     upstream_ = nullptr;
   }
-}
-
-// The retry budget exists to stop retries multiplying the load on a struggling fleet. A
-// connection that could not be made did no work anywhere, so its retry adds no load: it is left
-// out of the budget. Without that, a dead server that least connections keeps choosing (it never
-// has a request in flight) would exhaust the budget and turn most requests into 502s.
-bool HttpSession::in_retry_budget(Failure failure) noexcept {
-  return failure != Failure::connect_failure;
-}
-
-// A retry counts against the cluster's max_retries and, unless it retries a connect failure,
-// this worker's retry budget.
-bool HttpSession::take_retry(Failure failure) noexcept {
-  if (!cluster_->health().retries.try_add()) {
-    return false;
-  }
-  retry_in_budget_ = in_retry_budget(failure);
-  if (retry_in_budget_) {
-    ++cluster_->retry_budget().active_retries;
-  }
-  cluster_->cluster_stats().retries.add();
-  attempt_is_retry_ = true;
-  return true;
-}
-
-void HttpSession::give_back_retry() noexcept {
-  if (retry_in_budget_) {
-    --cluster_->retry_budget().active_retries;
-  }
-  cluster_->health().retries.remove();
-  attempt_is_retry_ = false;
-  retry_in_budget_ = false;
-}
-
-void HttpSession::fail_attempt(Failure failure, std::string_view detail) noexcept {
-  const balance::ServerIndex server = attempt_.server;
-  const bool stale_reuse = upstream_ != nullptr && upstream_->reused() && !response_bytes_seen_ &&
-                           failure == Failure::reset && request_body_bytes_sent_ == 0 &&
-                           may_send_again();
-  upstream::ServerState& state = cluster_->server(server);
-  if (stale_reuse && !stale_connection_retried_) {
-    // The pooled connection had been closed by the server: not the server's failure. The
-    // attempt keeps its server, slot and permit, on a fresh connection.
-    stale_connection_retried_ = true;
-    upstream_timer_.cancel();
-    upstream_->close();
-    upstream_ = nullptr;
-    const Opened opened = open_upstream(false);
-    if (opened == Opened::yes) {
-      return;
-    }
-    if (opened == Opened::overflow) {
-      refuse_overflow();  // a limit of ours, not the server's failure
-      return;
-    }
-    failure = Failure::connect_failure;
-    detail = std::strerror(errno);
-  }
-  observe::log_event(LogLevel::warn, "upstream attempt failed",
-                     {{"cluster", cluster_->config().name},
-                      {"server", state.name},
-                      {"failure", failure_name(static_cast<uint8_t>(failure))},
-                      {"detail", detail}});
-  end_attempt(attempt_end_of(static_cast<uint8_t>(failure)));
-  if (may_retry(failure) && take_retry(failure)) {
-    excluded_.add(server);
-    last_failure_ = failure;
+  if (exchange_.attempt_failed(failure, now_ns())) {
     start_attempt();
     return;
   }
-  respond_to_failure(failure);
+  const FailureAnswer answer = exchange_.failure_answer();
+  respond_locally(answer.status, answer.reason);
+}
+
+// A pooled connection the server had closed before we used it: not the server's failure. The
+// attempt keeps its server, slot and permit, on a fresh connection — once, and only if the
+// request may be sent again (the server may have read it before the reset). True when that
+// took the failure over.
+bool HttpSession::retry_on_fresh_connection(Failure failure) noexcept {
+  const bool stale_reuse = upstream_ != nullptr && upstream_->reused() && !response_bytes_seen_ &&
+                           failure == Failure::reset && !exchange_.body_streamed() &&
+                           exchange_.may_send_again() && !stale_connection_retried_;
+  if (!stale_reuse) {
+    return false;
+  }
+  stale_connection_retried_ = true;
+  upstream_timer_.cancel();
+  upstream_->close();
+  upstream_ = nullptr;
+  switch (open_upstream(false)) {
+    case Opened::yes:
+      return true;
+    case Opened::overflow:
+      exchange_.cancel_attempt(now_ns());  // a limit of ours, not the server's failure
+      respond_locally(503, "too many requests waiting for a server");
+      return true;
+    case Opened::failed:
+      fail_attempt(Failure::connect_failure, std::strerror(errno));
+      return true;
+  }
+  return true;
+}
+
+void HttpSession::end_attempt(AttemptEnd end) noexcept {
+  exchange_.end_attempt(end, now_ns());
+  upstream_timer_.cancel();
+  if (upstream_ != nullptr) {
+    upstream_->close();
+    upstream_ = nullptr;
+  }
 }
 
 void HttpSession::complete_exchange() noexcept {
@@ -1029,7 +809,7 @@ void HttpSession::complete_exchange() noexcept {
   const bool reusable = response_.keep_alive && !response_body_.until_close() && !upstream_eof_ &&
                         !upstream_readable_ && upstream_->in().empty() &&
                         upstream_request_written();
-  request_done(response_.status, attempt_.server);
+  finish_exchange(response_.status, exchange_.server());
   upstream::UpstreamConnection* connection = upstream_;
   upstream_ = nullptr;               // end_attempt must not close it
   end_attempt(AttemptEnd::success);  // its verdict came with the response head
@@ -1038,7 +818,7 @@ void HttpSession::complete_exchange() noexcept {
   } else {
     connection->close();
   }
-  finish_request();
+  response_started_ = false;
   // An early answer leaves request body bytes we never sent; they are the request's, not the
   // next one's.
   client_in_.consume(request_body_.ready_bytes());
@@ -1048,162 +828,18 @@ void HttpSession::complete_exchange() noexcept {
     return;
   }
   phase_ = Phase::reading_head;
-  idle_since_ns_ = host_.loop().now_ns();
+  idle_since_ns_ = now_ns();
   head_started_ns_ = client_in_.empty() ? 0 : idle_since_ns_;  // a pipelined head has begun
 }
 
-// Counts a request's answer, once: the server's (forwarded) or ballast's own (server kNoServer).
-void HttpSession::request_done(uint16_t status, balance::ServerIndex server) noexcept {
-  if (request_counted_) {
+// The request's answer, counted once: the server's (forwarded) or ballast's own (kNoServer).
+void HttpSession::finish_exchange(uint16_t status, balance::ServerIndex server) noexcept {
+  if (!request_active_) {
     return;
   }
-  request_counted_ = true;
-  if (trace_.sampled && host_.telemetry().tracing()) {
-    submit_request_span(status, server);
-  }
-  if (host_.telemetry().access_log->enabled()) {
-    log_access(status, server);
-  }
-  if (cluster_ == nullptr) {
-    return;  // refused before it had a cluster (a bad request, no route)
-  } else if (server == balance::kNoServer) {
-    cluster_->cluster_stats().local_responses[observe::status_class_index(status)].add();
-  } else {
-    cluster_->stats(server).record_response(status, host_.loop().now_ns() - request_started_ns_);
-  }
-}
-
-std::pair<std::string_view, std::string_view> HttpSession::request_line() const noexcept {
-  if (!request_line_ready_) {
-    return {};
-  }
-  const std::string_view head = upstream_request_.readable();
-  const size_t method_end = head.find(' ');
-  const size_t target_end = head.find(' ', method_end + 1);
-  if (method_end == std::string_view::npos || target_end == std::string_view::npos) {
-    return {};
-  }
-  return {head.substr(0, method_end), head.substr(method_end + 1, target_end - method_end - 1)};
-}
-
-// W3C Trace Context: continues the caller's trace (or starts one), decides sampling, and returns
-// the traceparent for the first attempt, which names that attempt's span as the parent.
-std::string_view HttpSession::begin_trace(const http::RequestHead& request) noexcept {
-  WorkerTelemetry& telemetry = host_.telemetry();
-  const http::Header* parent = request.headers.find("traceparent");
-  const http::Header* state = request.headers.find("tracestate");
-  trace_ = observe::begin_request_trace(parent == nullptr ? "" : parent->value,
-                                        state == nullptr ? "" : state->value, telemetry.sample_rate,
-                                        telemetry.random);
-  trace_.tracestate = {};  // a view into the head, gone by the time spans are written
-  attempt_span_ = observe::new_span_id(telemetry.random);
-  observe::format_traceparent(trace_.trace_id, attempt_span_, trace_.sampled, traceparent_);
-  return {traceparent_.data(), traceparent_.size()};
-}
-
-// A retry is a new span: its id replaces the previous attempt's in the kept head's traceparent,
-// whose value has a fixed length, so the head is patched in place.
-void HttpSession::trace_retry() noexcept {
-  attempt_span_ = observe::new_span_id(host_.telemetry().random);
-  static constexpr std::string_view kField = "\r\ntraceparent: ";
-  static constexpr size_t kSpanIdOffset = 3 + observe::kTraceIdHexBytes + 1;  // "00-" id "-"
-  const std::span<char> head = upstream_request_.readable_in_place();
-  const size_t field = std::string_view(head.data(), head.size()).find(kField);
-  if (field != std::string_view::npos) {
-    observe::write_hex(attempt_span_.bytes, head.data() + field + kField.size() + kSpanIdOffset);
-  }
-}
-
-namespace {
-
-void fill_request_fields(observe::SpanRecord& span, std::string_view method,
-                         std::string_view target, std::string_view cluster) noexcept {
-  span.name.assign(method);
-  span.method.assign(method);
-  span.path.assign(target.substr(0, target.find('?')));
-  span.cluster.assign(cluster);
-}
-
-}  // namespace
-
-void HttpSession::log_access(uint16_t status, balance::ServerIndex server) noexcept {
-  WorkerTelemetry& telemetry = host_.telemetry();
-  const auto [method, target] = request_line();
-  std::array<char, observe::kTraceIdHexBytes> trace_hex;
-  const bool traced = telemetry.tracing();
-  if (traced) {
-    observe::write_hex(trace_.trace_id.bytes, trace_hex.data());
-  }
-  observe::AccessRecord record;
-  record.unix_ns = telemetry.unix_ns(request_started_ns_);
-  record.client_ip = client_ip_.view();
-  record.method = method;
-  record.path = target;
-  record.cluster = cluster_ == nullptr ? std::string_view{} : cluster_->config().name;
-  record.server = server == balance::kNoServer ? std::string_view{} : cluster_->server(server).name;
-  record.status = status;
-  record.duration_ns = host_.loop().now_ns() - request_started_ns_;
-  record.bytes_received = request_bytes_;
-  record.bytes_sent = response_bytes_ + client_out_.size();  // what is queued will follow
-  record.attempts = attempts_made_;
-  record.trace_id = traced ? std::string_view(trace_hex.data(), trace_hex.size()) : "";
-  record.request_id = request_line_ready_ ? std::string_view(request_id_.data(), request_id_length_)
-                                          : std::string_view{};
-  telemetry.access_log->record(record);
-}
-
-void HttpSession::submit_attempt_span(AttemptEnd end) noexcept {
-  WorkerTelemetry& telemetry = host_.telemetry();
-  const auto [method, target] = request_line();
-  observe::SpanRecord span;
-  span.trace_id = trace_.trace_id;
-  span.span_id = attempt_span_;
-  span.parent_span_id = trace_.span_id;
-  span.kind = observe::SpanKind::client;
-  span.start_unix_ns = telemetry.unix_ns(attempt_.started_ns);
-  span.end_unix_ns = telemetry.unix_ns(host_.loop().now_ns());
-  span.http_status_code = attempt_status_;
-  span.status = end == AttemptEnd::success && attempt_status_ < 400 ? observe::SpanStatus::ok
-                                                                    : observe::SpanStatus::error;
-  span.attempt = static_cast<uint16_t>(attempts_made_);
-  span.retry = attempts_made_ > 1;
-  fill_request_fields(span, method, target, cluster_->config().name);
-  span.request_id.assign({request_id_.data(), request_id_length_});
-  span.server_address.assign(cluster_->server(attempt_.server).name);
-  telemetry.spans->submit(telemetry.worker, span);
-}
-
-void HttpSession::submit_request_span(uint16_t status, balance::ServerIndex server) noexcept {
-  WorkerTelemetry& telemetry = host_.telemetry();
-  const auto [method, target] = request_line();
-  observe::SpanRecord span;
-  span.trace_id = trace_.trace_id;
-  span.span_id = trace_.span_id;
-  span.parent_span_id = trace_.parent_span_id;
-  span.kind = observe::SpanKind::server;
-  span.start_unix_ns = telemetry.unix_ns(request_started_ns_);
-  span.end_unix_ns = telemetry.unix_ns(host_.loop().now_ns());
-  span.http_status_code = status;
-  span.status = status >= 500 ? observe::SpanStatus::error : observe::SpanStatus::unset;
-  fill_request_fields(span, method, target,
-                      cluster_ == nullptr ? std::string_view{} : cluster_->config().name);
-  span.request_id.assign({request_id_.data(), request_id_length_});
-  if (server != balance::kNoServer) {
-    span.server_address.assign(cluster_->server(server).name);
-  }
-  telemetry.spans->submit(telemetry.worker, span);
-}
-
-void HttpSession::finish_request() noexcept {
-  response_started_ = false;
-  if (request_active_) {
-    --cluster_->retry_budget().active_requests;
-    request_active_ = false;
-  }
-  if (holds_request_limit_) {
-    cluster_->health().requests.remove();
-    holds_request_limit_ = false;
-  }
+  request_active_ = false;
+  const uint64_t queued = client_out_.size();  // what is queued will follow
+  exchange_.finish({status, server, request_bytes_, response_bytes_ + queued}, now_ns());
 }
 
 void HttpSession::respond_locally(uint16_t status, std::string_view reason) noexcept {
@@ -1219,18 +855,16 @@ void HttpSession::respond_locally(uint16_t status, std::string_view reason) noex
                                                   : std::span<const http::Header>();
   client_out_.clear();
   client_out_.commit(http::write_error_response(status, reason, extra, client_out_.writable()));
-  request_done(status, balance::kNoServer);
-  if (cluster_ != nullptr) {
-    finish_request();
-  }
+  finish_exchange(status, balance::kNoServer);
   upstream_timer_.cancel();
   enter_closing();
 }
 
-// Sends what client_out_ holds, then closes; the client timer bounds a client that never reads.
+// Sends what client_out_ holds, then closes; the client's send deadline bounds a client that
+// never reads.
 void HttpSession::enter_closing() noexcept {
   phase_ = Phase::closing;
-  client_write_ns_ = host_.loop().now_ns();
+  client_write_ns_ = now_ns();
 }
 
 // After our last response, a client may still be sending (the rest of a rejected request).
@@ -1245,7 +879,7 @@ bool HttpSession::linger() noexcept {
   if (!lingering_) {
     lingering_ = true;
     shutdown(client_.get(), SHUT_WR);
-    client_timer_.arm(host_.loop().timers(), host_.loop().now_ns() + kLingerMs * core::kNsPerMs);
+    client_timer_.arm(host_.loop().timers(), now_ns() + kLingerMs * core::kNsPerMs);
   }
   bool progress = false;
   while (client_readable_ && !closed_) {
@@ -1275,7 +909,8 @@ void HttpSession::begin_drain() noexcept {
   if (phase_ == Phase::reading_head && client_in_.empty()) {
     close();
   }
-  // Otherwise complete_exchange() sees draining() and closes after this response.
+  // Otherwise complete_exchange() sees draining() and closes after this response; a tunnel
+  // stays until the drain deadline closes it.
 }
 
 void HttpSession::close() noexcept {
@@ -1284,21 +919,17 @@ void HttpSession::close() noexcept {
   }
   closed_ = true;
   host_.loop().cancel_resume(*this);
-  if (request_active_) {
-    // Cut short: the response's status if it had begun (the server's answer, broken off), else
-    // nginx's 499, "client closed request".
-    request_done(response_started_ ? response_.status : 499,
-                 response_started_ ? attempt_.server : balance::kNoServer);
+  const bool tunnel = phase_ == Phase::tunnel;
+  // Cut short: the response's status if it had begun (the server's answer, broken off), else
+  // nginx's 499, "client closed request".
+  finish_exchange(response_started_ ? response_.status : 499,
+                  response_started_ ? exchange_.server() : balance::kNoServer);
+  if (tunnel) {
+    cluster().cluster_stats().tunnels_closed.add();
   }
-  if (phase_ == Phase::tunnel) {
-    cluster_->cluster_stats().tunnels_closed.add();
-  }
-  if (attempt_.server != balance::kNoServer) {
+  if (exchange_.server() != balance::kNoServer) {
     // Cut short on our side, not the server's; a tunnel's end is its attempt's (successful) end.
-    end_attempt(phase_ == Phase::tunnel ? AttemptEnd::success : AttemptEnd::cancelled);
-  }
-  if (cluster_ != nullptr) {
-    finish_request();
+    end_attempt(tunnel ? AttemptEnd::success : AttemptEnd::cancelled);
   }
   client_timer_.cancel();
   upstream_timer_.cancel();
@@ -1366,7 +997,7 @@ void HttpSession::on_client_timer() noexcept {
     return;
   }
   const uint64_t deadline_ns = client_deadline_ns();
-  if (deadline_ns == 0 || deadline_ns > host_.loop().now_ns()) {
+  if (deadline_ns == 0 || deadline_ns > now_ns()) {
     update_client_timer();  // the wait it was armed for is over, or moved on
     return;
   }
@@ -1374,14 +1005,14 @@ void HttpSession::on_client_timer() noexcept {
   const bool body_due =
       phase_ == Phase::proxying && !waiting_on_client_send() && !response_started_;
   if (head_due) {
-    request_started_ns_ = head_started_ns_;  // what the access log's duration measures
+    exchange_.begin(head_started_ns_);  // the access log measures from the head's first byte
+    request_active_ = true;
     request_bytes_ = client_in_.size();
+    response_bytes_ = 0;
     respond_locally(408, "request head not received in time");
     drive();
   } else if (body_due) {
-    if (upstream_ != nullptr || attempt_.server != balance::kNoServer) {
-      end_attempt(AttemptEnd::cancelled);  // the client's delay, not the server's
-    }
+    end_attempt(AttemptEnd::cancelled);  // the client's delay, not the server's
     respond_locally(408, "request body not received in time");
     drive();
   } else {
@@ -1391,7 +1022,7 @@ void HttpSession::on_client_timer() noexcept {
 }
 
 void HttpSession::arm_upstream_timer(uint64_t timeout_ms) noexcept {
-  upstream_timer_.arm(host_.loop().timers(), host_.loop().now_ns() + timeout_ms * core::kNsPerMs);
+  upstream_timer_.arm(host_.loop().timers(), now_ns() + timeout_ms * core::kNsPerMs);
 }
 
 void HttpSession::on_timer(core::Timer& timer) noexcept {
@@ -1417,7 +1048,7 @@ void HttpSession::on_timer(core::Timer& timer) noexcept {
     fail_attempt(Failure::timeout, "no response in time");
   } else {
     observe::log_event(LogLevel::warn, "server stalled mid-response",
-                       {{"server", cluster_->server(attempt_.server).name}});
+                       {{"server", cluster().server(exchange_.server()).name}});
     end_attempt(AttemptEnd::timeout);
     abort_exchange("server stalled mid-response");
     return;

@@ -1,0 +1,465 @@
+#include "proxy/exchange.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "observe/log.h"
+#include "proxy/router.h"
+
+namespace ballast::proxy {
+namespace {
+
+using config::LogLevel;
+
+uint8_t retry_flag(config::RetryOn on) noexcept {
+  return static_cast<uint8_t>(on);
+}
+
+// The value of cookie `name` in the request's Cookie header ("a=1; b=2"), or empty.
+std::string_view cookie_value(const http::HeaderFields& headers, std::string_view name) noexcept {
+  const http::Header* cookie = headers.find("Cookie");
+  std::string_view rest = cookie == nullptr ? std::string_view{} : cookie->value;
+  while (!rest.empty()) {
+    const size_t end = rest.find(';');
+    std::string_view pair = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+    while (!pair.empty() && pair.front() == ' ') {
+      pair.remove_prefix(1);
+    }
+    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
+      return pair.substr(name.size() + 1);
+    }
+  }
+  return {};
+}
+
+// A request id of 32 hex digits (128 random bits), as nginx's $request_id.
+size_t write_request_id(core::Random& random, std::span<char> out) noexcept {
+  static constexpr char kHex[] = "0123456789abcdef";
+  size_t length = 0;
+  for (int word = 0; word < 2; ++word) {
+    uint64_t bits = random.next();
+    for (int digit = 0; digit < 16; ++digit, bits >>= 4) {
+      out[length++] = kHex[bits & 0xF];
+    }
+  }
+  return length;
+}
+
+// A peer's request id is kept only if it is a short run of visible characters: it goes into
+// logs and spans as it is.
+bool is_usable_request_id(std::string_view id, size_t max_bytes) noexcept {
+  if (id.empty() || id.size() > max_bytes) {
+    return false;
+  }
+  return std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7F && c != '"'; });
+}
+
+// The retry budget exists to stop retries multiplying the load on a struggling fleet. A
+// connection that could not be made did no work anywhere, so its retry adds no load: it is left
+// out of the budget. Without that, a dead server that least connections keeps choosing (it never
+// has a request in flight) would exhaust the budget and turn most requests into 502s.
+bool in_retry_budget(Failure failure) noexcept {
+  return failure != Failure::connect_failure;
+}
+
+void fill_request_fields(observe::SpanRecord& span, std::string_view method,
+                         std::string_view target, std::string_view cluster,
+                         std::string_view request_id) noexcept {
+  span.name.assign(method);
+  span.method.assign(method);
+  span.path.assign(target.substr(0, target.find('?')));
+  span.cluster.assign(cluster);
+  span.request_id.assign(request_id);
+}
+
+}  // namespace
+
+std::string_view failure_name(Failure failure) noexcept {
+  switch (failure) {
+    case Failure::connect_failure:
+      return "connect_failure";
+    case Failure::reset:
+      return "reset";
+    case Failure::timeout:
+      return "timeout";
+    case Failure::server_error:
+      return "5xx";
+    case Failure::bad_response:
+      return "bad_response";
+  }
+  return "bad_response";
+}
+
+AttemptEnd attempt_end_of(Failure failure) noexcept {
+  switch (failure) {
+    case Failure::connect_failure:
+      return AttemptEnd::connect_failure;
+    case Failure::timeout:
+      return AttemptEnd::timeout;
+    case Failure::server_error:
+      return AttemptEnd::server_error;
+    case Failure::reset:
+    case Failure::bad_response:
+      return AttemptEnd::reset;
+  }
+  return AttemptEnd::reset;
+}
+
+bool is_idempotent(std::string_view method) noexcept {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+         method == "PUT" || method == "DELETE";
+}
+
+void Exchange::begin(uint64_t now_ns) noexcept {
+  cluster_ = nullptr;
+  started_ns_ = now_ns;
+  finished_ = false;
+  reached_server_ = false;
+  body_streamed_ = false;
+  response_started_ = false;
+  excluded_ = {};
+  attempts_made_ = 0;
+  attempt_status_ = 0;
+  request_id_length_ = 0;
+  method_ = target_ = {};
+  trace_.sampled = false;
+  traced_ = false;
+}
+
+bool Exchange::route(WorkerGeneration& generation, const config::ListenerConfig& listener,
+                     const http::RequestHead& request) noexcept {
+  const config::RouteConfig* route = find_route(listener, request.host, request.target);
+  const size_t index = route == nullptr ? generation.clusters.size()
+                                        : generation.shared->cluster_index(route->cluster);
+  if (index >= generation.clusters.size()) {
+    return false;
+  }
+  cluster_ = generation.clusters[index].get();
+  replayable_ = is_idempotent(request.method) || cluster_->config().retry.non_idempotent ||
+                request.headers.find("Idempotency-Key") != nullptr;
+  set_hash_key(request);
+  set_affinity(request);
+  set_request_id(request);
+  if (telemetry_.tracing()) {
+    begin_trace(request);
+  }
+  return true;
+}
+
+bool Exchange::admit(uint64_t now_ns) noexcept {
+  ++cluster_->retry_budget().active_requests;
+  holds_budget_ = true;
+  if (!cluster_->health().requests.try_add()) {
+    if (cluster_->should_log(now_ns)) {
+      observe::log_event(LogLevel::warn, "cluster at max_requests",
+                         {{"cluster", cluster_->config().name}, {"client", client_.ip}});
+    }
+    return false;
+  }
+  holds_request_limit_ = true;
+  return true;
+}
+
+void Exchange::set_affinity(const http::RequestHead& request) noexcept {
+  const config::SessionAffinityConfig& affinity = cluster_->config().session_affinity;
+  affinity_server_ =
+      affinity.enabled && affinity.method == config::AffinityMethod::cookie
+          ? cluster_->server_by_affinity_id(cookie_value(request.headers, affinity.cookie_name))
+          : balance::kNoServer;
+}
+
+std::string_view Exchange::affinity_cookie() const noexcept {
+  const config::SessionAffinityConfig& affinity = cluster_->config().session_affinity;
+  const bool set = affinity.enabled && affinity.method == config::AffinityMethod::cookie &&
+                   attempt_.server != affinity_server_;
+  return set ? cluster_->affinity_cookie(attempt_.server) : std::string_view{};
+}
+
+void Exchange::set_hash_key(const http::RequestHead& request) noexcept {
+  const config::ClusterConfig& cluster = cluster_->config();
+  std::string_view key = client_.ip;
+  if (cluster.algorithm != balance::Algorithm::ip_hash) {
+    switch (cluster.hash_key.on) {
+      case config::HashOn::client_ip:
+        break;
+      case config::HashOn::path:
+        key = request.target.substr(0, request.target.find('?'));
+        break;
+      case config::HashOn::header: {
+        const http::Header* header = request.headers.find(cluster.hash_key.name);
+        key = header == nullptr ? std::string_view{} : header->value;
+        break;
+      }
+      case config::HashOn::cookie:
+        key = cookie_value(request.headers, cluster.hash_key.name);
+        break;
+    }
+  }
+  hash_key_length_ = std::min(key.size(), hash_key_.size());
+  std::memcpy(hash_key_.data(), key.data(), hash_key_length_);
+}
+
+// X-Request-Id: a trusted peer's is kept, so one id follows the request through every hop;
+// anyone else's is replaced, so a client cannot forge the id a server logs.
+void Exchange::set_request_id(const http::RequestHead& request) noexcept {
+  const http::Header* given = client_.trusted ? request.headers.find("X-Request-Id") : nullptr;
+  if (given != nullptr && is_usable_request_id(given->value, request_id_.size())) {
+    request_id_length_ = given->value.copy(request_id_.data(), request_id_.size());
+    return;
+  }
+  request_id_length_ = write_request_id(telemetry_.random, request_id_);
+}
+
+// W3C Trace Context: continues the caller's trace (or starts one) and decides sampling; the
+// first attempt's span is the parent the server sees.
+void Exchange::begin_trace(const http::RequestHead& request) noexcept {
+  const http::Header* parent = request.headers.find("traceparent");
+  const http::Header* state = request.headers.find("tracestate");
+  trace_ = observe::begin_request_trace(parent == nullptr ? "" : parent->value,
+                                        state == nullptr ? "" : state->value,
+                                        telemetry_.sample_rate, telemetry_.random);
+  trace_.tracestate = {};  // a view into the head, gone by the time spans are written
+  traced_ = true;
+  attempt_span_ = observe::new_span_id(telemetry_.random);
+  observe::format_traceparent(trace_.trace_id, attempt_span_, trace_.sampled, traceparent_);
+}
+
+std::string_view Exchange::traceparent() const noexcept {
+  return telemetry_.tracing() ? std::string_view(traceparent_.data(), traceparent_.size())
+                              : std::string_view{};
+}
+
+balance::ServerIndex Exchange::start_attempt(uint64_t now_ns) noexcept {
+  balance::PickContext ctx;
+  ctx.now_ns = now_ns;
+  ctx.hash_key = {hash_key_.data(), hash_key_length_};
+  ctx.excluded = excluded_;
+  if (cluster_->start_attempt(ctx, affinity_server_, attempt_) == balance::kNoServer) {
+    if (attempt_is_retry_) {
+      give_back_retry();  // every server left has been tried, or refuses
+    } else if (cluster_->should_log(now_ns)) {
+      observe::log_event(LogLevel::warn, "no server available",
+                         {{"cluster", cluster_->config().name}, {"client", client_.ip}});
+    }
+    return balance::kNoServer;
+  }
+  ++attempts_made_;
+  attempt_status_ = 0;
+  if (attempt_is_retry_) {
+    cluster_->stats(attempt_.server).retries.add();
+  }
+  if (attempts_made_ > 1 && telemetry_.tracing()) {
+    // A retry is a new span: the traceparent names it as the server's parent.
+    attempt_span_ = observe::new_span_id(telemetry_.random);
+    observe::write_hex(attempt_span_.bytes, traceparent_.data() + kTraceparentSpanOffset);
+  }
+  return attempt_.server;
+}
+
+bool Exchange::hold_pending() noexcept {
+  if (!attempt_.pending) {
+    if (!cluster_->health().pending.try_add()) {
+      return false;
+    }
+    attempt_.pending = true;
+  }
+  return true;
+}
+
+void Exchange::connected() noexcept {
+  if (attempt_.pending) {
+    cluster_->health().pending.remove();
+    attempt_.pending = false;
+  }
+}
+
+void Exchange::cancel_attempt(uint64_t now_ns) noexcept {
+  end_attempt(AttemptEnd::cancelled, now_ns);
+  if (cluster_->should_log(now_ns)) {
+    observe::log_event(LogLevel::warn, "cluster at max_pending_requests",
+                       {{"cluster", cluster_->config().name}, {"client", client_.ip}});
+  }
+}
+
+bool Exchange::may_retry(Failure failure) const noexcept {
+  const config::RetryConfig& retry = cluster_->config().retry;
+  uint8_t needed = 0;
+  switch (failure) {
+    case Failure::connect_failure:
+      needed = retry_flag(config::RetryOn::connect_failure);
+      break;
+    case Failure::timeout:
+      needed = retry_flag(config::RetryOn::timeout);
+      break;
+    case Failure::reset:
+    case Failure::server_error:
+      needed = retry_flag(config::RetryOn::server_error);
+      break;
+    case Failure::bad_response:
+      return false;
+  }
+  return attempts_made_ < retry.attempts && (retry.on & needed) != 0 && may_send_again() &&
+         !body_streamed_ && !response_started_ &&
+         (!in_retry_budget(failure) || cluster_->retry_budget().allows_retry(retry)) &&
+         cluster_->health().retries.has_room();
+}
+
+// A retry counts against the cluster's max_retries and, unless it retries a connect failure,
+// this worker's retry budget.
+bool Exchange::take_retry(Failure failure) noexcept {
+  if (!cluster_->health().retries.try_add()) {
+    return false;
+  }
+  retry_in_budget_ = in_retry_budget(failure);
+  if (retry_in_budget_) {
+    ++cluster_->retry_budget().active_retries;
+  }
+  cluster_->cluster_stats().retries.add();
+  attempt_is_retry_ = true;
+  return true;
+}
+
+void Exchange::give_back_retry() noexcept {
+  if (retry_in_budget_) {
+    --cluster_->retry_budget().active_retries;
+  }
+  cluster_->health().retries.remove();
+  attempt_is_retry_ = false;
+  retry_in_budget_ = false;
+}
+
+bool Exchange::attempt_failed(Failure failure, uint64_t now_ns) noexcept {
+  const balance::ServerIndex server = attempt_.server;
+  end_attempt(attempt_end_of(failure), now_ns);
+  last_failure_ = failure;
+  if (may_retry(failure) && take_retry(failure)) {
+    excluded_.add(server);
+    return true;
+  }
+  return false;
+}
+
+FailureAnswer Exchange::failure_answer() const noexcept {
+  return last_failure_ == Failure::timeout ? FailureAnswer{504, "upstream timed out"}
+                                           : FailureAnswer{502, "upstream failed"};
+}
+
+bool Exchange::retry_after_status(uint16_t status) noexcept {
+  attempt_status_ = status;  // the attempt's span reports it either way
+  return status >= 500 && may_retry(Failure::server_error);
+}
+
+void Exchange::answered(uint16_t status, uint64_t now_ns) noexcept {
+  attempt_status_ = status;
+  cluster_->judge_attempt(attempt_, status >= 500 ? AttemptEnd::server_error : AttemptEnd::success,
+                          now_ns);
+}
+
+void Exchange::end_attempt(AttemptEnd end, uint64_t now_ns) noexcept {
+  if (attempt_.server == balance::kNoServer) {
+    return;
+  }
+  if (trace_.sampled && telemetry_.tracing()) {
+    submit_attempt_span(end, now_ns);
+  }
+  cluster_->finish_attempt(attempt_, end, now_ns);
+  if (attempt_is_retry_) {
+    give_back_retry();
+  }
+}
+
+void Exchange::finish(const Outcome& outcome, uint64_t now_ns) noexcept {
+  if (finished_) {
+    return;
+  }
+  finished_ = true;
+  if (trace_.sampled && telemetry_.tracing()) {
+    submit_request_span(outcome, now_ns);
+  }
+  if (telemetry_.access_log != nullptr && telemetry_.access_log->enabled()) {
+    log_access(outcome, now_ns);
+  }
+  if (cluster_ != nullptr) {
+    if (outcome.server == balance::kNoServer) {
+      cluster_->cluster_stats().local_responses[observe::status_class_index(outcome.status)].add();
+    } else {
+      cluster_->stats(outcome.server).record_response(outcome.status, now_ns - started_ns_);
+    }
+  }
+  release_request();
+}
+
+void Exchange::release_request() noexcept {
+  if (holds_budget_) {
+    --cluster_->retry_budget().active_requests;
+    holds_budget_ = false;
+  }
+  if (holds_request_limit_) {
+    cluster_->health().requests.remove();
+    holds_request_limit_ = false;
+  }
+}
+
+void Exchange::log_access(const Outcome& outcome, uint64_t now_ns) noexcept {
+  std::array<char, observe::kTraceIdHexBytes> trace_hex;
+  const bool traced = traced_;
+  if (traced) {
+    observe::write_hex(trace_.trace_id.bytes, trace_hex.data());
+  }
+  observe::AccessRecord record;
+  record.unix_ns = telemetry_.unix_ns(started_ns_);
+  record.client_ip = client_.ip;
+  record.method = method_;
+  record.path = target_;
+  record.cluster = cluster_ == nullptr ? std::string_view{} : cluster_->config().name;
+  record.server = outcome.server == balance::kNoServer ? std::string_view{}
+                                                       : cluster_->server(outcome.server).name;
+  record.status = outcome.status;
+  record.duration_ns = now_ns - started_ns_;
+  record.bytes_received = outcome.bytes_received;
+  record.bytes_sent = outcome.bytes_sent;
+  record.attempts = attempts_made_;
+  record.trace_id = traced ? std::string_view(trace_hex.data(), trace_hex.size()) : "";
+  record.request_id = request_id();
+  telemetry_.access_log->record(record);
+}
+
+void Exchange::submit_attempt_span(AttemptEnd end, uint64_t now_ns) noexcept {
+  observe::SpanRecord span;
+  span.trace_id = trace_.trace_id;
+  span.span_id = attempt_span_;
+  span.parent_span_id = trace_.span_id;
+  span.kind = observe::SpanKind::client;
+  span.start_unix_ns = telemetry_.unix_ns(attempt_.started_ns);
+  span.end_unix_ns = telemetry_.unix_ns(now_ns);
+  span.http_status_code = attempt_status_;
+  span.status = end == AttemptEnd::success && attempt_status_ < 400 ? observe::SpanStatus::ok
+                                                                    : observe::SpanStatus::error;
+  span.attempt = static_cast<uint16_t>(attempts_made_);
+  span.retry = attempts_made_ > 1;
+  fill_request_fields(span, method_, target_, cluster_->config().name, request_id());
+  span.server_address.assign(cluster_->server(attempt_.server).name);
+  telemetry_.spans->submit(telemetry_.worker, span);
+}
+
+void Exchange::submit_request_span(const Outcome& outcome, uint64_t now_ns) noexcept {
+  observe::SpanRecord span;
+  span.trace_id = trace_.trace_id;
+  span.span_id = trace_.span_id;
+  span.parent_span_id = trace_.parent_span_id;
+  span.kind = observe::SpanKind::server;
+  span.start_unix_ns = telemetry_.unix_ns(started_ns_);
+  span.end_unix_ns = telemetry_.unix_ns(now_ns);
+  span.http_status_code = outcome.status;
+  span.status = outcome.status >= 500 ? observe::SpanStatus::error : observe::SpanStatus::unset;
+  fill_request_fields(span, method_, target_,
+                      cluster_ == nullptr ? std::string_view{} : cluster_->config().name,
+                      request_id());
+  if (outcome.server != balance::kNoServer) {
+    span.server_address.assign(cluster_->server(outcome.server).name);
+  }
+  telemetry_.spans->submit(telemetry_.worker, span);
+}
+
+}  // namespace ballast::proxy

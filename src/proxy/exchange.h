@@ -1,0 +1,207 @@
+#pragma once
+// One request's passage through ballast, apart from the protocol that carries it: the cluster it
+// is routed to, the server each attempt goes to, whether a failed attempt is tried again, and
+// what is counted and recorded when the request ends (counters, access log, spans).
+//
+// It does no I/O. The connection that carries the request — an HTTP/1 connection today
+// (http_session.h), an HTTP/2 stream next — connects, writes and reads, and tells the exchange
+// what happened; the exchange says what to do next. So every rule here is tested without a
+// socket (tests/unit/proxy/exchange_test.cc).
+//
+// Per request:
+//   begin(now) -> route(...) [no route: finish(404)] -> admit() [refused: finish(503)]
+//     -> start_attempt() -> the caller connects and sends
+//        -> attempt_failed(): retry? -> start_attempt() again; else finish(502/504)
+//        -> answered(status): retry on 5xx? -> as a failure; else the response streams
+//     -> end_attempt(), finish(status)
+//
+// Attempts and retries (Envoy's and nginx's rules): a failed attempt is tried again on another
+// server while `retry.attempts` allows, the failure kind is in `retry.on`, the request may be
+// sent again, no body byte has been streamed, no response byte has reached the client, and the
+// cluster's retry budget and max_retries have room. A request that is not idempotent (RFC 9110
+// §9.2.2: POST, PATCH, any unknown method) may be sent again only while no byte of it has
+// reached a server, unless retry.non_idempotent is set or it carries Idempotency-Key.
+//
+// Owns: the request's cluster (a view into the worker's generation), its attempt, the servers it
+// has tried, its holdings against the cluster's limits and retry budget, its hash key, request
+// id and trace. Threading: one worker's. A connection keeps one and reuses it for each request,
+// so nothing here allocates.
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "balance/policy.h"
+#include "http/head.h"
+#include "observe/trace_context.h"
+#include "proxy/session.h"
+#include "proxy/worker_cluster.h"
+#include "proxy/worker_telemetry.h"
+
+namespace ballast::proxy {
+
+// How an attempt failed, as retry.on and the answer to the client see it.
+enum class Failure : uint8_t { connect_failure, reset, timeout, server_error, bad_response };
+
+std::string_view failure_name(Failure failure) noexcept;
+AttemptEnd attempt_end_of(Failure failure) noexcept;
+
+// RFC 9110 §9.2.2: the methods a client may repeat without changing what the request did.
+bool is_idempotent(std::string_view method) noexcept;
+
+// The client, as the exchange records and forwards it.
+struct ClientInfo {
+  std::string_view ip;   // its address as text; outlives the exchange (the connection's)
+  bool trusted = false;  // forwarding.trusted_proxies holds it
+};
+
+// What the client is to be told after a failure that is not retried.
+struct FailureAnswer {
+  uint16_t status;  // 502 or 504
+  std::string_view reason;
+};
+
+class Exchange {
+ public:
+  static constexpr size_t kMaxRequestIdBytes = 64;  // kept from a trusted peer; nginx's is 32
+  static constexpr size_t kHashKeyBytes = 256;
+
+  Exchange(WorkerTelemetry& telemetry, ClientInfo client) noexcept
+      : telemetry_(telemetry), client_(client) {}
+
+  // A new request began at `now_ns`: nothing of the previous one's is counted again.
+  void begin(uint64_t now_ns) noexcept;
+
+  // Chooses the cluster for `request` (target already normalised) among `generation`'s, by
+  // `listener`'s routes. False: no route; finish() it with the caller's 404. On success also
+  // takes what the rest of the request needs from its head (views into it are not kept): the
+  // hash key, the affinity cookie's server, the request id, the trace, whether it may be sent
+  // again.
+  bool route(WorkerGeneration& generation, const config::ListenerConfig& listener,
+             const http::RequestHead& request) noexcept;
+
+  // Takes the request's place in the cluster's max_requests and retry budget. False: the cluster
+  // is at max_requests; finish() it with a 503.
+  bool admit(uint64_t now_ns) noexcept;
+
+  // Chooses and admits a server for the next attempt (a retry if one failed before); kNoServer
+  // when none can take it, and then failure_answer() (after a failed attempt) or a 503 (none
+  // tried) is the client's answer.
+  balance::ServerIndex start_attempt(uint64_t now_ns) noexcept;
+  // A new connection for the attempt holds one of the cluster's max_pending_requests until it
+  // is established (connected()). False: the cluster is at that limit; cancel_attempt().
+  bool hold_pending() noexcept;
+  void connected() noexcept;
+  // The attempt could not start for a limit of ours (max_pending_requests): it ends, cancelled.
+  void cancel_attempt(uint64_t now_ns) noexcept;
+
+  // Bytes of the request reached the current attempt's server: from now on it may be sent
+  // again only if it is replayable.
+  void request_reached_server(bool body_bytes) noexcept {
+    reached_server_ = true;
+    body_streamed_ |= body_bytes;
+  }
+  // The response's head went to the client: nothing may be retried now.
+  void response_started() noexcept { response_started_ = true; }
+
+  // Whether the current attempt may be tried again on a fresh connection to the same server
+  // when its pooled connection turned out closed: only when a second copy can do no harm.
+  bool may_send_again() const noexcept { return replayable_ || !reached_server_; }
+  bool body_streamed() const noexcept { return body_streamed_; }
+
+  // The current attempt failed. Ends it; true when a retry has been taken (call start_attempt()
+  // next), false when the client is to get failure_answer().
+  bool attempt_failed(Failure failure, uint64_t now_ns) noexcept;
+  FailureAnswer failure_answer() const noexcept;
+  // A final response head with `status` arrived: whether it is to be retried, as a server_error
+  // failure (attempt_failed() next); if not, answered() gives the verdict.
+  bool retry_after_status(uint16_t status) noexcept;
+  // The server's final response head arrived: the attempt's verdict.
+  void answered(uint16_t status, uint64_t now_ns) noexcept;
+  // The current attempt ended (its connection given back or closed by the caller).
+  void end_attempt(AttemptEnd end, uint64_t now_ns) noexcept;
+
+  // The method and target as sent upstream, for logs and spans; views the caller keeps valid
+  // until finish(). Unset (empty) for a request refused before it was routed.
+  void set_request_line(std::string_view method, std::string_view target) noexcept {
+    method_ = method;
+    target_ = target;
+  }
+
+  // The request's answer: `server` forwarded `status`, or ballast answered (server kNoServer).
+  // Counts it once (counters, access log, request span) and gives back what the request held.
+  struct Outcome {
+    uint16_t status = 0;
+    balance::ServerIndex server = balance::kNoServer;
+    uint64_t bytes_received = 0;  // from the client: head and body
+    uint64_t bytes_sent = 0;      // to the client
+  };
+  void finish(const Outcome& outcome, uint64_t now_ns) noexcept;
+  // Whether the request has been counted (finish() ran) since begin().
+  bool finished() const noexcept { return finished_; }
+
+  WorkerCluster* cluster() const noexcept { return cluster_; }
+  const Attempt& attempt() const noexcept { return attempt_; }
+  balance::ServerIndex server() const noexcept { return attempt_.server; }
+  bool active() const noexcept { return holds_budget_; }
+  uint32_t attempts_made() const noexcept { return attempts_made_; }
+  bool is_retry() const noexcept { return attempt_is_retry_; }
+  std::string_view request_id() const noexcept { return {request_id_.data(), request_id_length_}; }
+  // The traceparent for the current attempt's request (its span as the parent); empty when the
+  // worker does not trace. A retry's differs only in the span id, at kTraceparentSpanOffset.
+  std::string_view traceparent() const noexcept;
+  static constexpr size_t kTraceparentSpanOffset = 3 + observe::kTraceIdHexBytes + 1;
+  // A Set-Cookie value to send with the response (cookie affinity to a server the client's
+  // cookie did not name), or empty.
+  std::string_view affinity_cookie() const noexcept;
+
+ private:
+  bool may_retry(Failure failure) const noexcept;
+  bool take_retry(Failure failure) noexcept;
+  void give_back_retry() noexcept;
+  void release_request() noexcept;
+  void set_hash_key(const http::RequestHead& request) noexcept;
+  void set_affinity(const http::RequestHead& request) noexcept;
+  void set_request_id(const http::RequestHead& request) noexcept;
+  void begin_trace(const http::RequestHead& request) noexcept;
+  void submit_attempt_span(AttemptEnd end, uint64_t now_ns) noexcept;
+  void submit_request_span(const Outcome& outcome, uint64_t now_ns) noexcept;
+  void log_access(const Outcome& outcome, uint64_t now_ns) noexcept;
+
+  WorkerTelemetry& telemetry_;
+  const ClientInfo client_;
+
+  WorkerCluster* cluster_ = nullptr;
+  uint64_t started_ns_ = 0;
+  bool finished_ = false;
+  bool holds_budget_ = false;         // counts in the retry budget's active requests
+  bool holds_request_limit_ = false;  // counts against the cluster's max_requests
+  bool replayable_ = false;           // may be sent again once a byte of it reached a server
+  bool reached_server_ = false;
+  bool body_streamed_ = false;
+  bool response_started_ = false;
+
+  std::array<char, kHashKeyBytes> hash_key_{};
+  size_t hash_key_length_ = 0;
+  balance::ServerIndex affinity_server_ = balance::kNoServer;  // the cookie's server, if any
+  std::array<char, kMaxRequestIdBytes> request_id_{};
+  size_t request_id_length_ = 0;
+  std::string_view method_, target_;
+
+  // Attempts.
+  Attempt attempt_;
+  balance::ExcludedServers excluded_;
+  uint32_t attempts_made_ = 0;
+  bool attempt_is_retry_ = false;
+  bool retry_in_budget_ = false;  // the current retry counts in the worker's retry budget
+  Failure last_failure_ = Failure::connect_failure;  // the one a retry is retrying
+  uint16_t attempt_status_ = 0;                      // the status the attempt got (0: none)
+
+  // Tracing, while the worker traces: the request's trace and its current attempt's span.
+  observe::RequestTrace trace_;
+  bool traced_ = false;  // trace_ is this request's
+  observe::SpanId attempt_span_;
+  std::array<char, observe::kTraceParentBytes> traceparent_{};
+};
+
+}  // namespace ballast::proxy
