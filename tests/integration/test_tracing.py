@@ -115,6 +115,11 @@ def test_the_backend_gets_ballasts_span_id_and_a_trace_is_started_when_absent(
     assert span_id != PARENT_SPAN  # ballast's attempt span, not the caller's
     wait_until(lambda: any(s["spanId"] == span_id for s in collector.of_trace(PARENT_TRACE)), 10,
                "the attempt span named in traceparent")
+    # The request id the server got is on the spans, to find one from the other.
+    request_id = dict((name.lower(), value) for name, value in echoed["headers"])["x-request-id"]
+    wait_until(lambda: len(collector.of_trace(PARENT_TRACE)) >= 2, 10, "both spans")
+    for span in collector.of_trace(PARENT_TRACE):
+        assert attributes(span)["ballast.request_id"] == request_id
 
     fresh = get(proxy.port, "/echo").json()
     created = dict((name.lower(), value) for name, value in fresh["headers"])["traceparent"]

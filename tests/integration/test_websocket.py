@@ -5,6 +5,7 @@ codes flow both ways until either side closes or the tunnel idles out."""
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -152,6 +153,30 @@ def test_an_idle_tunnel_is_closed_after_the_tunnel_timeout(ballast, ws_server):
             return time.monotonic() - started
 
     assert 0.8 < run(session()) < 3
+
+
+def test_shutdown_closes_tunnels_at_the_drain_deadline(ballast, ws_server):
+    config = ballast.short_config([server_entry(ws_server)])
+    config["drain_timeout"] = "1s"
+    port = int(config["load_balancer"]["listen"].rsplit(":", 1)[1])
+    proxy = ballast.start(config, port)
+
+    async def session():
+        async with websockets.connect(url(proxy), ping_interval=None) as socket:
+            await socket.send("before")
+            assert await socket.recv() == "before"
+            proxy.proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.3)
+            await socket.send("during the drain")  # the tunnel still carries traffic
+            assert await socket.recv() == "during the drain"
+            started = time.monotonic()
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(socket.recv(), 5)
+            return time.monotonic() - started
+
+    assert run(session()) < 2.5
+    assert proxy.wait_exit(5) == 0
+    proxy.expected_exit = True
 
 
 def test_a_101_nobody_asked_for_is_a_bad_response(ballast, backends):
