@@ -53,8 +53,8 @@ namespace {
 
 constexpr uint64_t kLatencyBaseNs = 1'000'000;
 
-std::vector<upstream::ServerSpec> make_fleet(uint32_t servers) {
-  std::vector<upstream::ServerSpec> fleet(servers);
+std::vector<balance::ServerSpec> make_fleet(uint32_t servers) {
+  std::vector<balance::ServerSpec> fleet(servers);
   for (uint32_t i = 0; i < servers; ++i) {
     fleet[i].name = "10." + std::to_string(i / 65536) + "." + std::to_string(i / 256 % 256) + "." +
                     std::to_string(i % 256) + ":8080";
@@ -83,7 +83,7 @@ void prime(Policy& policy, const std::vector<uint64_t>& latency_ns, core::Random
 }
 
 void pick_benchmark(benchmark::State& state, Algorithm algorithm, uint32_t servers) {
-  const std::vector<upstream::ServerSpec> fleet = make_fleet(servers);
+  const std::vector<balance::ServerSpec> fleet = make_fleet(servers);
   const size_t heap_before = g_allocated_bytes;
   const std::unique_ptr<Policy> policy = make_policy(algorithm, fleet, 1);
   const size_t policy_bytes = g_allocated_bytes - heap_before;

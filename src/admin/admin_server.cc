@@ -64,7 +64,7 @@ Response json_error(uint16_t status, std::string_view message) {
   Response response;
   response.status = status;
   response.body = "{\"error\":";
-  append_json_string(response.body, message);
+  observe::append_json_string(response.body, message);
   response.body.append("}\n");
   return response;
 }

@@ -47,7 +47,7 @@ std::string_view health_name(const upstream::ClusterState& cluster,
   return server.passes_checks.load(std::memory_order_relaxed) ? "healthy" : "unhealthy";
 }
 
-void write_totals_by_class(JsonWriter& json, std::string_view name,
+void write_totals_by_class(observe::JsonWriter& json, std::string_view name,
                            const std::array<uint64_t, observe::kStatusClasses>& counts) {
   json.key(name);
   json.begin_object();
@@ -57,7 +57,8 @@ void write_totals_by_class(JsonWriter& json, std::string_view name,
   json.end_object();
 }
 
-void write_breaker(JsonWriter& json, const upstream::ServerState& server, uint64_t now_ns) {
+void write_breaker(observe::JsonWriter& json, const upstream::ServerState& server,
+                   uint64_t now_ns) {
   json.key("breaker");
   if (server.breaker == nullptr) {
     json.null();
@@ -84,7 +85,7 @@ void write_breaker(JsonWriter& json, const upstream::ServerState& server, uint64
   json.end_object();
 }
 
-void write_server(JsonWriter& json, const upstream::ClusterState& cluster, size_t index,
+void write_server(observe::JsonWriter& json, const upstream::ClusterState& cluster, size_t index,
                   const ServerVerdict& verdict, uint32_t region_rank, const RateSampler& sampler,
                   uint64_t now_ns) {
   const upstream::ServerState& server = *cluster.servers[index];
@@ -129,7 +130,7 @@ void write_server(JsonWriter& json, const upstream::ClusterState& cluster, size_
   json.end_object();
 }
 
-void write_cluster(JsonWriter& json, const upstream::ClusterState& cluster,
+void write_cluster(observe::JsonWriter& json, const upstream::ClusterState& cluster,
                    const RateSampler& sampler, uint64_t now_ns) {
   const ClusterVerdict verdict = assess_cluster(cluster, now_ns);
   const std::vector<uint32_t> ranks = upstream::region_ranks(cluster);
@@ -160,8 +161,8 @@ void write_cluster(JsonWriter& json, const upstream::ClusterState& cluster,
 }
 
 template <typename Value>
-void write_series(JsonWriter& json, std::string_view name, const std::vector<HistoryPoint>& points,
-                  Value value, int decimals) {
+void write_series(observe::JsonWriter& json, std::string_view name,
+                  const std::vector<HistoryPoint>& points, Value value, int decimals) {
   json.key(name);
   json.begin_array();
   for (const HistoryPoint& point : points) {
@@ -505,7 +506,7 @@ ServerReading read_server(const upstream::ServerState& server, const ServerVerdi
 std::string status_json(const upstream::Generation& generation, const RateSampler& sampler,
                         const ProcessInfo& process, uint64_t now_ns) {
   std::string out;
-  JsonWriter json(out);
+  observe::JsonWriter json(out);
   json.begin_object();
   json.key("process");
   json.begin_object();
@@ -529,7 +530,7 @@ std::string server_json(const upstream::ClusterState& cluster, size_t server,
   const ClusterVerdict verdict = assess_cluster(cluster, now_ns);
   const std::vector<uint32_t> ranks = upstream::region_ranks(cluster);
   std::string out;
-  JsonWriter json(out);
+  observe::JsonWriter json(out);
   write_server(json, cluster, server, verdict.servers[server], ranks[server], sampler, now_ns);
   return out;
 }
@@ -537,7 +538,7 @@ std::string server_json(const upstream::ClusterState& cluster, size_t server,
 std::string history_json(const upstream::Generation& generation, const RateSampler& sampler,
                          uint64_t since_round) {
   std::string out;
-  JsonWriter json(out);
+  observe::JsonWriter json(out);
   json.begin_object();
   json.field("round", sampler.rounds());
   json.field("interval_seconds", RateSampler::kIntervalNs / 1'000'000'000);
@@ -586,105 +587,6 @@ std::string history_json(const upstream::Generation& generation, const RateSampl
   json.end_array();
   json.end_object();
   return out;
-}
-
-// ---- JsonWriter ----
-
-void append_json_string(std::string& out, std::string_view text) {
-  out.push_back('"');
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned>(c));
-          out.append(escaped);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
-void JsonWriter::separate() {
-  if (after_key_) {
-    after_key_ = false;
-    return;
-  }
-  if (!has_items_.empty()) {
-    if (has_items_.back()) {
-      out_.push_back(',');
-    }
-    has_items_.back() = true;
-  }
-}
-
-void JsonWriter::open(char bracket) {
-  separate();
-  out_.push_back(bracket);
-  has_items_.push_back(false);
-}
-
-void JsonWriter::close(char bracket) {
-  out_.push_back(bracket);
-  has_items_.pop_back();
-}
-
-void JsonWriter::key(std::string_view name) {
-  separate();
-  append_json_string(out_, name);
-  out_.push_back(':');
-  after_key_ = true;
-}
-
-void JsonWriter::string(std::string_view value) {
-  separate();
-  append_json_string(out_, value);
-}
-
-void JsonWriter::number(uint64_t value) {
-  separate();
-  out_.append(std::to_string(value));
-}
-
-void JsonWriter::number(double value, int decimals) {
-  separate();
-  if (!std::isfinite(value)) {
-    value = 0;
-  }
-  char text[64];
-  const int length = std::snprintf(text, sizeof(text), "%.*f", std::clamp(decimals, 0, 9), value);
-  if (length <= 0 || static_cast<size_t>(length) >= sizeof(text)) {
-    out_.push_back('0');  // beyond 1e50: not a figure this API produces
-    return;
-  }
-  out_.append(text, static_cast<size_t>(length));
-}
-
-void JsonWriter::boolean(bool value) {
-  separate();
-  out_.append(value ? "true" : "false");
-}
-
-void JsonWriter::null() {
-  separate();
-  out_.append("null");
 }
 
 // ---- JsonValue ----

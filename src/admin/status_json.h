@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "admin/rate_sampler.h"
+#include "observe/json.h"
 #include "upstream/eligibility.h"
 #include "upstream/generation.h"
 
@@ -85,56 +86,6 @@ std::string history_json(const upstream::Generation& generation, const RateSampl
 // A reading of one server for the sampler, with its state and breaker codes.
 ServerReading read_server(const upstream::ServerState& server, const ServerVerdict& verdict,
                           uint64_t now_ns);
-
-// A minimal streaming JSON writer: commas and escaping are its business, the shape the
-// caller's. Numbers that are not finite are written as 0.
-class JsonWriter {
- public:
-  explicit JsonWriter(std::string& out) noexcept : out_(out) {}
-
-  void begin_object() { open('{'); }
-  void end_object() { close('}'); }
-  void begin_array() { open('['); }
-  void end_array() { close(']'); }
-  void key(std::string_view name);
-  void string(std::string_view value);
-  void number(uint64_t value);
-  void number(double value, int decimals = 3);
-  void boolean(bool value);
-  void null();
-
-  // Each of these writes a key, then its value.
-  void field(std::string_view name, std::string_view value) {
-    key(name);
-    string(value);
-  }
-  void field(std::string_view name, const char* value) { field(name, std::string_view(value)); }
-  void field(std::string_view name, uint64_t value) {
-    key(name);
-    number(value);
-  }
-  void field(std::string_view name, uint32_t value) { field(name, static_cast<uint64_t>(value)); }
-  void field(std::string_view name, double value, int decimals = 3) {
-    key(name);
-    number(value, decimals);
-  }
-  void field(std::string_view name, bool value) {
-    key(name);
-    boolean(value);
-  }
-
- private:
-  void open(char bracket);
-  void close(char bracket);
-  void separate();  // a comma before any value but a container's first, or a key's value
-
-  std::string& out_;
-  std::vector<bool> has_items_;  // per open container
-  bool after_key_ = false;
-};
-
-// Appends `text` as a JSON string, quotes included.
-void append_json_string(std::string& out, std::string_view text);
 
 // A parsed JSON value (RFC 8259), for reading /status back.
 struct JsonValue {

@@ -4,11 +4,10 @@
 
 namespace ballast::balance {
 
-Balancer::Balancer(Algorithm algorithm, std::span<const upstream::ServerSpec> servers,
-                   uint64_t seed)
+Balancer::Balancer(Algorithm algorithm, std::span<const ServerSpec> servers, uint64_t seed)
     : places_(servers.size()) {
   for (const bool backup : {false, true}) {
-    std::vector<upstream::ServerSpec> tier_servers;
+    std::vector<ServerSpec> tier_servers;
     std::vector<ServerIndex> members;
     for (ServerIndex i = 0; i < servers.size(); ++i) {
       if (servers[i].backup == backup) {

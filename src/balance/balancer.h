@@ -16,13 +16,13 @@
 
 #include "balance/algorithm.h"
 #include "balance/policy.h"
-#include "upstream/server_spec.h"
+#include "balance/server_spec.h"
 
 namespace ballast::balance {
 
 class Balancer {
  public:
-  Balancer(Algorithm algorithm, std::span<const upstream::ServerSpec> servers, uint64_t seed);
+  Balancer(Algorithm algorithm, std::span<const ServerSpec> servers, uint64_t seed);
 
   // An eligible server not in ctx.excluded (cluster indices), preferring primaries; kNoServer
   // when there is none in any tier.

@@ -44,7 +44,7 @@ uint64_t maglev_table_size(uint64_t server_count) {
   return size;
 }
 
-std::vector<ServerIndex> build_maglev_table(std::span<const upstream::ServerSpec> servers) {
+std::vector<ServerIndex> build_maglev_table(std::span<const ServerSpec> servers) {
   if (servers.empty()) {
     return {};
   }
@@ -52,7 +52,7 @@ std::vector<ServerIndex> build_maglev_table(std::span<const upstream::ServerSpec
   std::vector<Permutation> permutations;
   permutations.reserve(servers.size());
   uint64_t max_weight = 0;
-  for (const upstream::ServerSpec& server : servers) {
+  for (const ServerSpec& server : servers) {
     const uint64_t offset = core::hash64(server.name, kOffsetSeed) % table_size;
     const uint64_t skip = core::hash64(server.name, kSkipSeed) % (table_size - 1) + 1;
     permutations.push_back({offset, skip, server.weight, 0});
@@ -82,8 +82,8 @@ std::vector<ServerIndex> build_maglev_table(std::span<const upstream::ServerSpec
   return table;
 }
 
-Maglev::Maglev(std::span<const upstream::ServerSpec> servers)
-    : Policy(upstream::weights_of(servers)), table_(build_maglev_table(servers)) {}
+Maglev::Maglev(std::span<const ServerSpec> servers)
+    : Policy(weights_of(servers)), table_(build_maglev_table(servers)) {}
 
 ServerIndex Maglev::pick(const PickContext& ctx) noexcept {
   if (eligible_count() == 0) {

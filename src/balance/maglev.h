@@ -40,7 +40,7 @@
 #include <vector>
 
 #include "balance/policy.h"
-#include "upstream/server_spec.h"
+#include "balance/server_spec.h"
 
 namespace ballast::balance {
 
@@ -50,7 +50,7 @@ class Maglev final : public Policy {
   static constexpr uint64_t kSlotsPerServer = 100;
   static constexpr uint32_t kMaxProbes = 64;
 
-  explicit Maglev(std::span<const upstream::ServerSpec> servers);
+  explicit Maglev(std::span<const ServerSpec> servers);
 
   ServerIndex pick(const PickContext& ctx) noexcept override;
 
@@ -62,6 +62,6 @@ class Maglev final : public Policy {
 uint64_t maglev_table_size(uint64_t server_count);
 
 // The lookup table: entry i names the server that owns slot i; empty when `servers` is.
-std::vector<ServerIndex> build_maglev_table(std::span<const upstream::ServerSpec> servers);
+std::vector<ServerIndex> build_maglev_table(std::span<const ServerSpec> servers);
 
 }  // namespace ballast::balance

@@ -14,9 +14,9 @@
 
 namespace ballast::balance {
 
-std::unique_ptr<Policy> make_policy(Algorithm algorithm,
-                                    std::span<const upstream::ServerSpec> servers, uint64_t seed) {
-  std::vector<uint32_t> weights = upstream::weights_of(servers);
+std::unique_ptr<Policy> make_policy(Algorithm algorithm, std::span<const ServerSpec> servers,
+                                    uint64_t seed) {
+  std::vector<uint32_t> weights = weights_of(servers);
   switch (algorithm) {
     case Algorithm::round_robin:
       return std::make_unique<RoundRobin>(std::move(weights));

@@ -8,12 +8,12 @@
 
 #include "balance/algorithm.h"
 #include "balance/policy.h"
-#include "upstream/server_spec.h"
+#include "balance/server_spec.h"
 
 namespace ballast::balance {
 
 // `seed` feeds the policies that sample at random; give each worker its own.
-std::unique_ptr<Policy> make_policy(Algorithm algorithm,
-                                    std::span<const upstream::ServerSpec> servers, uint64_t seed);
+std::unique_ptr<Policy> make_policy(Algorithm algorithm, std::span<const ServerSpec> servers,
+                                    uint64_t seed);
 
 }  // namespace ballast::balance

@@ -40,10 +40,9 @@ uint32_t ring_position(uint64_t hash) {
 
 }  // namespace
 
-RingHash::RingHash(std::span<const upstream::ServerSpec> servers)
-    : Policy(upstream::weights_of(servers)) {
+RingHash::RingHash(std::span<const ServerSpec> servers) : Policy(weights_of(servers)) {
   uint64_t total_weight = 0;
-  for (const upstream::ServerSpec& server : servers) {
+  for (const ServerSpec& server : servers) {
     total_weight += server.weight;
   }
   const double scale = points_per_weight(total_weight, servers.size());
@@ -51,7 +50,7 @@ RingHash::RingHash(std::span<const upstream::ServerSpec> servers)
     return std::max<uint64_t>(1, std::llround(static_cast<double>(weight) * scale));
   };
   uint64_t total_points = 0;
-  for (const upstream::ServerSpec& server : servers) {
+  for (const ServerSpec& server : servers) {
     total_points += replicas_of(server.weight);
   }
   points_.reserve(total_points + 1);

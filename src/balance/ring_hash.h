@@ -41,7 +41,7 @@
 #include <vector>
 
 #include "balance/policy.h"
-#include "upstream/server_spec.h"
+#include "balance/server_spec.h"
 
 namespace ballast::balance {
 
@@ -52,7 +52,7 @@ class RingHash final : public Policy {
   static constexpr uint64_t kMaxRingPoints = 1 << 20;
   static constexpr uint32_t kMaxWalkPoints = 64;
 
-  explicit RingHash(std::span<const upstream::ServerSpec> servers);
+  explicit RingHash(std::span<const ServerSpec> servers);
 
   ServerIndex pick(const PickContext& ctx) noexcept override;
 

@@ -37,7 +37,7 @@ struct InFlight {
 };
 
 void tour_one(std::ostream& out, Algorithm algorithm) {
-  std::vector<upstream::ServerSpec> specs;
+  std::vector<balance::ServerSpec> specs;
   for (const DemoServer& server : kServers) {
     specs.push_back({server.name, server.weight, false});
   }

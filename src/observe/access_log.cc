@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "observe/json.h"
 #include "observe/log.h"
 
 namespace ballast::observe {

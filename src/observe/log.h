@@ -44,7 +44,7 @@ void configure_log(const config::LoggingConfig& logging);
 void attach_log_writer(LogWriter* writer);
 
 // One line: {"ts":"…","level":"…","msg":"…","key":"value",…}, or in text format
-// `ts level msg key=value …`. Values are escaped (escape_json). A line that would pass
+// `ts level msg key=value …`. Values are escaped (json.h's escape_json). A line that would pass
 // kMaxEventLine is cut inside a value and still closed: it stays one valid JSON object.
 void log_event(config::LogLevel level, std::string_view message,
                std::initializer_list<Field> fields = {}) noexcept;
@@ -53,13 +53,5 @@ void log_event(config::LogLevel level, std::string_view message,
 // returns its length. The time is read from the wall clock.
 size_t format_event(char* out, config::LogFormat format, config::LogLevel level,
                     std::string_view message, std::initializer_list<Field> fields) noexcept;
-
-// Appends `text` to [out, end) as the inside of a JSON string and returns the new end: `"` and
-// `\` are backslash-escaped; control characters, DEL and every byte that is not part of
-// well-formed UTF-8 become \u00XX (so the line stays valid UTF-8 and valid JSON whatever a
-// client sent); well-formed UTF-8 passes through. Stops before the first character or escape
-// that does not fit, so an escape is never cut; `consumed`, when given, receives how many bytes
-// of `text` went in.
-char* escape_json(std::string_view text, char* out, char* end, size_t* consumed = nullptr) noexcept;
 
 }  // namespace ballast::observe

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "core/clock.h"
+#include "observe/json.h"
 #include "observe/log.h"
 
 namespace ballast::observe {
@@ -91,69 +92,6 @@ int64_t clock_ns(clockid_t clock) noexcept {
 }
 
 // ---- JSON ------------------------------------------------------------------------------------
-
-// The length of the well-formed UTF-8 sequence at text[0] (RFC 3629 §4), or 0 if there is none.
-size_t utf8_sequence_length(std::string_view text) noexcept {
-  const auto byte = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
-  const uint8_t lead = byte(0);
-  size_t length = 0;
-  uint8_t second_min = 0x80;
-  uint8_t second_max = 0xbf;
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3;
-    second_min = lead == 0xe0 ? 0xa0 : 0x80;  // no overlong forms
-    second_max = lead == 0xed ? 0x9f : 0xbf;  // no surrogates
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4;
-    second_min = lead == 0xf0 ? 0x90 : 0x80;
-    second_max = lead == 0xf4 ? 0x8f : 0xbf;  // nothing above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (text.size() < length || byte(1) < second_min || byte(1) > second_max) {
-    return 0;
-  }
-  for (size_t i = 2; i < length; ++i) {
-    if (byte(i) < 0x80 || byte(i) > 0xbf) {
-      return 0;
-    }
-  }
-  return length;
-}
-
-void append_json_string(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  size_t at = 0;
-  while (at < text.size()) {
-    const auto c = static_cast<uint8_t>(text[at]);
-    if (c >= 0x80) {
-      const size_t length = utf8_sequence_length(text.substr(at));
-      if (length == 0) {
-        out += "\\ufffd";
-        ++at;
-      } else {
-        out.append(text.substr(at, length));
-        at += length;
-      }
-      continue;
-    }
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0x0f];
-    } else {
-      out += static_cast<char>(c);
-    }
-    ++at;
-  }
-  out += '"';
-}
 
 void append_decimal_string(std::string& out, uint64_t value) {
   char digits[24];

@@ -10,8 +10,8 @@
 namespace ballast::proxy {
 namespace {
 
-std::vector<upstream::ServerSpec> specs_of(const upstream::ClusterState& state) {
-  std::vector<upstream::ServerSpec> specs;
+std::vector<balance::ServerSpec> specs_of(const upstream::ClusterState& state) {
+  std::vector<balance::ServerSpec> specs;
   for (const auto& server : state.servers) {
     specs.push_back({server->name, server->config.weight, server->config.backup});
   }

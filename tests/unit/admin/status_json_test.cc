@@ -337,7 +337,7 @@ TEST(Sampler, ANewStatsObjectOrAMissedRoundStartsTheSeriesAgain) {
 
 TEST(Json, WriterOutputParsesBackWithEscapes) {
   std::string out;
-  JsonWriter json(out);
+  observe::JsonWriter json(out);
   json.begin_object();
   json.field("text", "quote \" backslash \\ newline \n tab \t bell \x07");
   json.field("count", uint64_t{18446744073709551615ULL});

@@ -8,7 +8,7 @@ namespace ballast::balance {
 namespace {
 
 // Cluster indices: 0 = s1, 1 = b1 (backup), 2 = s2, 3 = b2 (backup).
-std::vector<upstream::ServerSpec> fleet_with_backups() {
+std::vector<balance::ServerSpec> fleet_with_backups() {
   return {{"s1", 1, false}, {"b1", 1, true}, {"s2", 1, false}, {"b2", 1, true}};
 }
 
@@ -55,7 +55,7 @@ TEST(Balancer, NoServerWhenNothingIsEligible) {
 }
 
 TEST(Balancer, ClusterWithOnlyBackupsStillServes) {
-  const std::vector<upstream::ServerSpec> fleet = {{"b1", 1, true}, {"b2", 1, true}};
+  const std::vector<balance::ServerSpec> fleet = {{"b1", 1, true}, {"b2", 1, true}};
   Balancer balancer(Algorithm::round_robin, fleet, 1);
   EXPECT_EQ(picks(balancer, 3), (std::vector<ServerIndex>{0, 1, 0}));
 }

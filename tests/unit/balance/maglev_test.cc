@@ -40,7 +40,7 @@ TEST(Maglev, EqualServersOwnEqualSharesOfTheTableToOneSlot) {
 }
 
 TEST(Maglev, WeightedServersTakeSlotsInProportion) {
-  std::vector<upstream::ServerSpec> specs = fleet(3);
+  std::vector<balance::ServerSpec> specs = fleet(3);
   specs[0].weight = 4;
   specs[1].weight = 2;
   // Of every 4 rounds, weight 4 takes 4 turns, weight 2 takes 2 and weight 1 takes 1.
@@ -51,7 +51,7 @@ TEST(Maglev, WeightedServersTakeSlotsInProportion) {
 }
 
 TEST(Maglev, AKeyGoesToItsHashesSlot) {
-  const std::vector<upstream::ServerSpec> specs = fleet(10);
+  const std::vector<balance::ServerSpec> specs = fleet(10);
   const std::vector<ServerIndex> table = build_maglev_table(specs);
   Maglev maglev(specs);
   for (const std::string& key : random_keys(1)) {
@@ -74,12 +74,12 @@ TEST(Maglev, WeightsAreHonoured) {
 
 // Maglev moves a little more than the removed server's keys: the others' turns shift.
 TEST(Maglev, RemovingAServerMovesAboutOneNthOfTheKeys) {
-  const std::vector<upstream::ServerSpec> specs = fleet(10);
+  const std::vector<balance::ServerSpec> specs = fleet(10);
   Maglev maglev(specs);
   const std::vector<std::string> keys = random_keys(5);
   const std::vector<ServerIndex> before = pick_all(maglev, keys);
   for (const ServerIndex removed : {0u, 4u, 9u}) {
-    std::vector<upstream::ServerSpec> fewer = specs;
+    std::vector<balance::ServerSpec> fewer = specs;
     fewer.erase(fewer.begin() + removed);
     Maglev smaller(fewer);
     int moved = 0;
@@ -96,7 +96,7 @@ TEST(Maglev, RemovingAServerMovesAboutOneNthOfTheKeys) {
 
 // Its keys go to the next slot of another server (hash + 1, + 2, ...).
 TEST(Maglev, AnIneligibleServerMovesExactlyItsKeysSpreadOverTheOthers) {
-  const std::vector<upstream::ServerSpec> specs = fleet(10);
+  const std::vector<balance::ServerSpec> specs = fleet(10);
   const std::vector<ServerIndex> table = build_maglev_table(specs);
   Maglev maglev(specs);
   const std::vector<std::string> keys = random_keys(6);

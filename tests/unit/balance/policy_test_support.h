@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "balance/policy.h"
+#include "balance/server_spec.h"
 #include "core/random.h"
-#include "upstream/server_spec.h"
 
 namespace ballast::balance::test_support {
 
@@ -73,8 +73,8 @@ inline constexpr double kChiSquare999Df11 = 31.26;
 inline constexpr int kKeys = 100'000;
 
 // `servers` servers of weight 1, named like real backends.
-inline std::vector<upstream::ServerSpec> fleet(uint32_t servers) {
-  std::vector<upstream::ServerSpec> specs;
+inline std::vector<balance::ServerSpec> fleet(uint32_t servers) {
+  std::vector<balance::ServerSpec> specs;
   for (uint32_t i = 0; i < servers; ++i) {
     specs.push_back({"backend-" + std::to_string(i) + ".example:8080", 1, false});
   }
@@ -121,7 +121,7 @@ inline std::vector<int> count_per_server(const std::vector<ServerIndex>& chosen,
 // Picks repeat, and a second instance built from the same servers agrees.
 template <typename HashPolicy>
 void expect_the_same_key_always_maps_to_the_same_server(uint64_t key_seed) {
-  const std::vector<upstream::ServerSpec> specs = fleet(10);
+  const std::vector<balance::ServerSpec> specs = fleet(10);
   HashPolicy policy(specs);
   HashPolicy rebuilt(specs);
   const std::vector<std::string> keys = random_keys(key_seed);
@@ -141,7 +141,7 @@ inline void expect_ten_equal_servers_each_take_a_tenth(Policy& policy, uint64_t 
 // Six servers, the even ones of weight 2: each gets its weight's share of 9 within 10%.
 template <typename HashPolicy>
 void expect_weights_are_honoured(uint64_t key_seed) {
-  std::vector<upstream::ServerSpec> specs = fleet(6);
+  std::vector<balance::ServerSpec> specs = fleet(6);
   for (uint32_t i = 0; i < 6; i += 2) {
     specs[i].weight = 2;
   }

@@ -27,7 +27,7 @@ TEST(RingHash, TheSameKeyAlwaysMapsToTheSameServer) {
 // to a power of two), at the high half of hash64(name, replica); a key takes the first point at
 // or after the high half of its hash, wrapping, by binary search here.
 TEST(RingHash, AKeyGoesToTheFirstPointClockwise) {
-  const std::vector<upstream::ServerSpec> specs = fleet(10);
+  const std::vector<balance::ServerSpec> specs = fleet(10);
   RingHash ring(specs);
   ASSERT_EQ(ring.point_count(), 10u * 2'048);
   std::vector<std::pair<uint32_t, ServerIndex>> points;
@@ -59,12 +59,12 @@ TEST(RingHash, WeightsAreHonoured) {
 
 // Removing server `removed` and rebuilding: every key that was elsewhere stays where it was.
 TEST(RingHash, RemovingAServerMovesExactlyItsKeys) {
-  const std::vector<upstream::ServerSpec> specs = fleet(10);
+  const std::vector<balance::ServerSpec> specs = fleet(10);
   RingHash ring(specs);
   const std::vector<std::string> keys = random_keys(4);
   const std::vector<ServerIndex> before = pick_all(ring, keys);
   for (const ServerIndex removed : {0u, 4u, 9u}) {
-    std::vector<upstream::ServerSpec> fewer = specs;
+    std::vector<balance::ServerSpec> fewer = specs;
     fewer.erase(fewer.begin() + removed);
     RingHash smaller(fewer);
     int moved = 0;
@@ -82,9 +82,9 @@ TEST(RingHash, RemovingAServerMovesExactlyItsKeys) {
 }
 
 TEST(RingHash, AnIneligibleServersKeysGoWhereTheyWouldIfItWereRemoved) {
-  const std::vector<upstream::ServerSpec> specs = fleet(10);
+  const std::vector<balance::ServerSpec> specs = fleet(10);
   constexpr ServerIndex kOut = 3;
-  std::vector<upstream::ServerSpec> fewer = specs;
+  std::vector<balance::ServerSpec> fewer = specs;
   fewer.erase(fewer.begin() + kOut);
   RingHash smaller(fewer);
   RingHash ring(specs);

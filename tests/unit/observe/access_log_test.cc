@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "observe/json.h"
 #include "observe/log.h"
 
 namespace ballast::observe {

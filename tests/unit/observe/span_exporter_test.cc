@@ -687,7 +687,7 @@ TEST(OtlpJson, AnEmptyNameBecomesHttp) {
   EXPECT_EQ((*json)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["name"].text, "HTTP");
 }
 
-TEST(OtlpJson, EscapesAndRepairsText) {
+TEST(OtlpJson, EscapesTextAsEveryJsonBallastWrites) {
   SpanRecord span;
   span.trace_id.bytes[0] = 1;
   span.span_id.bytes[0] = 1;
@@ -704,11 +704,20 @@ TEST(OtlpJson, EscapesAndRepairsText) {
   const std::optional<Json> json = JsonParser(body).parse();
   ASSERT_TRUE(json.has_value()) << body;
   const Json& exported = (*json)["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
-  const std::string replacement = "\xef\xbf\xbd";
+  // observe/json.h's one rule: a byte outside well-formed UTF-8 is escaped as \u00XX, so it
+  // reads back as that byte taken as Latin-1 (0x80 -> U+0080, UTF-8 C2 80): nothing is lost.
+  const auto latin1 = [](std::string_view bytes) {
+    std::string text;
+    for (const char c : bytes) {
+      const auto byte = static_cast<unsigned char>(c);
+      text += static_cast<char>(0xC0 | (byte >> 6));
+      text += static_cast<char>(0x80 | (byte & 0x3F));
+    }
+    return text;
+  };
   EXPECT_EQ((*attribute(exported, "url.path"))["stringValue"].text,
-            "/a\"b\\c\n\x01\x7f/\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x98\x80/" + replacement + "/" +
-                replacement + replacement + "/" + replacement + replacement + replacement + "/" +
-                replacement + replacement);
+            "/a\"b\\c\n\x01\x7f/\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x98\x80/" + latin1("\x80") + "/" +
+                latin1("\xc0\xaf") + "/" + latin1("\xed\xa0\x80") + "/" + latin1("\xe2\x82"));
   EXPECT_EQ((*attribute(exported, "ballast.cluster"))["stringValue"].text, "cl\"uster");
 }
 

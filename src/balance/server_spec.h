@@ -1,13 +1,15 @@
 #pragma once
-// What the configuration says about one upstream server. Plain data, built at start-up or
-// reload and never changed afterwards; runtime state (health, load) lives elsewhere.
+// What a balancing policy is built from: one upstream server's name, weight and tier. Plain
+// data, built at start-up or reload and never changed afterwards; runtime state (health, load)
+// lives in upstream::ServerState. It belongs to balance, which upstream builds on, so that
+// dependencies run one way.
 
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
-namespace ballast::upstream {
+namespace ballast::balance {
 
 struct ServerSpec {
   std::string name;  // stable identity: hash policies place the server by it ("host:port")
@@ -24,4 +26,4 @@ inline std::vector<uint32_t> weights_of(std::span<const ServerSpec> servers) {
   return weights;
 }
 
-}  // namespace ballast::upstream
+}  // namespace ballast::balance
