@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "admin/admin_host.h"
 #include "admin/dashboard_page.h"
 #include "admin/rate_sampler.h"
 #include "admin/status_json.h"
@@ -141,6 +142,7 @@ struct AdminServer::Impl final : core::Timer::Handler {
   Impl(const config::Config& config, uint32_t workers, AdminHooks hooks, std::string metrics_host)
       : admin_listen(config.admin.listen),
         token(config.admin.token),
+        allowed_hosts(config.admin.allowed_hosts),
         metrics_enabled(config.monitoring.metrics.enabled),
         metrics_port(config.monitoring.metrics.port),
         metrics_path(config.monitoring.metrics.path),
@@ -170,6 +172,7 @@ struct AdminServer::Impl final : core::Timer::Handler {
   // Settings, read once.
   const config::Endpoint admin_listen;
   const std::string token;
+  const std::vector<std::string> allowed_hosts;
   const bool metrics_enabled;
   const uint16_t metrics_port;
   const std::string metrics_path;
@@ -687,6 +690,17 @@ Response AdminServer::Impl::handle_write(const http::RequestHead& head,
                                          const core::SocketAddress& peer, std::string_view action,
                                          const std::string& cluster, const std::string& server) {
   const core::IpText client = core::ip_text(peer);
+  if (!is_admin_host(head.host, admin_listen, allowed_hosts)) {
+    observe::log_event(LogLevel::warn, "admin action refused",
+                       {{"action", action},
+                        {"cluster", cluster},
+                        {"server", server},
+                        {"client", client.view()},
+                        {"reason", "Host does not name the admin API"}});
+    return json_error(421,
+                      "Host must name the admin API (admin.listen, localhost, or an "
+                      "admin.allowed_hosts entry)");
+  }
   if (!same_origin(head)) {
     observe::log_event(LogLevel::warn, "admin action refused",
                        {{"action", action},

@@ -242,7 +242,10 @@ struct ForwardingConfig {
 
 struct AdminConfig {
   Endpoint listen{"127.0.0.1", 9091};
-  std::string token;  // empty = no token required for writes
+  std::string token;  // empty = no token required for writes; required beyond loopback
+  // Host values (name, or name:port) a write may name besides the listen address, localhost and
+  // the loopback literals: the DNS-rebinding defence (admin/admin_host.h).
+  std::vector<std::string> allowed_hosts;
 };
 
 struct Config {

@@ -9,7 +9,9 @@
 namespace ballast::config {
 namespace {
 
-constexpr std::array<std::string_view, 2> kAdminKeys = {"listen", "token"};
+constexpr std::array<std::string_view, 3> kAdminKeys = {"listen", "token", "allowed_hosts"};
+// A list a person writes: the names the admin API is reached by.
+constexpr size_t kMaxAllowedHosts = 64;
 constexpr std::array<std::string_view, 2> kMonitoringKeys = {"metrics", "logging"};
 constexpr std::array<std::string_view, 3> kMetricsKeys = {"enabled", "port", "path"};
 constexpr std::array<std::string_view, 5> kLoggingKeys = {
@@ -103,9 +105,25 @@ AdminConfig read_admin(const Node& node, AddressBook& addresses) {
       token->fail("expected visible ASCII characters with no spaces");
     }
   }
+  // Beyond loopback, anyone who can reach the port could drain or disable every server.
   if (admin.token.empty() && !is_loopback(admin.listen.host)) {
-    listen.warn("the admin API accepts changes from anyone who can reach " +
-                format_endpoint(admin.listen) + "; set admin.token");
+    const std::string why = "the admin API would accept changes from anyone who can reach " +
+                            format_endpoint(admin.listen) +
+                            "; set admin.token, or listen on 127.0.0.1";
+    listen.fail(why);
+  }
+  if (const std::optional<Node> hosts = block.find("allowed_hosts")) {
+    const std::vector<Node> entries = hosts->as_list();
+    if (entries.size() > kMaxAllowedHosts) {
+      hosts->fail("at most " + std::to_string(kMaxAllowedHosts) + " entries");
+    }
+    for (const Node& entry : entries) {
+      std::string host = entry.as_string();
+      if (host.empty() || !is_visible_ascii(host)) {
+        entry.fail("expected a host name, or name:port, got " + entry.describe());
+      }
+      admin.allowed_hosts.push_back(std::move(host));
+    }
   }
   return admin;
 }

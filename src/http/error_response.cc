@@ -32,6 +32,8 @@ std::string_view reason_phrase(uint16_t status) noexcept {
       return "URI Too Long";
     case 417:
       return "Expectation Failed";
+    case 421:
+      return "Misdirected Request";
     case 429:
       return "Too Many Requests";
     case 431:

@@ -291,18 +291,18 @@ TEST_F(AdminServerTest, OversizedHeadsAndBodiesAreRefused) {
   }
   EXPECT_EQ(request(admin_, "GET", "/status", many_fields).status, 431);
   EXPECT_EQ(
-      round_trip(admin_, "POST /reload HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\nxxxx")
+      round_trip(admin_, "POST /reload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\nxxxx")
           .status,
       413);
   EXPECT_EQ(
       round_trip(admin_,
-                 "POST /reload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+                 "POST /reload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
           .status,
       411);
   EXPECT_EQ(reloads_.load(), 0);
   // A small body is read and ignored.
   EXPECT_EQ(round_trip(admin_,
-                       "POST /reload HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: "
+                       "POST /reload HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: "
                        "2\r\n\r\n{}")
                 .status,
             202);

@@ -309,13 +309,24 @@ clusters:
   EXPECT_EQ(config.clusters[1].health_check.interval_ms, 2'000u);
 }
 
-TEST(Warnings, AdminOpenToTheNetworkWithoutAToken) {
-  const Config config =
-      parse_config(std::string(kMinimal) + "admin:\n  listen: 0.0.0.0:9091\n", "x.yaml");
-  ASSERT_EQ(config.warnings.size(), 1u);
-  EXPECT_EQ(config.warnings[0],
-            "x.yaml:6:11: admin.listen: the admin API accepts changes from anyone who can reach "
-            "0.0.0.0:9091; set admin.token");
+TEST(AdminConfig, AnAdminApiBeyondLoopbackWithoutATokenIsRefused) {
+  try {
+    parse_config(std::string(kMinimal) + "admin:\n  listen: 0.0.0.0:9091\n", "x.yaml");
+    FAIL() << "an open admin API without a token was accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "x.yaml:6:11: admin.listen: the admin API would accept changes from anyone who can "
+              "reach 0.0.0.0:9091; set admin.token, or listen on 127.0.0.1");
+  }
+  const Config with_token = parse_config(
+      std::string(kMinimal) + "admin:\n  listen: 0.0.0.0:9091\n  token: s3cret\n", "x.yaml");
+  EXPECT_TRUE(with_token.warnings.empty());
+}
+
+TEST(AdminConfig, AllowedHostsAreRead) {
+  const Config config = parse_config(
+      std::string(kMinimal) + "admin:\n  allowed_hosts: [ops.internal, \"lb1:9091\"]\n", "x.yaml");
+  EXPECT_EQ(config.admin.allowed_hosts, (std::vector<std::string>{"ops.internal", "lb1:9091"}));
 }
 
 TEST(Examples, BothExampleFilesLoad) {
