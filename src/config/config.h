@@ -229,7 +229,8 @@ struct MonitoringConfig {
 struct TracingConfig {
   bool enabled = false;  // true when the block is present, unless it says `enabled: false`
   double sample_rate = 0.01;
-  std::string endpoint;  // OTLP/HTTP JSON collector URL
+  std::string endpoint;               // OTLP/HTTP JSON collector URL
+  bool from_jaeger_endpoint = false;  // endpoint was derived from `jaeger_endpoint`
 };
 
 // What ballast tells servers about the client (X-Forwarded-*, Forwarded, Via, X-Request-Id).

@@ -73,14 +73,14 @@ HealthCheckConfig read_health_check(const Node& node) {
   if (timeout) {
     check.timeout_ms = timeout->as_positive_duration_ms();
   }
-  // A check still waiting when the next one is due would overlap it; HAProxy and Envoy leave this
-  // to the operator, but it is always a mistake.
-  if (check.timeout_ms >= check.interval_ms) {
+  // The next check is scheduled when one ends, so checks never overlap; but a timeout longer
+  // than the interval would make the interval a promise the checker cannot keep. Equal is fine
+  // (the design document's own example: interval 200ms, timeout 200ms).
+  if (check.timeout_ms > check.interval_ms) {
     if (timeout) {
-      timeout->fail("must be shorter than the interval (" + format_duration(check.interval_ms) +
-                    ")");
+      timeout->fail("must be at most the interval (" + format_duration(check.interval_ms) + ")");
     }
-    interval->fail("must be longer than the timeout (" + format_duration(check.timeout_ms) +
+    interval->fail("must be at least the timeout (" + format_duration(check.timeout_ms) +
                    ", the default); set timeout: too");
   }
   if (const std::optional<Node> healthy = block.find("healthy_threshold")) {

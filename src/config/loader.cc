@@ -158,7 +158,14 @@ Config read_config(const Node& root) {
   config.admin = read_admin(top.get("admin"), addresses);
   config.monitoring = read_monitoring(top.get("monitoring"), addresses);
   config.forwarding = read_forwarding(top.get("forwarding"));
-  if (const std::optional<Node> tracing = top.find("tracing")) {
+  std::optional<Node> tracing = top.find("tracing");
+  if (const std::optional<Node> nested = nested_tracing(top.get("monitoring"))) {
+    if (tracing) {
+      nested->fail("tracing is set at the top level too; write the block once");
+    }
+    tracing = nested;
+  }
+  if (tracing) {
     config.tracing = read_tracing(*tracing);
   }
   const std::optional<Node> load_balancer = top.find("load_balancer");

@@ -12,12 +12,18 @@ namespace {
 constexpr std::array<std::string_view, 3> kAdminKeys = {"listen", "token", "allowed_hosts"};
 // A list a person writes: the names the admin API is reached by.
 constexpr size_t kMaxAllowedHosts = 64;
-constexpr std::array<std::string_view, 2> kMonitoringKeys = {"metrics", "logging"};
+constexpr std::array<std::string_view, 3> kMonitoringKeys = {"metrics", "logging", "tracing"};
 constexpr std::array<std::string_view, 3> kMetricsKeys = {"enabled", "port", "path"};
 constexpr std::array<std::string_view, 5> kLoggingKeys = {
     "level", "format", "output", "access_log", "access_log_sample",
 };
-constexpr std::array<std::string_view, 3> kTracingKeys = {"enabled", "sample_rate", "endpoint"};
+constexpr std::array<std::string_view, 4> kTracingKeys = {"enabled", "sample_rate", "endpoint",
+                                                          "jaeger_endpoint"};
+
+// Jaeger has taken OTLP over HTTP since 1.35, on the collector's port 4318 at /v1/traces. A
+// `jaeger_endpoint` (the Thrift collector's URL, http://jaeger:14268/api/traces in the design
+// document) names the host; the spans go to that host's OTLP port.
+constexpr std::string_view kJaegerOtlpPortAndPath = ":4318/v1/traces";
 
 constexpr std::array<Named<LogLevel>, 4> kLogLevels = {{
     {"debug", LogLevel::debug},
@@ -138,6 +144,31 @@ MonitoringConfig read_monitoring(const Node& node, AddressBook& addresses) {
   return monitoring;
 }
 
+std::optional<Node> nested_tracing(const Node& monitoring) {
+  if (monitoring.is_null()) {
+    return std::nullopt;
+  }
+  return monitoring.as_map(kMonitoringKeys).find("tracing");
+}
+
+// http://HOST[:PORT][/PATH] -> http://HOST:4318/v1/traces; empty when it is no http:// URL.
+std::string jaeger_otlp_url(std::string_view jaeger_endpoint) {
+  if (!jaeger_endpoint.starts_with(kTracingScheme)) {
+    return {};
+  }
+  const std::string_view rest = jaeger_endpoint.substr(kTracingScheme.size());
+  const std::string_view authority = rest.substr(0, rest.find('/'));
+  const size_t bracket = authority.find(']');
+  const size_t colon = authority.rfind(':');
+  const bool has_port =
+      colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket);
+  const std::string_view host = has_port ? authority.substr(0, colon) : authority;
+  if (host.empty()) {
+    return {};
+  }
+  return std::string(kTracingScheme).append(host).append(kJaegerOtlpPortAndPath);
+}
+
 TracingConfig read_tracing(const Node& node) {
   const MapView block = node.as_map(kTracingKeys);
   TracingConfig tracing;
@@ -146,8 +177,17 @@ TracingConfig read_tracing(const Node& node) {
   if (const std::optional<Node> rate = block.find("sample_rate")) {
     tracing.sample_rate = rate->as_double(0, 1);
   }
-  const std::optional<Node> endpoint = block.find("endpoint");
-  if (endpoint) {
+  std::optional<Node> endpoint = block.find("endpoint");
+  if (const std::optional<Node> jaeger = block.find("jaeger_endpoint")) {
+    if (endpoint) {
+      jaeger->fail("endpoint is set too; give one of the two");
+    }
+    tracing.endpoint = jaeger_otlp_url(jaeger->as_string());
+    if (tracing.endpoint.empty() || !is_visible_ascii(tracing.endpoint)) {
+      jaeger->fail("expected the http:// URL of a Jaeger collector, got " + jaeger->describe());
+    }
+    tracing.from_jaeger_endpoint = true;
+  } else if (endpoint) {
     tracing.endpoint = endpoint->as_string();
     const bool url = tracing.endpoint.starts_with(kTracingScheme) &&
                      tracing.endpoint.size() > kTracingScheme.size() &&

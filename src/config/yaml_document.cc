@@ -9,6 +9,7 @@
 #include "config/config_error.h"
 #include "config/loader.h"
 #include "config/scalars.h"
+#include "config/yaml_openers.h"
 
 namespace ballast::config {
 namespace {
@@ -46,15 +47,36 @@ bool same_place(const YAML::Mark& a, const YAML::Mark& b) {
   return a.line == b.line && a.column == b.column;
 }
 
+// yaml-cpp names where it gave up; a construct left open began somewhere else, and that is the
+// line to fix.
+std::string with_opener(std::string problem, std::string_view text) {
+  const std::optional<Unclosed> open = find_unclosed(text);
+  if (!open) {
+    return problem;
+  }
+  const auto place = [](TextPlace at) {
+    return std::to_string(at.line) + ":" + std::to_string(at.column);
+  };
+  const std::string_view what = open->opener == '['   ? "the flow sequence ["
+                                : open->opener == '{' ? "the flow map {"
+                                                      : "the quoted scalar";
+  problem.append("; ").append(what).append(" opened at ").append(place(open->from));
+  problem.append(" is never closed (the file ends at line ")
+      .append(std::to_string(open->end.line))
+      .append(")");
+  return problem;
+}
+
 // Runs `parse`, turning yaml-cpp's exceptions into located ConfigErrors.
 template <typename Parse>
-auto with_syntax_errors(const std::string& source, Parse&& parse) {
+auto with_syntax_errors(const std::string& source, std::string_view text, Parse&& parse) {
   try {
     return parse();
   } catch (const YAML::DeepRecursion& error) {
     throw error_at(source, error.mark, "(syntax)", "nested too deeply");
   } catch (const YAML::Exception& error) {
-    throw error_at(source, error.mark, "(syntax)", excerpt(error.msg, kMaxSyntaxMessage));
+    throw error_at(source, error.mark, "(syntax)",
+                   with_opener(excerpt(error.msg, kMaxSyntaxMessage), text));
   }
 }
 
@@ -67,7 +89,7 @@ YAML::Node parse_single_document(std::string_view text, const std::string& sourc
   }
   const std::string owned(text);
   DocumentStarts documents;
-  with_syntax_errors(source, [&] {
+  with_syntax_errors(source, owned, [&] {
     std::istringstream stream(owned);
     YAML::Parser parser(stream);
     // Three documents are enough to tell one, several, and a parser that is stuck.
@@ -85,7 +107,7 @@ YAML::Node parse_single_document(std::string_view text, const std::string& sourc
     throw error_at(source, starts[1], "(top level)",
                    "a configuration is one YAML document; remove the ---");
   }
-  return with_syntax_errors(source, [&] { return YAML::Load(owned); });
+  return with_syntax_errors(source, owned, [&] { return YAML::Load(owned); });
 }
 
 }  // namespace ballast::config

@@ -120,6 +120,12 @@ int ProxyProcess::run() {
   publish(upstream::build_generation(config, nullptr, worker_total));
   if (config->tracing.enabled) {
     spans_ = std::make_unique<observe::SpanExporter>(config->tracing, worker_total);
+    observe::log_event(
+        config::LogLevel::info, "tracing",
+        {{"endpoint", config->tracing.endpoint},
+         {"from",
+          config->tracing.from_jaeger_endpoint ? "jaeger_endpoint (OTLP/HTTP)" : "endpoint"},
+         {"sample_rate", std::to_string(config->tracing.sample_rate)}});
   }
   log_writer_ =
       std::make_unique<observe::LogWriter>(worker_total, config->monitoring.logging.output);

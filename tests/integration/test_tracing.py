@@ -17,7 +17,7 @@ PARENT_SPAN = "b7ad6b7169203331"
 class Collector:
     """An OTLP/HTTP JSON receiver: keeps every span it is sent, flattened."""
 
-    def __init__(self):
+    def __init__(self, host=HOST, port=0):
         self.spans = []
         self.lock = threading.Lock()
         collector = self
@@ -40,7 +40,7 @@ class Collector:
             def log_message(self, *_):
                 pass
 
-        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -50,7 +50,13 @@ const std::vector<ErrorCase> kDocumentCases = {
      "c.yaml:1:1: (top level): expected a map of settings, got \"hello\""},
     {"ListAtTopLevel", "- a\n", "c.yaml:1:1: (top level): expected a map of settings, got a list"},
     {"SyntaxError", "load_balancer:\n  servers: [\n",
-     "c.yaml:3:1: (syntax): end of sequence flow not found"},
+     "c.yaml:3:1: (syntax): end of sequence flow not found; the flow sequence [ opened at 2:12 is "
+     "never closed (the file ends at line 2)"},
+    {"UnclosedFlowMapFarAbove",
+     "load_balancer:\n  servers: [{host: a, port: 1},\n    {host: b, port: 2]\n  algorithm: x\n"
+     "workers: 1\n",
+     "c.yaml:3:22: (syntax): illegal flow end; the flow map { opened at 3:5 is never closed (the "
+     "file ends at line 5)"},
     {"BadIndentation", "workers: 1\n  drain_timeout: 1s\n",
      "c.yaml:2:16: (syntax): illegal map value"},
     // yaml-cpp 0.7's LoadAll loops forever on these (jbeder/yaml-cpp#1040).
@@ -193,11 +199,11 @@ const std::vector<ErrorCase> kValueCases = {
      "c.yaml:5:16: drain_timeout: 1000h is too long; the longest duration is 168h"},
     {"ZeroTimeout", short_shape("timeouts: {connect: 0s}\n"),
      "c.yaml:5:21: timeouts.connect: must be longer than 0"},
-    {"HealthCheckTimeoutNotBelowInterval",
-     short_shape("  health_check: {interval: 5s, timeout: 5s}\n"),
-     "c.yaml:5:41: load_balancer.health_check.timeout: must be shorter than the interval (5s)"},
+    {"HealthCheckTimeoutAboveInterval",
+     short_shape("  health_check: {interval: 5s, timeout: 6s}\n"),
+     "c.yaml:5:41: load_balancer.health_check.timeout: must be at most the interval (5s)"},
     {"HealthCheckIntervalBelowDefaultTimeout", short_shape("  health_check: {interval: 2s}\n"),
-     "c.yaml:5:28: load_balancer.health_check.interval: must be longer than the timeout (5s, the "
+     "c.yaml:5:28: load_balancer.health_check.interval: must be at least the timeout (5s, the "
      "default); set timeout: too"},
     {"EjectionMaxBelowBase",
      short_shape("  outlier_detection: {base_ejection_time: 1m, max_ejection_time: 30s}\n"),
