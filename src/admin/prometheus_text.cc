@@ -368,6 +368,16 @@ std::string render_metrics(const upstream::Generation& generation,
   page.family("ballast_access_log_dropped_total", "counter",
               "Access log lines dropped because a queue was full or the output too slow.");
   page.sample("ballast_access_log_dropped_total", "", extra.access_log_dropped);
+  page.family("ballast_client_connections", "gauge", "Client connections open now.");
+  page.sample("ballast_client_connections", "", extra.client_connections);
+  page.family("ballast_client_connections_refused_total", "counter",
+              "Client connections closed at once: over max_connections_per_client.");
+  page.sample("ballast_client_connections_refused_total", "", extra.client_connections_refused);
+  page.family("ballast_accept_pauses_total", "counter",
+              "Times a worker stopped accepting: at a connection limit, or out of descriptors.");
+  page.sample("ballast_accept_pauses_total", "", "reason", "limit", extra.accept_pauses_at_limit);
+  page.sample("ballast_accept_pauses_total", "", "reason", "descriptors",
+              extra.accept_pauses_out_of_descriptors);
   page.family("ballast_spans_dropped_total", "counter",
               "Trace spans dropped because a queue was full or an export failed.");
   page.sample("ballast_spans_dropped_total", "", extra.spans_dropped);

@@ -61,10 +61,14 @@ inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0
 
 // Counters that live outside the generation, filled in by the caller at scrape time.
 struct ExtraCounters {
-  uint64_t access_log_dropped = 0;  // access log lines dropped: a full queue or a slow sink
-  uint64_t spans_dropped = 0;       // spans dropped: a full queue or a failed export
-  uint64_t spans_exported = 0;      // spans the collector accepted
-  std::string_view version;         // ballast_build_info's label; empty shows as "unknown"
+  uint64_t access_log_dropped = 0;          // access log lines dropped: a full queue or a slow sink
+  uint64_t spans_dropped = 0;               // spans dropped: a full queue or a failed export
+  uint64_t spans_exported = 0;              // spans the collector accepted
+  uint64_t client_connections = 0;          // client connections open now
+  uint64_t client_connections_refused = 0;  // closed at once: over the per-client limit
+  uint64_t accept_pauses_at_limit = 0;      // a worker stopped accepting at a limit
+  uint64_t accept_pauses_out_of_descriptors = 0;  // ... or because accept failed (EMFILE, ...)
+  std::string_view version;  // ballast_build_info's label; empty shows as "unknown"
 };
 
 // The whole page. now_ns: the monotonic clock (core::monotonic_now_ns()), against which

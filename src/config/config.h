@@ -202,7 +202,11 @@ struct ListenerConfig {
   Endpoint listen{"0.0.0.0", 8080};  // the short shape's default; required in `listeners:`
   ListenerMode mode = ListenerMode::http;
   std::vector<RouteConfig> routes;  // first match wins; tcp listeners have exactly one
+  uint32_t max_connections = 0;     // client connections at once; 0 = the process's limit only
 };
+
+// More client connections than this is a typo: no process has that many descriptors.
+inline constexpr uint32_t kMaxClientConnections = 10'000'000;
 
 struct MetricsConfig {
   bool enabled = true;
@@ -253,6 +257,10 @@ struct Config {
   std::string source;    // the file this came from, for messages
   uint32_t workers = 0;  // 0 = one per core
   uint64_t drain_timeout_ms = 30'000;
+  // Client connections at once, over every listener (HAProxy's maxconn); 0 = derived from the
+  // descriptor limit at start-up (proxy/connection_gate.h). Read at start-up.
+  uint32_t max_connections = 0;
+  uint32_t max_connections_per_client = 0;  // from one client address; 0 = unlimited
   TimeoutsConfig timeouts;  // top-level `timeouts:`; the client-side keys apply to every listener
   ForwardingConfig forwarding;
   std::vector<ListenerConfig> listeners;

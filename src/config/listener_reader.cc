@@ -10,9 +10,14 @@
 namespace ballast::config {
 namespace {
 
-constexpr std::array<std::string_view, 5> kListenerKeys = {
-    "name", "listen", "mode", "routes", "cluster",
+constexpr std::array<std::string_view, 6> kListenerKeys = {
+    "name", "listen", "mode", "routes", "cluster", "max_connections",
 };
+
+// Client connections a listener may hold at once; 0 = only the process's limit applies.
+uint32_t read_connection_limit(const std::optional<Node>& node) {
+  return node ? node->as_uint<uint32_t>(0, kMaxClientConnections) : 0;
+}
 
 constexpr std::array<std::string_view, 3> kRouteKeys = {"host", "path_prefix", "cluster"};
 
@@ -129,6 +134,7 @@ std::vector<ListenerConfig> read_listeners(const Node& list,
     addresses.claim(listener.listen, "listener " + listener.name, listen);
     const std::optional<Node> mode = fields.find("mode");
     listener.mode = read_mode(mode);
+    listener.max_connections = read_connection_limit(fields.find("max_connections"));
     const std::optional<Node> routes = fields.find("routes");
     const std::optional<Node> cluster = fields.find("cluster");
     if (listener.mode == ListenerMode::tcp) {
@@ -165,6 +171,7 @@ ListenerConfig read_default_listener(const MapView& block, const ClusterConfig& 
   addresses.claim(listener.listen, "load_balancer.listen", listen);
   const std::optional<Node> mode = block.find("mode");
   listener.mode = read_mode(mode);
+  listener.max_connections = read_connection_limit(block.find("max_connections"));
   if (listener.mode == ListenerMode::tcp) {
     check_tcp_cluster(*mode, cluster);
   }

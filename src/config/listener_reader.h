@@ -15,7 +15,8 @@
 
 namespace ballast::config {
 
-inline constexpr std::array<std::string_view, 2> kDefaultListenerKeys = {"listen", "mode"};
+inline constexpr std::array<std::string_view, 3> kDefaultListenerKeys = {"listen", "mode",
+                                                                         "max_connections"};
 
 // `listeners:`. Every route names one of `clusters`; names are unique and each address is
 // claimed in `addresses`.

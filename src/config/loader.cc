@@ -23,9 +23,20 @@
 namespace ballast::config {
 namespace {
 
-constexpr std::array<std::string_view, 11> kTopLevelKeys = {
-    "load_balancer", "listeners",  "clusters",        "workers", "drain_timeout", "timeouts",
-    "admin",         "monitoring", "circuit_breaker", "tracing", "forwarding",
+constexpr std::array<std::string_view, 13> kTopLevelKeys = {
+    "load_balancer",
+    "listeners",
+    "clusters",
+    "workers",
+    "drain_timeout",
+    "timeouts",
+    "admin",
+    "monitoring",
+    "circuit_breaker",
+    "tracing",
+    "forwarding",
+    "max_connections",
+    "max_connections_per_client",
 };
 
 template <size_t A, size_t B>
@@ -132,6 +143,12 @@ Config read_config(const Node& root) {
   }
   if (const std::optional<Node> drain = top.find("drain_timeout")) {
     config.drain_timeout_ms = drain->as_duration_ms();
+  }
+  if (const std::optional<Node> limit = top.find("max_connections")) {
+    config.max_connections = limit->as_uint<uint32_t>(0, kMaxClientConnections);
+  }
+  if (const std::optional<Node> limit = top.find("max_connections_per_client")) {
+    config.max_connections_per_client = limit->as_uint<uint32_t>(0, UINT16_MAX);
   }
   ClusterDefaults defaults;
   if (const std::optional<Node> timeouts = top.find("timeouts")) {

@@ -75,6 +75,12 @@ void ProxyProcess::start_admin(const config::Config& config, uint32_t workers) {
     admin::ExtraCounters extra;
     extra.version = version_;
     extra.access_log_dropped = log_writer_->dropped_lines();
+    if (gate_ != nullptr) {
+      extra.client_connections = gate_->open();
+      extra.client_connections_refused = gate_->refused_per_client();
+      extra.accept_pauses_at_limit = gate_->limit_pauses();
+      extra.accept_pauses_out_of_descriptors = gate_->descriptor_pauses();
+    }
     if (spans_ != nullptr) {
       extra.spans_dropped = spans_->spans_dropped();
       extra.spans_exported = spans_->spans_exported();
@@ -136,9 +142,12 @@ int ProxyProcess::run() {
   std::vector<ListenSockets> sockets = open_new_listeners(*config);
   open_ = listen_addresses(*config);
 
+  const uint32_t connection_limit =
+      config->max_connections != 0 ? config->max_connections : default_connection_limit();
+  gate_ = std::make_unique<ConnectionGate>(connection_limit, config->max_connections_per_client);
   for (uint32_t i = 0; i < worker_total; ++i) {
     workers_.push_back(std::make_unique<Worker>(WorkerSlot{i, worker_total}, *config, spans_.get(),
-                                                log_writer_->queue(i)));
+                                                log_writer_->queue(i), *gate_));
   }
   for (uint32_t i = 0; i < sockets.size(); ++i) {
     workers_[i]->start(generation_, std::move(sockets[i]));
@@ -148,7 +157,9 @@ int ProxyProcess::run() {
     listening += (listening.empty() ? "" : ",") + address;
   }
   observe::log_event(LogLevel::info, "ballast started",
-                     {{"listen", listening}, {"workers", std::to_string(workers_.size())}});
+                     {{"listen", listening},
+                      {"workers", std::to_string(workers_.size())},
+                      {"max_connections", std::to_string(connection_limit)}});
 
   for (;;) {
     int signal_number = 0;

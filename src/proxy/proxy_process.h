@@ -55,6 +55,9 @@ class ProxyProcess {
   std::unique_ptr<observe::SpanExporter> spans_;
   // Writes the access log (and, attached, the event lines) off the workers' threads.
   std::unique_ptr<observe::LogWriter> log_writer_;
+  // The client connection limits every worker shares; declared before workers_, so it outlives
+  // them.
+  std::unique_ptr<ConnectionGate> gate_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::set<std::string> open_;  // listen addresses the workers have sockets for
   // The admin API and metrics, on their own thread; declared last, so it stops first: its hooks

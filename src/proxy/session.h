@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/event_loop.h"
+#include "proxy/connection_gate.h"
 #include "proxy/health_checks.h"
 #include "proxy/worker_cluster.h"
 #include "proxy/worker_telemetry.h"
@@ -71,6 +72,8 @@ class Session : public core::Releasable {
   // The worker's list of open sessions (intrusive: no allocation per connection).
   Session* prev_session = nullptr;
   Session* next_session = nullptr;
+  // What the connection holds against the client connection limits; the worker gives it back.
+  ConnectionGate::Ticket ticket;
 
  protected:
   SessionHost& host_;

@@ -53,11 +53,12 @@ uint64_t worker_seed(uint32_t index) {
 }  // namespace
 
 Worker::Worker(WorkerSlot slot, const config::Config& config, observe::SpanExporter* spans,
-               observe::WorkerLogQueue& log_queue)
+               observe::WorkerLogQueue& log_queue, ConnectionGate& gate)
     : slot_(slot),
       drain_timeout_ms_(config.drain_timeout_ms),
       telemetry_(slot.index, worker_seed(slot.index)),
-      access_log_(log_queue, config.monitoring.logging, worker_seed(slot.index) + 1) {
+      access_log_(log_queue, config.monitoring.logging, worker_seed(slot.index) + 1),
+      gate_(gate) {
   telemetry_.spans = spans;
   telemetry_.sample_rate = config.tracing.sample_rate;
   telemetry_.unix_offset_ns = observe::unix_minus_monotonic_ns();
@@ -123,7 +124,8 @@ void Worker::install(std::shared_ptr<const upstream::Generation> generation,
     if (auto existing = listeners_.find(key); existing != listeners_.end()) {
       listener = std::move(existing->second);
     } else if (auto fresh = new_sockets.find(key); fresh != new_sockets.end()) {
-      listener = std::make_unique<Listener>(*this, std::move(fresh->second));
+      listener =
+          std::make_unique<Listener>(*this, std::move(fresh->second), gate_.listener_count(key));
       loop_.watch(listener->fd(), *listener);
     } else {
       continue;
@@ -132,7 +134,7 @@ void Worker::install(std::shared_ptr<const upstream::Generation> generation,
     kept[key] = std::move(listener);
   }
   for (auto& [key, listener] : listeners_) {
-    if (listener != nullptr) {
+    if (listener != nullptr && !listener->paused) {
       loop_.unwatch(listener->fd());  // its address left the configuration
     }
   }
@@ -144,33 +146,115 @@ void Worker::install(std::shared_ptr<const upstream::Generation> generation,
 }
 
 void Worker::accept_from(Listener& listener) noexcept {
-  WorkerGeneration& generation = *generations_.back();
+  if (listener.paused || draining_) {
+    return;
+  }
   for (;;) {
+    if (!gate_.has_room(listener.open, listener.config->max_connections)) {
+      pause(listener);  // the kernel's backlog holds the next ones until room returns
+      return;
+    }
     core::SocketAddress peer;
     core::FileDescriptor client = core::accept_from(listener.fd(), peer);
     if (!client.valid()) {
-      if (errno != EAGAIN && errno != EINTR) {
-        observe::log_event(config::LogLevel::error, "accept failed",
-                           {{"error", std::strerror(errno)}});
+      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+        back_off(errno);
       }
       return;
     }
-    const config::ListenerConfig& config = *listener.config;
-    if (config.mode == config::ListenerMode::tcp) {
-      const size_t cluster = generation.shared->cluster_index(config.routes.front().cluster);
-      auto* tcp =
-          new TcpSession(*this, generation, *generation.clusters[cluster], std::move(client), peer);
-      link_session(*tcp);
-      if (!tcp->start()) {
-        tcp->close_now();
-      }
-    } else {
-      auto* http = new HttpSession(*this, generation, config, std::move(client), peer);
-      link_session(*http);
-      if (!http->start()) {
-        http->close_now();
-      }
+    backoff_ms_ = 0;
+    ConnectionGate::Ticket ticket;
+    if (!gate_.admit(listener.open, peer, ticket)) {
+      continue;  // over the per-client limit: closed as it goes out of scope
     }
+    start_session(listener, std::move(client), peer, ticket);
+  }
+}
+
+// Links a session for an accepted connection, holding `ticket`, and starts it.
+void Worker::start_session(Listener& listener, core::FileDescriptor client,
+                           const core::SocketAddress& peer,
+                           ConnectionGate::Ticket ticket) noexcept {
+  WorkerGeneration& generation = *generations_.back();
+  const config::ListenerConfig& config = *listener.config;
+  if (config.mode == config::ListenerMode::tcp) {
+    const size_t cluster = generation.shared->cluster_index(config.routes.front().cluster);
+    auto* tcp =
+        new TcpSession(*this, generation, *generation.clusters[cluster], std::move(client), peer);
+    link_session(*tcp);
+    tcp->ticket = ticket;
+    if (!tcp->start()) {
+      tcp->close_now();
+    }
+  } else {
+    auto* http = new HttpSession(*this, generation, config, std::move(client), peer);
+    link_session(*http);
+    http->ticket = ticket;
+    if (!http->start()) {
+      http->close_now();
+    }
+  }
+}
+
+void Worker::pause(Listener& listener) noexcept {
+  if (!listener.paused) {
+    listener.paused = true;
+    loop_.unwatch(listener.fd());
+    gate_.count_pause(false);
+  }
+  if (!resume_timer_.armed()) {
+    resume_timer_.arm(loop_.timers(), loop_.now_ns() + kLimitRecheckMs * core::kNsPerMs);
+  }
+}
+
+// Out of descriptors (EMFILE, ENFILE) or kernel memory: accepting again at once would fail again
+// and spin, so every listener of this worker waits, 100 ms doubling to 1 s, and the log gets one
+// line a second with how many failures it stands for.
+void Worker::back_off(int error) noexcept {
+  const uint64_t now_ns = loop_.now_ns();
+  ++accept_errors_unlogged_;
+  if (now_ns >= next_accept_log_ns_) {
+    observe::log_event(
+        config::LogLevel::error, "accept failed: pausing accepts",
+        {{"error", std::strerror(error)},
+         {"failures", std::to_string(accept_errors_unlogged_)},
+         {"retry_ms", std::to_string(backoff_ms_ == 0 ? kFirstBackoffMs : backoff_ms_)}});
+    accept_errors_unlogged_ = 0;
+    next_accept_log_ns_ = now_ns + kAcceptLogIntervalNs;
+  }
+  backoff_ms_ = backoff_ms_ == 0 ? kFirstBackoffMs : std::min(backoff_ms_ * 2, kMaxBackoffMs);
+  backoff_until_ns_ = now_ns + backoff_ms_ * core::kNsPerMs;
+  gate_.count_pause(true);
+  for (auto& [key, listener] : listeners_) {
+    if (!listener->paused) {
+      listener->paused = true;
+      loop_.unwatch(listener->fd());
+    }
+  }
+  resume_timer_.arm(loop_.timers(), backoff_until_ns_);
+}
+
+// Watches paused listeners again where there is room, and takes what waited in their backlog.
+void Worker::resume_paused() noexcept {
+  if (draining_ || loop_.now_ns() < backoff_until_ns_) {
+    return;
+  }
+  bool still_paused = false;
+  for (auto& [key, listener] : listeners_) {
+    if (!listener->paused) {
+      continue;
+    }
+    if (!gate_.has_room(listener->open, listener->config->max_connections)) {
+      still_paused = true;
+      continue;
+    }
+    listener->paused = false;
+    loop_.watch(listener->fd(), *listener);
+    accept_from(*listener);
+    still_paused |= listener->paused;
+  }
+  if (still_paused && !resume_timer_.armed()) {
+    resume_timer_.arm(loop_.timers(), loop_.now_ns() + kLimitRecheckMs * core::kNsPerMs);
   }
 }
 
@@ -194,6 +278,7 @@ void Worker::session_closed(Session& session) noexcept {
   }
   --open_sessions_;
   --session.generation().open_sessions;
+  gate_.release(session.ticket);
   loop_.release_later(session);
   if (draining_ && open_sessions_ == 0) {
     access_log_.flush();
@@ -204,6 +289,7 @@ void Worker::session_closed(Session& session) noexcept {
 void Worker::start_draining() noexcept {
   draining_ = true;
   report_timer_.cancel();
+  resume_timer_.cancel();
   generations_.back()->checks.reset();
   for (auto& [key, listener] : listeners_) {
     loop_.unwatch(listener->fd());
@@ -232,6 +318,10 @@ void Worker::report() noexcept {
 }
 
 void Worker::on_timer(core::Timer& timer) noexcept {
+  if (&timer == &resume_timer_) {
+    resume_paused();
+    return;
+  }
   if (&timer == &report_timer_) {
     report();
     return;

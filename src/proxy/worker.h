@@ -11,6 +11,7 @@
 // Threading: constructor, start(), adopt(), drain() and join() on the main thread; everything
 // else on the worker's thread.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -31,11 +32,14 @@ class Worker;
 // One listening socket of one worker.
 class Listener final : public core::IoHandler {
  public:
-  Listener(Worker& worker, core::FileDescriptor fd) : worker_(worker), fd_(std::move(fd)) {}
+  Listener(Worker& worker, core::FileDescriptor fd, std::atomic<uint32_t>& open)
+      : open(open), worker_(worker), fd_(std::move(fd)) {}
   int fd() const noexcept { return fd_.get(); }
   void on_io(uint32_t events) noexcept override;
 
   const config::ListenerConfig* config = nullptr;  // in the worker's current generation
+  std::atomic<uint32_t>& open;  // the listen address's open connections (ConnectionGate's)
+  bool paused = false;          // not watched: at a limit, or out of descriptors
 
  private:
   Worker& worker_;
@@ -49,8 +53,9 @@ class Worker final : public SessionHost, public core::Timer::Handler {
  public:
   // `spans`: the process's span exporter, or null when tracing is off; `log_queue`: this
   // worker's queue to the process's log writer. Both outlive the worker.
+  // `gate`: the process's client connection limits, shared by every worker; outlives them.
   Worker(WorkerSlot slot, const config::Config& config, observe::SpanExporter* spans,
-         observe::WorkerLogQueue& log_queue);
+         observe::WorkerLogQueue& log_queue, ConnectionGate& gate);
   ~Worker();
 
   // Starts the thread, serving `generation` on `sockets` (one per listener of the generation).
@@ -77,12 +82,23 @@ class Worker final : public SessionHost, public core::Timer::Handler {
   static constexpr uint64_t kReportIntervalMs = 100;
   // How long access-log lines may wait in the worker's buffer before the writer gets them.
   static constexpr uint64_t kLogFlushIntervalMs = 50;
+  // A listener paused at a limit is looked at again this often, since connections closing on
+  // other workers free room too; one out of descriptors waits from 100 ms doubling to 1 s.
+  static constexpr uint64_t kLimitRecheckMs = 100;
+  static constexpr uint64_t kFirstBackoffMs = 100;
+  static constexpr uint64_t kMaxBackoffMs = 1'000;
+  static constexpr uint64_t kAcceptLogIntervalNs = 1'000'000'000;
 
   void install(std::shared_ptr<const upstream::Generation> generation, ListenSockets new_sockets);
   void start_draining() noexcept;
   void reap_generations() noexcept;
   void report() noexcept;
   void link_session(Session& session) noexcept;
+  void start_session(Listener& listener, core::FileDescriptor client,
+                     const core::SocketAddress& peer, ConnectionGate::Ticket ticket) noexcept;
+  void pause(Listener& listener) noexcept;
+  void back_off(int error) noexcept;
+  void resume_paused() noexcept;
   std::string listen_key(const config::ListenerConfig& listener) const;
 
   WorkerSlot slot_;
@@ -100,6 +116,12 @@ class Worker final : public SessionHost, public core::Timer::Handler {
   core::Timer reap_timer_{*this};
   core::Timer report_timer_{*this};
   core::Timer flush_timer_{*this};
+  ConnectionGate& gate_;
+  core::Timer resume_timer_{*this};  // armed while a listener is paused
+  uint64_t backoff_ms_ = 0;          // out of descriptors: the current wait; 0 = not backing off
+  uint64_t backoff_until_ns_ = 0;
+  uint64_t next_accept_log_ns_ = 0;
+  uint64_t accept_errors_unlogged_ = 0;
 };
 
 }  // namespace ballast::proxy

@@ -202,6 +202,16 @@ process_threads 5
 # HELP ballast_access_log_dropped_total Access log lines dropped because a queue was full or the output too slow.
 # TYPE ballast_access_log_dropped_total counter
 ballast_access_log_dropped_total 1
+# HELP ballast_client_connections Client connections open now.
+# TYPE ballast_client_connections gauge
+ballast_client_connections 0
+# HELP ballast_client_connections_refused_total Client connections closed at once: over max_connections_per_client.
+# TYPE ballast_client_connections_refused_total counter
+ballast_client_connections_refused_total 0
+# HELP ballast_accept_pauses_total Times a worker stopped accepting: at a connection limit, or out of descriptors.
+# TYPE ballast_accept_pauses_total counter
+ballast_accept_pauses_total{reason="limit"} 0
+ballast_accept_pauses_total{reason="descriptors"} 0
 # HELP ballast_spans_dropped_total Trace spans dropped because a queue was full or an export failed.
 # TYPE ballast_spans_dropped_total counter
 ballast_spans_dropped_total 2
@@ -382,7 +392,7 @@ TEST(PrometheusTextTest, EachFamilyIsDeclaredOnceBeforeItsSamples) {
           << line;
     }
   }
-  EXPECT_EQ(declared.size(), 29u);  // 17 loadbalancer, 7 process, 5 ballast
+  EXPECT_EQ(declared.size(), 32u);  // 17 loadbalancer, 7 process, 8 ballast
 }
 
 TEST(PrometheusTextTest, PromtoolAcceptsThePage) {

@@ -78,7 +78,7 @@ const std::vector<ErrorCase> kDocumentCases = {
     {"UnknownTopLevelKey", "load_balancers:\n" + kServers,
      "c.yaml:1:1: load_balancers: unknown key (did you mean load_balancer?); allowed here: "
      "load_balancer, listeners, clusters, workers, drain_timeout, timeouts, admin, monitoring, "
-     "circuit_breaker, tracing, forwarding"},
+     "circuit_breaker, tracing, forwarding, max_connections, max_connections_per_client"},
     {"DuplicateKey", short_shape("  algorithm: p2c\n  algorithm: random\n"),
      "c.yaml:6:3: load_balancer.algorithm: duplicate key; first at 5:3"},
     {"ExplicitTag", short_shape("  panic_threshold: !!int 5\n"),
@@ -107,7 +107,7 @@ const std::vector<ErrorCase> kTypeCases = {
     {"UnknownClusterKey", short_shape("  algoritm: p2c\n"),
      "c.yaml:5:3: load_balancer.algoritm: unknown key (did you mean algorithm?); allowed here: "
      "algorithm, servers, hash_on, health_check, outlier_detection, circuit_breaker, retry, "
-     "timeouts, session_affinity, pool, regions, panic_threshold, listen, mode"},
+     "timeouts, session_affinity, pool, regions, panic_threshold, listen, mode, max_connections"},
     {"UnknownServerKey", "load_balancer:\n  servers:\n    - {host: a, port: 80, wieght: 2}\n",
      "c.yaml:3:27: load_balancer.servers[0].wieght: unknown key (did you mean weight?); allowed "
      "here: host, port, weight, max_connections, backup, region"},
