@@ -28,6 +28,7 @@ void Timer::unlink() noexcept {
     prev_->next_ = next_;
   } else {
     wheel_->head_of(slot_) = next_;
+    wheel_->mark_empty_if(slot_);
   }
   if (next_ != nullptr) {
     next_->prev_ = prev_;
@@ -48,6 +49,7 @@ void TimerWheel::link(Timer& timer) noexcept {
   const uint64_t tick = std::max(timer.deadline_ns_ / kTickNs, current_tick_);
   timer.slot_ = static_cast<uint32_t>(tick % kSlots);
   Timer*& head = slots_[timer.slot_];
+  occupied_[timer.slot_ / kWordBits] |= uint64_t{1} << (timer.slot_ % kWordBits);
   timer.prev_ = nullptr;
   timer.next_ = head;
   if (head != nullptr) {
@@ -66,6 +68,7 @@ void TimerWheel::advance(uint64_t now_ns) noexcept {
     const uint32_t slot = static_cast<uint32_t>(tick % kSlots);
     due_ = slots_[slot];
     slots_[slot] = nullptr;
+    mark_empty_if(slot);
     for (Timer* timer = due_; timer != nullptr; timer = timer->next_) {
       timer->slot_ = kDueList;
     }
@@ -84,11 +87,41 @@ void TimerWheel::advance(uint64_t now_ns) noexcept {
   current_tick_ = std::max(current_tick_, now_tick + 1);
 }
 
+void TimerWheel::mark_empty_if(uint32_t list) noexcept {
+  if (list != kDueList && slots_[list] == nullptr) {
+    occupied_[list / kWordBits] &= ~(uint64_t{1} << (list % kWordBits));
+  }
+}
+
+uint32_t TimerWheel::ticks_to_occupied_slot() const noexcept {
+  const uint32_t start = static_cast<uint32_t>(current_tick_ % kSlots);
+  constexpr uint32_t kWords = kSlots / kWordBits;
+  // The start word's bits from `start` on, the other words in order, then the start word's
+  // bits below `start` (the end of the revolution).
+  for (uint32_t step = 0; step <= kWords; ++step) {
+    const uint32_t word = (start / kWordBits + step) % kWords;
+    uint64_t bits = occupied_[word];
+    if (step == 0) {
+      bits &= ~uint64_t{0} << (start % kWordBits);
+    } else if (step == kWords) {
+      bits &= (uint64_t{1} << (start % kWordBits)) - 1;
+    }
+    if (bits != 0) {
+      const uint32_t slot = word * kWordBits + static_cast<uint32_t>(__builtin_ctzll(bits));
+      return (slot + kSlots - start) % kSlots;
+    }
+  }
+  return kSlots;
+}
+
 int TimerWheel::poll_timeout_ms(uint64_t now_ns) const noexcept {
   if (armed_count_ == 0) {
     return -1;
   }
-  const uint64_t next_tick_ns = current_tick_ * kTickNs;
+  if (due_ != nullptr) {
+    return 0;
+  }
+  const uint64_t next_tick_ns = (current_tick_ + ticks_to_occupied_slot()) * kTickNs;
   return next_tick_ns <= now_ns ? 0 : static_cast<int>((next_tick_ns - now_ns) / 1'000'000 + 1);
 }
 

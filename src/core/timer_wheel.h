@@ -67,6 +67,9 @@ class TimerWheel {
 
   size_t armed_count() const noexcept { return armed_count_; }
   // How long the loop may sleep before the next tick that could fire a timer; -1 = no timers.
+  // It is the first occupied slot's tick, found in a bitmap of occupied slots (16 words), so an
+  // idle loop sleeps until its next deadline (or at most one revolution) instead of waking at
+  // every tick.
   int poll_timeout_ms(uint64_t now_ns) const noexcept;
 
  private:
@@ -77,8 +80,13 @@ class TimerWheel {
 
   void link(Timer& timer) noexcept;
   Timer*& head_of(uint32_t list) noexcept { return list == kDueList ? due_ : slots_[list]; }
+  void mark_empty_if(uint32_t list) noexcept;
+  // Ticks from the current one to the first occupied slot's (< kSlots); kSlots if none.
+  uint32_t ticks_to_occupied_slot() const noexcept;
 
   Timer* slots_[kSlots] = {};
+  static constexpr uint32_t kWordBits = 64;
+  uint64_t occupied_[kSlots / kWordBits] = {};  // bit s: slots_[s] is not empty
   Timer* due_ = nullptr;
   uint64_t current_tick_;  // every tick before this one has been processed
   size_t armed_count_ = 0;

@@ -221,9 +221,9 @@ size_t AccessLineFormatter::format(const AccessRecord& record, char* line) noexc
   return out.finish();
 }
 
-AccessLog::AccessLog(WorkerLogQueue& queue, const config::LoggingConfig& logging,
-                     uint64_t seed) noexcept
-    : queue_(queue), formatter_(logging.format), random_(seed) {
+AccessLog::AccessLog(WorkerLogQueue& queue, const config::LoggingConfig& logging, uint64_t seed,
+                     core::EventLoop* loop) noexcept
+    : queue_(queue), loop_(loop), formatter_(logging.format), random_(seed) {
   configure(logging);
 }
 
@@ -250,6 +250,9 @@ void AccessLog::record(const AccessRecord& record) noexcept {
     return;  // no free buffer: counted by the queue
   }
   queue_.end_line(formatter_.format(record, line));
+  if (loop_ != nullptr && !flush_timer_.armed()) {
+    flush_timer_.arm(loop_->timers(), loop_->now_ns() + kFlushDelayNs);
+  }
 }
 
 }  // namespace ballast::observe

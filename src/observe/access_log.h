@@ -28,7 +28,9 @@
 #include <string_view>
 
 #include "config/config.h"
+#include "core/event_loop.h"
 #include "core/random.h"
+#include "core/timer_wheel.h"
 #include "observe/log_writer.h"
 
 namespace ballast::observe {
@@ -66,11 +68,18 @@ class AccessLineFormatter {
   size_t cached_time_length_ = 0;
 };
 
-class AccessLog {
+class AccessLog final : public core::Timer::Handler {
  public:
+  // How long a line may wait in the worker's buffer before the writer gets it.
+  static constexpr uint64_t kFlushDelayNs = 50'000'000;
+
   // Worker's access log writing into `queue` (LogWriter::queue(worker index)). `seed` starts
   // the sampling generator; give each worker its own (e.g. from the worker index and the time).
-  AccessLog(WorkerLogQueue& queue, const config::LoggingConfig& logging, uint64_t seed) noexcept;
+  // With `loop`, lines are handed to the writer kFlushDelayNs after the first of them: a timer
+  // armed only while lines wait, so an idle worker is not woken for them. Without, the caller
+  // flushes.
+  AccessLog(WorkerLogQueue& queue, const config::LoggingConfig& logging, uint64_t seed,
+            core::EventLoop* loop = nullptr) noexcept;
   ~AccessLog();
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
@@ -89,8 +98,12 @@ class AccessLog {
   // Hands the lines written since the last flush to the writer; nothing to do costs a load.
   void flush() noexcept { queue_.flush(); }
 
+  void on_timer(core::Timer& /*timer*/) noexcept override { flush(); }
+
  private:
   WorkerLogQueue& queue_;
+  core::EventLoop* loop_;
+  core::Timer flush_timer_{*this};
   AccessLineFormatter formatter_;
   core::Random random_;
   bool enabled_ = true;

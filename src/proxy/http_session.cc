@@ -12,6 +12,7 @@
 #include "http/request_target.h"
 #include "http/serializer.h"
 #include "observe/log.h"
+#include "proxy/server_failure_log.h"
 #include "upstream/connection_pool.h"
 
 namespace ballast::proxy {
@@ -520,9 +521,7 @@ bool HttpSession::handle_response() noexcept {
   core::ByteBuffer& in = upstream_->in();
   const size_t before = response_body_.ready_bytes();
   if (!response_body_.frame(in.readable().substr(before))) {
-    observe::log_event(LogLevel::warn, "bad response body",
-                       {{"server", cluster().server(exchange_.server()).name},
-                        {"reason", response_body_.error_reason()}});
+    log_failure("bad response body", "reset", response_body_.error_reason());
     end_attempt(AttemptEnd::reset);
     abort_exchange("bad response body");
     return true;
@@ -536,8 +535,7 @@ bool HttpSession::handle_response() noexcept {
       client_keep_alive_ = false;
       complete_exchange();
     } else {
-      observe::log_event(LogLevel::warn, "server closed mid-response",
-                         {{"server", cluster().server(exchange_.server()).name}});
+      log_failure("server closed mid-response", "reset", {});
       end_attempt(AttemptEnd::reset);
       abort_exchange("server closed mid-response");
     }
@@ -647,9 +645,7 @@ bool HttpSession::forward_response_head(bool keep_alive,
 // that sends large headers is not failing, and must not be ejected for it.
 void HttpSession::refuse_oversized_response() noexcept {
   cluster().cluster_stats().oversized_responses.add();
-  observe::log_event(LogLevel::warn, "response head too large",
-                     {{"cluster", cluster().config().name},
-                      {"server", cluster().server(exchange_.server()).name}});
+  log_failure("response head too large", {}, "over 64 KiB");
   end_attempt(AttemptEnd::cancelled);
   respond_locally(502, "response head too large");
 }
@@ -746,11 +742,7 @@ void HttpSession::fail_attempt(Failure failure, std::string_view detail) noexcep
   if (retry_on_fresh_connection(failure)) {
     return;
   }
-  observe::log_event(LogLevel::warn, "upstream attempt failed",
-                     {{"cluster", cluster().config().name},
-                      {"server", cluster().server(exchange_.server()).name},
-                      {"failure", failure_name(failure)},
-                      {"detail", detail}});
+  log_failure("upstream attempt failed", failure_name(failure), detail);
   upstream_timer_.cancel();
   if (upstream_ != nullptr) {
     upstream_->close();
@@ -791,6 +783,12 @@ bool HttpSession::retry_on_fresh_connection(Failure failure) noexcept {
       return true;
   }
   return true;
+}
+
+void HttpSession::log_failure(std::string_view message, std::string_view failure,
+                              std::string_view detail) noexcept {
+  log_server_failure(cluster().server(exchange_.server()),
+                     {message, cluster().config().name, failure, detail}, now_ns());
 }
 
 void HttpSession::end_attempt(AttemptEnd end) noexcept {
@@ -1047,8 +1045,7 @@ void HttpSession::on_timer(core::Timer& timer) noexcept {
   } else if (!response_started_) {
     fail_attempt(Failure::timeout, "no response in time");
   } else {
-    observe::log_event(LogLevel::warn, "server stalled mid-response",
-                       {{"server", cluster().server(exchange_.server()).name}});
+    log_failure("server stalled mid-response", "timeout", {});
     end_attempt(AttemptEnd::timeout);
     abort_exchange("server stalled mid-response");
     return;

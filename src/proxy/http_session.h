@@ -99,6 +99,8 @@ class HttpSession final : public Session,
   void fail_attempt(Failure failure, std::string_view detail) noexcept;
   bool retry_on_fresh_connection(Failure failure) noexcept;
   void end_attempt(AttemptEnd end) noexcept;
+  void log_failure(std::string_view message, std::string_view failure,
+                   std::string_view detail) noexcept;
   bool handle_response_head() noexcept;
   bool forward_response_head(bool keep_alive, std::span<const http::Header> extra) noexcept;
   void refuse_oversized_response() noexcept;

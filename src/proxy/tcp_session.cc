@@ -7,6 +7,7 @@
 
 #include "core/clock.h"
 #include "observe/log.h"
+#include "proxy/server_failure_log.h"
 
 namespace ballast::proxy {
 namespace {
@@ -80,9 +81,10 @@ void TcpSession::on_endpoint_io(bool is_client, uint32_t events) noexcept {
     }
     const int error = core::connect_error(upstream_.get());
     if (error != 0) {
-      observe::log_event(
-          config::LogLevel::warn, "upstream connect failed",
-          {{"server", cluster_.server(attempt_.server).name}, {"detail", std::strerror(error)}});
+      log_server_failure(cluster_.server(attempt_.server),
+                         {"upstream connect failed", cluster_.config().name, "connect_failure",
+                          std::strerror(error)},
+                         host_.loop().now_ns());
       excluded_.add(attempt_.server);
       end_attempt(AttemptEnd::connect_failure);
       connecting_ = false;
@@ -182,8 +184,10 @@ bool TcpSession::pump(Direction& direction, int from_fd, int to_fd) noexcept {
 
 void TcpSession::on_timer(core::Timer& /*timer*/) noexcept {
   if (connecting_) {
-    observe::log_event(config::LogLevel::warn, "upstream connect timed out",
-                       {{"server", cluster_.server(attempt_.server).name}});
+    log_server_failure(
+        cluster_.server(attempt_.server),
+        {"upstream connect timed out", cluster_.config().name, "connect_failure", {}},
+        host_.loop().now_ns());
     excluded_.add(attempt_.server);
     end_attempt(AttemptEnd::connect_failure);
     connecting_ = false;

@@ -1,5 +1,7 @@
 #include "proxy/worker.h"
 
+#include <pthread.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -57,7 +59,7 @@ Worker::Worker(WorkerSlot slot, const config::Config& config, observe::SpanExpor
     : slot_(slot),
       drain_timeout_ms_(config.drain_timeout_ms),
       telemetry_(slot.index, worker_seed(slot.index)),
-      access_log_(log_queue, config.monitoring.logging, worker_seed(slot.index) + 1),
+      access_log_(log_queue, config.monitoring.logging, worker_seed(slot.index) + 1, &loop_),
       gate_(gate) {
   telemetry_.spans = spans;
   telemetry_.sample_rate = config.tracing.sample_rate;
@@ -75,8 +77,10 @@ std::string Worker::listen_key(const config::ListenerConfig& listener) const {
 
 void Worker::start(std::shared_ptr<const upstream::Generation> generation, ListenSockets sockets) {
   install(std::move(generation), std::move(sockets));
-  flush_timer_.arm(loop_.timers(), loop_.now_ns() + kLogFlushIntervalMs * core::kNsPerMs);
   thread_ = std::thread([this] { loop_.run(); });
+  // Named, so that top -H, perf and /proc show which thread is which worker.
+  const std::string name = "worker-" + std::to_string(slot_.index);
+  pthread_setname_np(thread_.native_handle(), name.substr(0, 15).c_str());
 }
 
 void Worker::adopt(std::shared_ptr<const upstream::Generation> generation,
@@ -324,11 +328,6 @@ void Worker::on_timer(core::Timer& timer) noexcept {
   }
   if (&timer == &report_timer_) {
     report();
-    return;
-  }
-  if (&timer == &flush_timer_) {
-    access_log_.flush();
-    flush_timer_.arm(loop_.timers(), loop_.now_ns() + kLogFlushIntervalMs * core::kNsPerMs);
     return;
   }
   if (draining_ && loop_.now_ns() >= drain_deadline_ns_) {

@@ -78,10 +78,10 @@ class Worker final : public SessionHost, public core::Timer::Handler {
 
  private:
   static constexpr uint64_t kReapIntervalMs = 250;
-  // How often the reporter of a cluster looks for region, panic and ejection changes to log.
-  static constexpr uint64_t kReportIntervalMs = 100;
-  // How long access-log lines may wait in the worker's buffer before the writer gets them.
-  static constexpr uint64_t kLogFlushIntervalMs = 50;
+  // How often the reporter of a cluster looks for region, panic and ejection changes to log:
+  // twice a second, so an idle worker that reports sleeps between (a change is logged up to
+  // half a second late).
+  static constexpr uint64_t kReportIntervalMs = 500;
   // A listener paused at a limit is looked at again this often, since connections closing on
   // other workers free room too; one out of descriptors waits from 100 ms doubling to 1 s.
   static constexpr uint64_t kLimitRecheckMs = 100;
@@ -115,7 +115,6 @@ class Worker final : public SessionHost, public core::Timer::Handler {
   uint64_t drain_deadline_ns_ = 0;
   core::Timer reap_timer_{*this};
   core::Timer report_timer_{*this};
-  core::Timer flush_timer_{*this};
   ConnectionGate& gate_;
   core::Timer resume_timer_{*this};  // armed while a listener is paused
   uint64_t backoff_ms_ = 0;          // out of descriptors: the current wait; 0 = not backing off

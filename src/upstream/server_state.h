@@ -18,6 +18,7 @@
 #include "core/socket.h"
 #include "health/circuit_breaker.h"
 #include "health/health_tracker.h"
+#include "observe/log_throttle.h"
 #include "observe/server_stats.h"
 
 namespace ballast::upstream {
@@ -54,6 +55,9 @@ struct ServerState {
 
   // Set by the admin API (any thread), read by workers when they recompute eligibility.
   std::atomic<AdminState> admin{AdminState::enabled};
+
+  // Lines about this server's failed attempts, from any worker: one a second with a count.
+  observe::LogThrottle failure_log;
 
   // Traffic counters, one shard per worker (server_stats.h); shared with the predecessor, so a
   // server whose settings change keeps counting.

@@ -144,8 +144,48 @@ TEST(TimerWheel, PollTimeoutIsMinusOneWithoutTimers) {
   Recorder recorder;
   Timer timer(recorder);
   timer.arm(wheel, 100 * kMs);
-  EXPECT_GE(wheel.poll_timeout_ms(0), 0);
-  EXPECT_LE(wheel.poll_timeout_ms(0), 5);
+  EXPECT_GE(wheel.poll_timeout_ms(0), 100);
+  EXPECT_LE(wheel.poll_timeout_ms(0), 101);
+  timer.cancel();
+  EXPECT_EQ(wheel.poll_timeout_ms(0), -1);
+}
+
+// An idle loop sleeps until its earliest deadline, not until the next 4 ms tick.
+TEST(TimerWheel, PollTimeoutReachesTheEarliestDeadline) {
+  TimerWheel wheel(0);
+  Recorder recorder;
+  Timer late(recorder);
+  Timer early(recorder);
+  late.arm(wheel, 3'000 * kMs);
+  early.arm(wheel, 500 * kMs);
+  EXPECT_GE(wheel.poll_timeout_ms(0), 500);
+  EXPECT_LE(wheel.poll_timeout_ms(0), 501);
+  wheel.advance(501 * kMs);
+  ASSERT_EQ(recorder.fired.size(), 1u);
+  EXPECT_GE(wheel.poll_timeout_ms(501 * kMs), 2'499);
+  EXPECT_LE(wheel.poll_timeout_ms(501 * kMs), 2'500);
+}
+
+TEST(TimerWheel, PollTimeoutWrapsAroundTheWheel) {
+  TimerWheel wheel(0);
+  Recorder recorder;
+  Timer timer(recorder);
+  wheel.advance(3'000 * kMs);     // the current slot is far into the wheel
+  timer.arm(wheel, 4'500 * kMs);  // its slot comes after the wheel wraps
+  EXPECT_GE(wheel.poll_timeout_ms(3'000 * kMs), 1'500);
+  EXPECT_LE(wheel.poll_timeout_ms(3'000 * kMs), 1'501);
+}
+
+TEST(TimerWheel, ADeadlineBeyondARevolutionWakesTheLoopAtMostOncePerRevolution) {
+  TimerWheel wheel(0);
+  Recorder recorder;
+  Timer timer(recorder);
+  timer.arm(wheel, 60'000 * kMs);
+  const int first = wheel.poll_timeout_ms(0);  // its slot: within the first revolution (~4 s)
+  EXPECT_LE(first, 4'100);
+  wheel.advance(static_cast<uint64_t>(first) * kMs);
+  EXPECT_TRUE(recorder.fired.empty());
+  EXPECT_GE(wheel.poll_timeout_ms(static_cast<uint64_t>(first) * kMs), 4'000);  // a revolution
 }
 
 }  // namespace
