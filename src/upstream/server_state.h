@@ -42,9 +42,12 @@ struct ServerState {
   // the server's address.
   const std::string affinity_id;
 
-  // Attempts in flight to this server, across all workers. Written by workers (relaxed: it is
-  // a count for a limit, ordering nothing else).
-  std::atomic<uint32_t> active_attempts{0};
+  // Attempts in flight to this server, across all workers and generations: a state rebuilt at
+  // a reload shares its predecessor's count, so requests still in flight under the old
+  // generation count against max_connections under the new one. Written by workers (relaxed: it
+  // is a count for a limit, ordering nothing else).
+  const std::shared_ptr<std::atomic<uint32_t>> shared_active_attempts;
+  std::atomic<uint32_t>& active_attempts = *shared_active_attempts;
 
   // Active health, published by the health-check owner: false while the server is unknown
   // (before its first check) or unhealthy. Always true without health checks.
