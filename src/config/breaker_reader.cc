@@ -18,9 +18,6 @@ constexpr std::array<Named<WindowType>, 2> kWindowTypes = {{
     {"time", WindowType::time},
 }};
 
-// A count window keeps one outcome per call; this bounds that memory per cluster and worker.
-constexpr uint64_t kMaxCountWindowCalls = 100'000;
-
 std::string_view mode_name(BreakerMode mode) {
   const auto it =
       std::find_if(kModes.begin(), kModes.end(),

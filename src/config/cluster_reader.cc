@@ -61,6 +61,7 @@ std::vector<ServerConfig> read_servers(const Node& list, std::vector<Node>& regi
   if (items.empty()) {
     list.fail("a cluster needs at least one server");
   }
+  list.check_count(items.size(), kMaxServersPerCluster, "servers in a cluster");
   std::vector<ServerConfig> servers;
   std::unordered_map<std::string, std::string> first_paths;  // "host:port", lowercase -> path
   for (const Node& item : items) {
@@ -166,7 +167,7 @@ PoolConfig read_pool(const Node& node) {
   const MapView block = node.as_map(kPoolKeys);
   PoolConfig pool;
   if (const std::optional<Node> idle = block.find("idle_per_server")) {
-    pool.idle_per_server = idle->as_uint<uint32_t>();
+    pool.idle_per_server = idle->as_uint<uint32_t>(0, kMaxIdlePerServer);
   }
   if (const std::optional<Node> timeout = block.find("idle_timeout")) {
     pool.idle_timeout_ms = timeout->as_positive_duration_ms();
@@ -212,7 +213,9 @@ RegionsConfig read_regions(const Node& node) {
   regions.primary = block.require("primary", "the region served first").as_name("region");
   if (const std::optional<Node> failover = block.find("failover")) {
     std::unordered_set<std::string> seen = {regions.primary};
-    for (const Node& item : failover->as_list()) {
+    const std::vector<Node> items = failover->as_list();
+    failover->check_count(items.size(), kMaxFailoverRegions, "failover regions");
+    for (const Node& item : items) {
       std::string region = item.as_name("region");
       if (!seen.insert(region).second) {
         item.fail("region " + region + " is listed twice (or is the primary)");

@@ -30,6 +30,31 @@ enum class ListenerMode : uint8_t { http, tcp };
 // arithmetic (weight x in-flight requests, ring points per weight).
 inline constexpr uint32_t kMaxWeight = 1'000'000;
 
+// Limits on every count that sizes memory or a loop (docs/config.md, "Limits"). A file beyond
+// one is refused with FILE:LINE:COL like any other mistake, so that what passes --check can
+// always be built: a reload never asks a worker for memory it cannot have. Each is far above
+// any fleet we know of, and low enough that the product of them stays buildable.
+// More worker threads than this is a typo, not a machine.
+inline constexpr uint32_t kMaxWorkers = 1'024;
+// Every listener is one socket per worker (SO_REUSEPORT).
+inline constexpr size_t kMaxListeners = 256;
+// Routes are matched in order on every request.
+inline constexpr size_t kMaxRoutesPerListener = 1'000;
+// Each cluster has per-worker pickers, pools and limits.
+inline constexpr size_t kMaxClusters = 1'000;
+// Each server has per-worker state (pool, breaker, ring points, Maglev slots: 100 per server).
+inline constexpr size_t kMaxServersPerCluster = 10'000;
+inline constexpr size_t kMaxServersInAll = 100'000;
+// Each worker's pool reserves room for this many idle connections per server, and each is a
+// file descriptor.
+inline constexpr uint32_t kMaxIdlePerServer = 1'024;
+// Choosing the serving region walks every server once per region.
+inline constexpr size_t kMaxFailoverRegions = 63;
+// The health probe writes its request (path and Host) into a fixed 2 KiB buffer.
+inline constexpr size_t kMaxHealthCheckPathBytes = 1'024;
+// A count window keeps one outcome per call, per server and worker.
+inline constexpr uint64_t kMaxCountWindowCalls = 100'000;
+
 struct ServerConfig {
   std::string host;
   uint16_t port = 0;

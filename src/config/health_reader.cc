@@ -56,6 +56,10 @@ HealthCheckConfig read_health_check(const Node& node) {
       path->fail("expected a path starting with / (visible ASCII, no spaces), got " +
                  path->describe());
     }
+    if (check.path.size() > kMaxHealthCheckPathBytes) {
+      path->fail("at most " + std::to_string(kMaxHealthCheckPathBytes) +
+                 " bytes (the probe's request buffer), got " + std::to_string(check.path.size()));
+    }
   }
   if (expected_status) {
     const Parsed<StatusRange> range = parse_status_range(expected_status->as_string());

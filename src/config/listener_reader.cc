@@ -70,6 +70,7 @@ std::vector<RouteConfig> read_routes(const Node& list, const ClustersByName& clu
   if (items.empty()) {
     list.fail("list at least one route");
   }
+  list.check_count(items.size(), kMaxRoutesPerListener, "routes in a listener");
   std::vector<RouteConfig> routes;
   std::unordered_set<std::string> seen;  // "host path_prefix": a repeat could never match
   std::optional<std::string> catch_all;  // the path of a route that matches every request
@@ -119,6 +120,7 @@ std::vector<ListenerConfig> read_listeners(const Node& list,
   if (items.empty()) {
     list.fail("list at least one listener");
   }
+  list.check_count(items.size(), kMaxListeners, "listeners");
   std::vector<ListenerConfig> listeners;
   std::unordered_map<std::string, std::string> name_paths;  // name -> where it was first used
   for (const Node& item : items) {

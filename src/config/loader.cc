@@ -57,9 +57,6 @@ constexpr auto kLoadBalancerKeys = concat(kClusterKeys, kDefaultListenerKeys);
 // The top-level breaker is every cluster's, plus overrides for some.
 constexpr auto kTopBreakerKeys = concat(kBreakerKeys, std::array<std::string_view, 1>{"services"});
 
-// More worker threads than this is a typo, not a machine.
-constexpr uint32_t kMaxWorkers = 1024;
-
 // Where each cluster's `circuit_breaker.services` entry is, by cluster name.
 using ServiceBreakers = std::unordered_map<std::string, Node>;
 
@@ -108,12 +105,17 @@ void read_full_shape(const MapView& top, const ClusterDefaults& defaults,
   const Node clusters = top.require("clusters", "a map from each cluster's name to its settings");
   const Node listeners = top.require("listeners", "a list of {name, listen, mode, routes}");
   std::vector<Node> cluster_keys;
-  for (const auto& [key, value] : clusters.as_named_map()) {
+  const std::vector<std::pair<Node, Node>> entries = clusters.as_named_map();
+  clusters.check_count(entries.size(), kMaxClusters, "clusters");
+  size_t servers_in_all = 0;
+  for (const auto& [key, value] : entries) {
     std::string name = key.as_name("cluster");
     const std::optional<Node> service = service_for(services, name);
     config.clusters.push_back(
         read_cluster(std::move(name), value.as_map(kClusterKeys), defaults, service));
     cluster_keys.push_back(key);
+    servers_in_all += config.clusters.back().servers.size();
+    key.check_count(servers_in_all, kMaxServersInAll, "servers in all clusters together");
   }
   if (config.clusters.empty()) {
     clusters.fail("define at least one cluster");
@@ -161,6 +163,7 @@ Config read_config(const Node& root) {
     apply_breaker_block(block, defaults.breaker);
     if (const std::optional<Node> services = block.find("services")) {
       service_entries = services->as_named_map();
+      services->check_count(service_entries.size(), kMaxClusters, "services");
       if (block.size() == 1) {
         // A block of nothing but services: turns on the breakers it names, not every cluster's.
         defaults.breaker.config.enabled = false;

@@ -322,6 +322,15 @@ std::vector<Node> Node::as_list() const {
   return items;
 }
 
+void Node::check_count(size_t count, size_t max, std::string_view what) const {
+  if (count > max) {
+    fail("at most " + std::to_string(max) + " " + std::string(what) +
+         " (a limit, see Limits in "
+         "docs/config.md), got " +
+         std::to_string(count));
+  }
+}
+
 std::optional<Node> MapView::find(std::string_view key) const {
   assert(std::find(allowed_.begin(), allowed_.end(), key) != allowed_.end());
   const auto it = entries_.find(std::string(key));

@@ -119,6 +119,9 @@ class Node {
   // key's Node reads the name; both carry the path `parent.name`.
   std::vector<std::pair<Node, Node>> as_named_map() const;
   std::vector<Node> as_list() const;
+  // Fails unless `count` (of this list's or map's `what`, such as "servers") is at most `max`:
+  // the limits on counts that size memory (config.h, docs/config.md "Limits").
+  void check_count(size_t count, size_t max, std::string_view what) const;
 
  private:
   friend class MapView;

@@ -134,7 +134,7 @@ const std::vector<ErrorCase> kRangeCases = {
     {"PortNegative", "load_balancer:\n  servers:\n    - {host: a, port: -80}\n",
      "c.yaml:3:23: load_balancer.servers[0].port: must be between 1 and 65535, got -80"},
     {"HugeNumber", short_shape("  pool: {idle_per_server: 123456789012345678901234567890}\n"),
-     "c.yaml:5:27: load_balancer.pool.idle_per_server: must be at least 0, got "
+     "c.yaml:5:27: load_balancer.pool.idle_per_server: must be between 0 and 1024, got "
      "123456789012345678901234567890"},
     {"NegativeForUnsigned",
      "load_balancer:\n  servers:\n    - {host: a, port: 1, max_connections: -1}\n",

@@ -62,14 +62,14 @@ TEST(Robustness, MessageShapeCheckItself) {
 }
 
 TEST(Robustness, AliasesCannotMultiplyTheWork) {
-  // One anchored list of 2,000 servers named by 2,000 clusters would be four million servers
-  // from a file of about 100 KB.
+  // One anchored list of 2,000 servers named by 1,000 clusters (the most there may be) would be
+  // two million servers from a file of about 80 KB.
   std::string yaml = "listeners:\n  - {name: l, listen: \":80\", routes: [{cluster: c0}]}\n";
   yaml += "clusters:\n  c0:\n    servers: &servers\n";
   for (int i = 1; i <= 2'000; ++i) {
     yaml += "      - {host: h, port: " + std::to_string(i) + "}\n";
   }
-  for (int i = 1; i < 2'000; ++i) {
+  for (int i = 1; i < 1'000; ++i) {
     yaml += "  c" + std::to_string(i) + ": {servers: *servers}\n";
   }
   const std::string error = try_load(yaml);
