@@ -734,31 +734,43 @@ Response AdminServer::Impl::handle_write(const http::RequestHead& head,
     return response;
   }
 
+  const upstream::AdminState next = action == "enable"    ? upstream::AdminState::enabled
+                                    : action == "disable" ? upstream::AdminState::disabled
+                                                          : upstream::AdminState::draining;
   const std::shared_ptr<const upstream::Generation> current = generation();
   if (current == nullptr) {
     return json_error(503, "not ready");
   }
-  const size_t cluster_index = current->cluster_index(cluster);
-  if (cluster_index == current->clusters.size()) {
+  // Through the process's hook, the write waits for a reload being built and lands in the
+  // generation it publishes; without one (tests), straight into the current generation.
+  const upstream::AdminWrite written =
+      hooks.set_admin_state ? hooks.set_admin_state(cluster, server, next)
+                            : upstream::set_admin_state(*current, cluster, server, next);
+  if (written == upstream::AdminWrite::no_cluster) {
     return json_error(404, "no cluster named " + cluster);
   }
-  const upstream::ClusterState& state = current->clusters[cluster_index];
+  if (written == upstream::AdminWrite::no_server) {
+    return json_error(404, "no server " + server + " in cluster " + cluster);
+  }
+  observe::log_event(
+      LogLevel::info, "admin action",
+      {{"action", action}, {"cluster", cluster}, {"server", server}, {"client", client.view()}});
+  // The server as it is now (a reload may have come in between and even removed it).
+  Response response;
+  const std::shared_ptr<const upstream::Generation> latest = generation();
+  const size_t cluster_index = latest->cluster_index(cluster);
+  if (cluster_index == latest->clusters.size()) {
+    response.body = "{\"result\":\"done\"}\n";
+    return response;
+  }
+  const upstream::ClusterState& state = latest->clusters[cluster_index];
   const auto found =
       std::find_if(state.servers.begin(), state.servers.end(),
                    [&server](const auto& candidate) { return candidate->name == server; });
   if (found == state.servers.end()) {
-    return json_error(404, "no server " + server + " in cluster " + cluster);
+    response.body = "{\"result\":\"done\"}\n";
+    return response;
   }
-  const upstream::AdminState next = action == "enable"    ? upstream::AdminState::enabled
-                                    : action == "disable" ? upstream::AdminState::disabled
-                                                          : upstream::AdminState::draining;
-  (*found)->admin.store(next, std::memory_order_relaxed);
-  // The version's release publishes the store above to workers that acquire it.
-  state.health->changed();
-  observe::log_event(
-      LogLevel::info, "admin action",
-      {{"action", action}, {"cluster", cluster}, {"server", server}, {"client", client.view()}});
-  Response response;
   response.body = server_json(state, static_cast<size_t>(found - state.servers.begin()), sampler,
                               loop.now_ns());
   response.body.push_back('\n');

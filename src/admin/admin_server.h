@@ -33,6 +33,10 @@ struct AdminHooks {
   std::function<std::shared_ptr<const upstream::Generation>()> generation;  // the current one
   std::function<std::string(const upstream::Generation&)> metrics;          // Prometheus text
   std::function<void()> reload;                                             // like SIGHUP
+  // Applies an admin state to the current generation's server, serialized with reloads.
+  std::function<upstream::AdminWrite(const std::string& cluster, const std::string& server,
+                                     upstream::AdminState state)>
+      set_admin_state;
 };
 
 class AdminServer {

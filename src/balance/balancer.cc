@@ -4,7 +4,8 @@
 
 namespace ballast::balance {
 
-Balancer::Balancer(Algorithm algorithm, std::span<const ServerSpec> servers, uint64_t seed)
+Balancer::Balancer(Algorithm algorithm, std::span<const ServerSpec> servers, uint64_t seed,
+                   const HashTables* shared)
     : places_(servers.size()) {
   for (const bool backup : {false, true}) {
     std::vector<ServerSpec> tier_servers;
@@ -19,7 +20,9 @@ Balancer::Balancer(Algorithm algorithm, std::span<const ServerSpec> servers, uin
     }
     if (!members.empty()) {
       const uint64_t tier_seed = seed + tiers_.size();
-      tiers_.push_back({make_policy(algorithm, tier_servers, tier_seed), std::move(members)});
+      const TierTables* tables = shared == nullptr ? nullptr : &shared->tiers[backup ? 1 : 0];
+      tiers_.push_back(
+          {make_policy(algorithm, tier_servers, tier_seed, tables), std::move(members)});
     }
   }
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "balance/algorithm.h"
+#include "balance/hash_tables.h"
 #include "balance/policy.h"
 #include "balance/server_spec.h"
 
@@ -22,7 +23,9 @@ namespace ballast::balance {
 
 class Balancer {
  public:
-  Balancer(Algorithm algorithm, std::span<const ServerSpec> servers, uint64_t seed);
+  // `shared`: the cluster's prebuilt hash tables (hash_tables.h), or null to build them here.
+  Balancer(Algorithm algorithm, std::span<const ServerSpec> servers, uint64_t seed,
+           const HashTables* shared = nullptr);
 
   // An eligible server not in ctx.excluded (cluster indices), preferring primaries; kNoServer
   // when there is none in any tier.

@@ -83,20 +83,24 @@ std::vector<ServerIndex> build_maglev_table(std::span<const ServerSpec> servers)
 }
 
 Maglev::Maglev(std::span<const ServerSpec> servers)
-    : Policy(weights_of(servers)), table_(build_maglev_table(servers)) {}
+    : Maglev(servers, std::make_shared<const Table>(build_maglev_table(servers))) {}
+
+Maglev::Maglev(std::span<const ServerSpec> servers, std::shared_ptr<const Table> table)
+    : Policy(weights_of(servers)), table_(std::move(table)) {}
 
 ServerIndex Maglev::pick(const PickContext& ctx) noexcept {
   if (eligible_count() == 0) {
     return kNoServer;
   }
   const uint64_t hash = core::hash64(ctx.hash_key);
-  uint64_t slot = hash % table_.size();
+  const Table& table = *table_;
+  uint64_t slot = hash % table.size();
   for (uint32_t probe = 0; probe < kMaxProbes; ++probe) {
-    const ServerIndex server = table_[slot];
+    const ServerIndex server = table[slot];
     if (can_choose(server, ctx.excluded)) {
       return server;
     }
-    if (++slot == table_.size()) {
+    if (++slot == table.size()) {
       slot = 0;
     }
   }

@@ -36,6 +36,7 @@
 // ours (the paper rebuilds the table when a backend fails).
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -50,12 +51,18 @@ class Maglev final : public Policy {
   static constexpr uint64_t kSlotsPerServer = 100;
   static constexpr uint32_t kMaxProbes = 64;
 
+  // The lookup table depends only on the servers' names and weights: one is built per
+  // configuration generation and shared read-only by every worker's policy.
+  using Table = std::vector<ServerIndex>;
+
   explicit Maglev(std::span<const ServerSpec> servers);
+  // Over a table built for `servers` (shared with other workers' policies).
+  Maglev(std::span<const ServerSpec> servers, std::shared_ptr<const Table> table);
 
   ServerIndex pick(const PickContext& ctx) noexcept override;
 
  private:
-  std::vector<ServerIndex> table_;
+  std::shared_ptr<const Table> table_;
 };
 
 // M for a fleet of `server_count` servers (see the invariant above).

@@ -15,7 +15,7 @@
 namespace ballast::balance {
 
 std::unique_ptr<Policy> make_policy(Algorithm algorithm, std::span<const ServerSpec> servers,
-                                    uint64_t seed) {
+                                    uint64_t seed, const TierTables* shared) {
   std::vector<uint32_t> weights = weights_of(servers);
   switch (algorithm) {
     case Algorithm::round_robin:
@@ -38,9 +38,13 @@ std::unique_ptr<Policy> make_policy(Algorithm algorithm, std::span<const ServerS
       return std::make_unique<PeakEwma>(std::move(weights), seed);
     case Algorithm::ip_hash:
     case Algorithm::consistent_hash:
-      return std::make_unique<RingHash>(servers);
+      return shared != nullptr && shared->ring != nullptr
+                 ? std::make_unique<RingHash>(servers, shared->ring)
+                 : std::make_unique<RingHash>(servers);
     case Algorithm::maglev:
-      return std::make_unique<Maglev>(servers);
+      return shared != nullptr && shared->maglev != nullptr
+                 ? std::make_unique<Maglev>(servers, shared->maglev)
+                 : std::make_unique<Maglev>(servers);
   }
   return nullptr;  // unreachable: the switch covers every Algorithm
 }

@@ -40,7 +40,13 @@ uint32_t ring_position(uint64_t hash) {
 
 }  // namespace
 
-RingHash::RingHash(std::span<const ServerSpec> servers) : Policy(weights_of(servers)) {
+RingHash::RingHash(std::span<const ServerSpec> servers)
+    : RingHash(servers, std::make_shared<const Ring>(servers)) {}
+
+RingHash::RingHash(std::span<const ServerSpec> servers, std::shared_ptr<const Ring> ring)
+    : Policy(weights_of(servers)), ring_(std::move(ring)) {}
+
+RingHash::Ring::Ring(std::span<const ServerSpec> servers) {
   uint64_t total_weight = 0;
   for (const ServerSpec& server : servers) {
     total_weight += server.weight;
@@ -72,9 +78,9 @@ ServerIndex RingHash::pick(const PickContext& ctx) noexcept {
     return kNoServer;
   }
   const uint64_t hash = core::hash64(ctx.hash_key);
-  uint32_t point = first_point_at_or_after(ring_position(hash));
+  uint32_t point = ring_->first_point_at_or_after(ring_position(hash));
   for (uint32_t step = 0; step < kMaxWalkPoints; ++step) {
-    const ServerIndex server = points_[point].server;
+    const ServerIndex server = ring_->server_at(point);
     if (can_choose(server, ctx.excluded)) {
       return server;
     }
@@ -88,7 +94,7 @@ ServerIndex RingHash::pick(const PickContext& ctx) noexcept {
 
 // About two points per bucket: a lookup reads the bucket, then scans a point or two past the
 // bucket's first, all within one or two cache lines.
-void RingHash::index_buckets() {
+void RingHash::Ring::index_buckets() {
   const uint32_t points = point_count();
   const int bucket_bits = points <= 4 ? 1 : std::bit_width(points - 1) - 1;
   bucket_shift_ = 32 - bucket_bits;
@@ -102,7 +108,7 @@ void RingHash::index_buckets() {
   }
 }
 
-uint32_t RingHash::first_point_at_or_after(uint32_t hash) const noexcept {
+uint32_t RingHash::Ring::first_point_at_or_after(uint32_t hash) const noexcept {
   uint32_t point = bucket_first_point_[hash >> bucket_shift_];
   // The sentinel (UINT32_MAX) ends the scan; past the last point the ring wraps to the first.
   while (points_[point].hash < hash) {

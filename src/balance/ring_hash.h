@@ -37,6 +37,7 @@
 // instead of Envoy's binary search, so a pick reads two or three cache lines, not twenty.
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -52,26 +53,39 @@ class RingHash final : public Policy {
   static constexpr uint64_t kMaxRingPoints = 1 << 20;
   static constexpr uint32_t kMaxWalkPoints = 64;
 
+  // The ring itself: it depends only on the servers' names and weights, so one is built per
+  // configuration generation and shared read-only by every worker's policy.
+  class Ring {
+   public:
+    explicit Ring(std::span<const ServerSpec> servers);
+    uint32_t point_count() const noexcept { return static_cast<uint32_t>(points_.size() - 1); }
+    uint32_t first_point_at_or_after(uint32_t hash) const noexcept;
+    ServerIndex server_at(uint32_t point) const noexcept { return points_[point].server; }
+
+   private:
+    // A point of the ring: ketama's 32-bit continuum, the high half of core::hash64. Hash and
+    // server share 8 bytes, so the scan and the answer come from one cache line.
+    struct Point {
+      uint32_t hash;
+      ServerIndex server;
+    };
+    void index_buckets();
+
+    std::vector<Point> points_;  // sorted by (hash, server), then a sentinel of hash UINT32_MAX
+    std::vector<uint32_t> bucket_first_point_;
+    uint32_t bucket_shift_ = 31;  // hash >> bucket_shift_ is a bucket
+  };
+
   explicit RingHash(std::span<const ServerSpec> servers);
+  // Over a ring built for `servers` (shared with other workers' policies).
+  RingHash(std::span<const ServerSpec> servers, std::shared_ptr<const Ring> ring);
 
   ServerIndex pick(const PickContext& ctx) noexcept override;
 
-  uint32_t point_count() const noexcept { return static_cast<uint32_t>(points_.size() - 1); }
+  uint32_t point_count() const noexcept { return ring_->point_count(); }
 
  private:
-  // A point of the ring: ketama's 32-bit continuum, the high half of core::hash64. Hash and
-  // server share 8 bytes, so the scan and the answer come from one cache line.
-  struct Point {
-    uint32_t hash;
-    ServerIndex server;
-  };
-
-  void index_buckets();
-  uint32_t first_point_at_or_after(uint32_t hash) const noexcept;
-
-  std::vector<Point> points_;  // sorted by (hash, server), then a sentinel of hash UINT32_MAX
-  std::vector<uint32_t> bucket_first_point_;
-  uint32_t bucket_shift_ = 31;  // hash >> bucket_shift_ is a bucket
+  std::shared_ptr<const Ring> ring_;
 };
 
 }  // namespace ballast::balance

@@ -89,6 +89,11 @@ void ProxyProcess::start_admin(const config::Config& config, uint32_t workers) {
                                  core::monotonic_now_ns());
   };
   hooks.reload = [] { kill(getpid(), SIGHUP); };
+  hooks.set_admin_state = [this](const std::string& cluster, const std::string& server,
+                                 upstream::AdminState state) {
+    const std::lock_guard<std::mutex> control(control_mutex_);
+    return upstream::set_admin_state(*generation_, cluster, server, state);
+  };
   admin_ = std::make_unique<admin::AdminServer>(config, workers, std::move(hooks));
   admin_->start();
 }
@@ -150,7 +155,7 @@ int ProxyProcess::run() {
                                                 log_writer_->queue(i), *gate_));
   }
   for (uint32_t i = 0; i < sockets.size(); ++i) {
-    workers_[i]->start(generation_, std::move(sockets[i]));
+    workers_[i]->start(workers_[i]->prepare(generation_), std::move(sockets[i]));
   }
   std::string listening;
   for (const std::string& address : open_) {
@@ -188,18 +193,28 @@ int ProxyProcess::run() {
   }
 }
 
+// Everything the new generation needs — the shared state, each worker's balancers and pools,
+// the new listening sockets — is built here, before anything is published: whatever fails (a
+// name that does not resolve, a port taken, memory) leaves the running configuration alone,
+// with one log line. Admin writes wait while it is built, so none is made to a generation that
+// is being replaced (control_mutex_).
 void ProxyProcess::reload() noexcept {
   try {
     std::shared_ptr<const config::Config> config = source_();
+    const std::lock_guard<std::mutex> control(control_mutex_);
     std::shared_ptr<const upstream::Generation> next = upstream::build_generation(
         config, generation_.get(), static_cast<uint32_t>(workers_.size()));
+    std::vector<std::unique_ptr<WorkerGeneration>> prepared;
+    for (const std::unique_ptr<Worker>& worker : workers_) {
+      prepared.push_back(worker->prepare(next));
+    }
     std::vector<ListenSockets> sockets = open_new_listeners(*config);
     observe::configure_log(config->monitoring.logging);
     log_warnings(*config);
     publish(next);
     open_ = listen_addresses(*config);
     for (size_t i = 0; i < workers_.size(); ++i) {
-      workers_[i]->adopt(generation_, std::move(sockets[i]));
+      workers_[i]->adopt(std::move(prepared[i]), std::move(sockets[i]));
     }
     observe::log_event(LogLevel::info, "configuration reloaded",
                        {{"generation", std::to_string(generation_->number)}});

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -47,6 +48,9 @@ class ProxyProcess {
 
   ConfigSource source_;
   const std::string version_;
+  // Held while a reload builds and publishes a generation, and by every admin write, so that a
+  // write lands either in the old generation before it is built upon or in the new one.
+  std::mutex control_mutex_;
   std::shared_ptr<const upstream::Generation> generation_;
   // The same generation, for the admin thread (written here on the main thread, read there).
   std::atomic<std::shared_ptr<const upstream::Generation>> published_;

@@ -29,8 +29,11 @@ struct WorkerSlot {
 // this worker runs. Kept alive while any session accepted under it is open, so a reload never
 // changes the rules under a request in flight.
 struct WorkerGeneration {
+  // Builds the clusters' per-worker state (on the control side: `loop` is only stored).
   WorkerGeneration(core::EventLoop& loop, std::shared_ptr<const upstream::Generation> shared,
                    WorkerSlot slot, uint64_t seed);
+  // Creates this worker's health checks, which arm timers: on the worker's thread.
+  void start_checks(core::EventLoop& loop, WorkerSlot slot, uint64_t seed);
 
   std::shared_ptr<const upstream::Generation> shared;
   std::vector<std::unique_ptr<WorkerCluster>> clusters;  // as shared->clusters

@@ -36,6 +36,9 @@ WorkerGeneration::WorkerGeneration(core::EventLoop& loop,
       reported.push_back(clusters.back().get());
     }
   }
+}
+
+void WorkerGeneration::start_checks(core::EventLoop& loop, WorkerSlot slot, uint64_t seed) {
   checks = std::make_unique<HealthChecks>(loop, *shared, slot.index, slot.count, seed);
 }
 
@@ -75,7 +78,14 @@ std::string Worker::listen_key(const config::ListenerConfig& listener) const {
   return listener.listen.host + ":" + std::to_string(listener.listen.port);
 }
 
-void Worker::start(std::shared_ptr<const upstream::Generation> generation, ListenSockets sockets) {
+std::unique_ptr<WorkerGeneration> Worker::prepare(
+    std::shared_ptr<const upstream::Generation> generation) {
+  const uint64_t seed = (uint64_t{slot_.index} << 32) ^ generation->number;
+  // loop_ is only stored here (by the pools); nothing is armed or watched until install().
+  return std::make_unique<WorkerGeneration>(loop_, std::move(generation), slot_, seed);
+}
+
+void Worker::start(std::unique_ptr<WorkerGeneration> generation, ListenSockets sockets) {
   install(std::move(generation), std::move(sockets));
   thread_ = std::thread([this] { loop_.run(); });
   // Named, so that top -H, perf and /proc show which thread is which worker.
@@ -83,13 +93,11 @@ void Worker::start(std::shared_ptr<const upstream::Generation> generation, Liste
   pthread_setname_np(thread_.native_handle(), name.substr(0, 15).c_str());
 }
 
-void Worker::adopt(std::shared_ptr<const upstream::Generation> generation,
-                   ListenSockets new_sockets) {
-  // std::function needs a copyable callable: the sockets travel in a shared_ptr.
+void Worker::adopt(std::unique_ptr<WorkerGeneration> generation, ListenSockets new_sockets) {
+  // std::function needs a copyable callable: what is moved in travels in shared_ptrs.
   auto sockets = std::make_shared<ListenSockets>(std::move(new_sockets));
-  loop_.post([this, generation = std::move(generation), sockets] {
-    install(generation, std::move(*sockets));
-  });
+  auto prepared = std::make_shared<std::unique_ptr<WorkerGeneration>>(std::move(generation));
+  loop_.post([this, prepared, sockets] { install(std::move(*prepared), std::move(*sockets)); });
 }
 
 void Worker::drain() {
@@ -102,8 +110,7 @@ void Worker::join() {
   }
 }
 
-void Worker::install(std::shared_ptr<const upstream::Generation> generation,
-                     ListenSockets new_sockets) {
+void Worker::install(std::unique_ptr<WorkerGeneration> prepared, ListenSockets new_sockets) {
   if (draining_) {
     return;
   }
@@ -112,8 +119,9 @@ void Worker::install(std::shared_ptr<const upstream::Generation> generation,
     generations_.back()->checks.reset();  // the new generation checks its servers
     reap_timer_.arm(loop_.timers(), loop_.now_ns() + kReapIntervalMs * core::kNsPerMs);
   }
-  generations_.push_back(std::make_unique<WorkerGeneration>(
-      loop_, generation, slot_, (uint64_t{slot_.index} << 32) ^ generation->number));
+  const std::shared_ptr<const upstream::Generation> generation = prepared->shared;
+  prepared->start_checks(loop_, slot_, (uint64_t{slot_.index} << 32) ^ generation->number);
+  generations_.push_back(std::move(prepared));
   access_log_.configure(generation->config->monitoring.logging);
   if (!generations_.back()->reported.empty()) {
     report_timer_.arm(loop_.timers(), loop_.now_ns() + kReportIntervalMs * core::kNsPerMs);

@@ -58,11 +58,15 @@ class Worker final : public SessionHost, public core::Timer::Handler {
          observe::WorkerLogQueue& log_queue, ConnectionGate& gate);
   ~Worker();
 
-  // Starts the thread, serving `generation` on `sockets` (one per listener of the generation).
-  void start(std::shared_ptr<const upstream::Generation> generation, ListenSockets sockets);
-  // Serves new connections with `generation`. `new_sockets` holds sockets for listen addresses
-  // the worker does not have yet; addresses the generation no longer has are closed.
-  void adopt(std::shared_ptr<const upstream::Generation> generation, ListenSockets new_sockets);
+  // This worker's view of `generation`: its balancers, pools and limits, built here, on the
+  // control side, so that whatever it costs (or throws) never happens on the worker's loop.
+  std::unique_ptr<WorkerGeneration> prepare(std::shared_ptr<const upstream::Generation> generation);
+  // Starts the thread, serving `generation` (from prepare()) on `sockets` (one per listener).
+  void start(std::unique_ptr<WorkerGeneration> generation, ListenSockets sockets);
+  // Serves new connections with `generation` (from prepare()). `new_sockets` holds sockets for
+  // listen addresses the worker does not have yet; addresses the generation no longer has are
+  // closed.
+  void adopt(std::unique_ptr<WorkerGeneration> generation, ListenSockets new_sockets);
   // Stops accepting, lets exchanges in flight finish (up to drain_timeout), then ends the loop.
   void drain();
   void join();
@@ -89,7 +93,7 @@ class Worker final : public SessionHost, public core::Timer::Handler {
   static constexpr uint64_t kMaxBackoffMs = 1'000;
   static constexpr uint64_t kAcceptLogIntervalNs = 1'000'000'000;
 
-  void install(std::shared_ptr<const upstream::Generation> generation, ListenSockets new_sockets);
+  void install(std::unique_ptr<WorkerGeneration> prepared, ListenSockets new_sockets);
   void start_draining() noexcept;
   void reap_generations() noexcept;
   void report() noexcept;

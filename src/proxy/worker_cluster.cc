@@ -10,14 +10,6 @@
 namespace ballast::proxy {
 namespace {
 
-std::vector<balance::ServerSpec> specs_of(const upstream::ClusterState& state) {
-  std::vector<balance::ServerSpec> specs;
-  for (const auto& server : state.servers) {
-    specs.push_back({server->name, server->config.weight, server->config.backup});
-  }
-  return specs;
-}
-
 // Hash policies send a key to its server; skipping a ramping server would move keys about, so
 // slow start leaves them alone (as Envoy applies it to round robin and least request only).
 bool may_skip_for_slow_start(const config::ClusterConfig& cluster) {
@@ -66,7 +58,8 @@ bool is_failure(AttemptEnd end) noexcept {
 WorkerCluster::WorkerCluster(core::EventLoop& loop, const upstream::ClusterState& state,
                              uint32_t worker, uint64_t seed, bool reporter)
     : state_(&state),
-      balancer_(state.config->algorithm, specs_of(state), seed),
+      balancer_(state.config->algorithm, upstream::server_specs(state), seed,
+                state.hash_tables.get()),
       random_(seed ^ 0x5157'a2f1'0c3e'9d47ULL),
       worker_(worker),
       reporter_(reporter),

@@ -58,6 +58,32 @@ std::shared_ptr<ClusterHealth> carried_over(const ClusterState* previous,
 
 }  // namespace
 
+AdminWrite set_admin_state(const Generation& generation, const std::string& cluster,
+                           const std::string& server, AdminState state) noexcept {
+  const size_t index = generation.cluster_index(cluster);
+  if (index == generation.clusters.size()) {
+    return AdminWrite::no_cluster;
+  }
+  const ClusterState& found = generation.clusters[index];
+  for (const std::shared_ptr<ServerState>& candidate : found.servers) {
+    if (candidate->name == server) {
+      candidate->admin.store(state, std::memory_order_relaxed);
+      found.health->changed();  // its release publishes the store to workers that acquire it
+      return AdminWrite::done;
+    }
+  }
+  return AdminWrite::no_server;
+}
+
+std::vector<balance::ServerSpec> server_specs(const ClusterState& cluster) {
+  std::vector<balance::ServerSpec> specs;
+  specs.reserve(cluster.servers.size());
+  for (const std::shared_ptr<ServerState>& server : cluster.servers) {
+    specs.push_back({server->name, server->config.weight, server->config.backup});
+  }
+  return specs;
+}
+
 size_t Generation::cluster_index(const std::string& name) const noexcept {
   for (size_t i = 0; i < clusters.size(); ++i) {
     if (clusters[i].config->name == name) {
@@ -74,7 +100,7 @@ std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config:
   generation->number = previous == nullptr ? 1 : previous->number + 1;
   for (const config::ClusterConfig& cluster : config->clusters) {
     const ClusterState* before = previous_cluster(previous, cluster.name);
-    ClusterState state{&cluster, {}, carried_over(before, cluster), nullptr};
+    ClusterState state{&cluster, {}, carried_over(before, cluster), nullptr, nullptr};
     if (state.health == nullptr) {
       state.health = std::make_shared<ClusterHealth>(cluster);
     }
@@ -94,6 +120,7 @@ std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config:
       }
       state.servers.push_back(std::move(kept));
     }
+    state.hash_tables = balance::build_hash_tables(cluster.algorithm, server_specs(state));
     generation->clusters.push_back(std::move(state));
   }
   return generation;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "balance/hash_tables.h"
 #include "config/config.h"
 #include "observe/server_stats.h"
 #include "upstream/cluster_health.h"
@@ -23,7 +24,13 @@ struct ClusterState {
   std::vector<std::shared_ptr<ServerState>> servers;  // in configuration order
   std::shared_ptr<ClusterHealth> health;
   std::shared_ptr<observe::ClusterStats> stats;  // kept across reloads while the name stays
+  // The hash policies' ring or table, built once here for every worker; null for algorithms
+  // that hash nothing.
+  std::shared_ptr<const balance::HashTables> hash_tables;
 };
+
+// What the balancing policies are built from: each server's name, weight and tier.
+std::vector<balance::ServerSpec> server_specs(const ClusterState& cluster);
 
 struct Generation {
   std::shared_ptr<const config::Config> config;
@@ -33,6 +40,13 @@ struct Generation {
   // The index of the cluster called `name`; clusters.size() if none.
   size_t cluster_index(const std::string& name) const noexcept;
 };
+
+enum class AdminWrite : uint8_t { done, no_cluster, no_server };
+
+// Sets the admin state of `server` in `cluster` and bumps the cluster's version, which publishes
+// the store to the workers. The caller serializes it with reloads (ProxyProcess's control mutex).
+AdminWrite set_admin_state(const Generation& generation, const std::string& cluster,
+                           const std::string& server, AdminState state) noexcept;
 
 // Builds a generation, resolving every server address (throws std::runtime_error naming the
 // server when one does not resolve). Servers that `previous` also has (same cluster, same

@@ -23,9 +23,8 @@ ServerState::ServerState(config::ServerConfig config, core::SocketAddress addres
       address(address),
       name(this->config.name()),
       affinity_id(affinity_id_of(cluster.name, name)),
-      shared_active_attempts(predecessor != nullptr
-                                 ? predecessor->shared_active_attempts
-                                 : std::make_shared<std::atomic<uint32_t>>(0)) {
+      shared_active_attempts(predecessor != nullptr ? predecessor->shared_active_attempts
+                                                    : std::make_shared<std::atomic<uint32_t>>(0)) {
   if (predecessor != nullptr) {
     admin.store(predecessor->admin.load(std::memory_order_relaxed), std::memory_order_relaxed);
   }
