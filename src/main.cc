@@ -10,7 +10,7 @@
 #include "demo/demo_backends.h"
 #include "demo/demo_config.h"
 #include "demo/policy_tour.h"
-#include "proxy/proxy_process.h"
+#include "process/proxy_process.h"
 
 namespace {
 
@@ -31,9 +31,9 @@ int check_config(const std::string& path) {
   return 0;
 }
 
-int serve(ballast::proxy::ProxyProcess::ConfigSource source) {
+int serve(ballast::process::ProxyProcess::ConfigSource source) {
   try {
-    ballast::proxy::ProxyProcess process(std::move(source), BALLAST_VERSION);
+    ballast::process::ProxyProcess process(std::move(source), BALLAST_VERSION);
     return process.run();
   } catch (const ballast::config::ConfigError& error) {
     std::cerr << error.what() << '\n';

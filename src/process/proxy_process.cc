@@ -1,4 +1,4 @@
-#include "proxy/proxy_process.h"
+#include "process/proxy_process.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -10,10 +10,15 @@
 #include "observe/log.h"
 #include "observe/process_stats.h"
 
-namespace ballast::proxy {
+namespace ballast::process {
 namespace {
 
 using config::LogLevel;
+using proxy::ConnectionGate;
+using proxy::ListenSockets;
+using proxy::Worker;
+using proxy::WorkerGeneration;
+using proxy::WorkerSlot;
 
 std::string address_key(const config::Endpoint& endpoint) {
   return endpoint.host + ":" + std::to_string(endpoint.port);
@@ -148,7 +153,7 @@ int ProxyProcess::run() {
   open_ = listen_addresses(*config);
 
   const uint32_t connection_limit =
-      config->max_connections != 0 ? config->max_connections : default_connection_limit();
+      config->max_connections != 0 ? config->max_connections : proxy::default_connection_limit();
   gate_ = std::make_unique<ConnectionGate>(connection_limit, config->max_connections_per_client);
   for (uint32_t i = 0; i < worker_total; ++i) {
     workers_.push_back(std::make_unique<Worker>(WorkerSlot{i, worker_total}, *config, spans_.get(),
@@ -224,4 +229,4 @@ void ProxyProcess::reload() noexcept {
   }
 }
 
-}  // namespace ballast::proxy
+}  // namespace ballast::process

@@ -22,7 +22,7 @@
 #include "proxy/worker.h"
 #include "upstream/generation.h"
 
-namespace ballast::proxy {
+namespace ballast::process {
 
 class ProxyProcess {
  public:
@@ -43,7 +43,7 @@ class ProxyProcess {
   void start_admin(const config::Config& config, uint32_t workers);
   void publish(std::shared_ptr<const upstream::Generation> generation);
   // A listening socket per worker for every listen address of `config` not in `open_`.
-  std::vector<ListenSockets> open_new_listeners(const config::Config& config) const;
+  std::vector<proxy::ListenSockets> open_new_listeners(const config::Config& config) const;
   std::set<std::string> listen_addresses(const config::Config& config) const;
 
   ConfigSource source_;
@@ -61,12 +61,12 @@ class ProxyProcess {
   std::unique_ptr<observe::LogWriter> log_writer_;
   // The client connection limits every worker shares; declared before workers_, so it outlives
   // them.
-  std::unique_ptr<ConnectionGate> gate_;
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<proxy::ConnectionGate> gate_;
+  std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::set<std::string> open_;  // listen addresses the workers have sockets for
   // The admin API and metrics, on their own thread; declared last, so it stops first: its hooks
   // read the members above.
   std::unique_ptr<admin::AdminServer> admin_;
 };
 
-}  // namespace ballast::proxy
+}  // namespace ballast::process
