@@ -179,9 +179,9 @@ def test_shutdown_closes_tunnels_at_the_drain_deadline(ballast, ws_server):
     proxy.expected_exit = True
 
 
-def test_a_101_nobody_asked_for_is_a_bad_response(ballast, backends):
-    # A plain HTTP request to a WebSocket server gets a 4xx from it; ballast must never tunnel a
-    # request that did not ask to upgrade.
+def test_an_upgrade_field_without_connection_upgrade_is_a_plain_request(ballast, backends):
+    # Upgrade is hop-by-hop; without "Connection: upgrade" it asks for nothing, and the request is
+    # served as any other (the field is not passed on).
     server = backends.start("s1")
     config = ballast.short_config([server])
     port = int(config["load_balancer"]["listen"].rsplit(":", 1)[1])
