@@ -90,6 +90,11 @@ inline const char* skip_target(const char* p, const char* end) noexcept {
   return skip_class(p, end, kTarget, '!');
 }
 
+// The value of a hex digit; `c` must be one (is(c, kHexDigit)).
+inline int hex_value(char c) noexcept {
+  return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
 inline bool is_ows(char c) noexcept {
   return c == ' ' || c == '\t';
 }

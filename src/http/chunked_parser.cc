@@ -8,7 +8,7 @@ namespace ballast::http {
 namespace {
 
 uint64_t hex_value(char c) noexcept {
-  return c <= '9' ? static_cast<uint64_t>(c - '0') : static_cast<uint64_t>((c | 0x20) - 'a' + 10);
+  return static_cast<uint64_t>(chars::hex_value(c));
 }
 
 }  // namespace

@@ -8,16 +8,7 @@ namespace ballast::http {
 namespace {
 
 int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
+  return chars::is(c, chars::kHexDigit) ? chars::hex_value(c) : -1;
 }
 
 bool is_unreserved(char c) noexcept {

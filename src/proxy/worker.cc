@@ -124,7 +124,9 @@ void Worker::install(std::unique_ptr<WorkerGeneration> prepared, ListenSockets n
   generations_.push_back(std::move(prepared));
   access_log_.configure(generation->config->monitoring.logging);
   if (!generations_.back()->reported.empty()) {
-    report_timer_.arm(loop_.timers(), loop_.now_ns() + kReportIntervalMs * core::kNsPerMs);
+    // At once: the reporter's first look sets the state later changes are logged against,
+    // and must come before the first change, not half a second into the generation.
+    report_timer_.arm(loop_.timers(), loop_.now_ns());
   } else {
     report_timer_.cancel();
   }
