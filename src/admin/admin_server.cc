@@ -1,5 +1,6 @@
 #include "admin/admin_server.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -800,6 +801,35 @@ core::FileDescriptor bind_listener(const std::string& host, uint16_t port, std::
   }
 }
 
+// Whether a socket address is one only this machine can reach: 127.0.0.0/8, ::1 or an
+// IPv4-mapped 127.x address.
+bool is_loopback_address(const core::SocketAddress& address) noexcept {
+  if (address.storage.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address.storage);
+    return (ntohl(v4.sin_addr.s_addr) >> 24) == 127;
+  }
+  if (address.storage.ss_family == AF_INET6) {
+    const in6_addr& v6 = reinterpret_cast<const sockaddr_in6&>(address.storage).sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+  }
+  return false;
+}
+
+// The configuration refuses an admin API beyond loopback without a token already
+// (config/settings_reader.cc). Checked again here, on the address the listen host resolves to
+// and before anything is bound, for configurations built in code (`ballast demo --admin
+// 0.0.0.0:9091` skips the configuration reader) and names that resolve beyond loopback.
+void refuse_open_without_token(const config::Endpoint& listen, const std::string& token) {
+  if (!token.empty() || is_loopback_address(core::resolve(listen.host, listen.port))) {
+    return;
+  }
+  const bool ipv6 = listen.host.find(':') != std::string::npos;
+  throw std::runtime_error("admin.listen " + (ipv6 ? "[" + listen.host + "]" : listen.host) + ":" +
+                           std::to_string(listen.port) +
+                           " is reachable beyond this machine and admin.token is not set: "
+                           "refusing to start (set admin.token, or listen on 127.0.0.1)");
+}
+
 }  // namespace
 
 AdminServer::AdminServer(const config::Config& config, uint32_t workers, AdminHooks hooks,
@@ -815,6 +845,7 @@ void AdminServer::start() {
   if (impl.started) {
     throw std::logic_error("AdminServer::start called twice");
   }
+  refuse_open_without_token(impl.admin_listen, impl.token);
   core::FileDescriptor admin_fd =
       bind_listener(impl.admin_listen.host, impl.admin_listen.port, "admin API", impl.admin_bound);
   core::FileDescriptor metrics_fd;

@@ -48,6 +48,9 @@ void EventLoop::unwatch(int fd) noexcept {
 void EventLoop::run() {
   std::array<epoll_event, 256> events;
   while (!stopping_) {
+    if (wait_hook_ != nullptr) {
+      wait_hook_->before_wait();
+    }
     const int timeout_ms = resumes_ != nullptr ? 0 : timers_.poll_timeout_ms(now_ns_);
     const int ready =
         epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);

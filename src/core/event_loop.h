@@ -62,6 +62,17 @@ class Resumable {
   bool resume_queued_ = false;
 };
 
+// Called by the loop just before it may sleep, on the loop's thread: the place to arm a timer
+// only when there is something for it to do (a buffer to flush) instead of keeping one armed
+// that wakes an idle loop.
+class WaitHook {
+ public:
+  virtual void before_wait() noexcept = 0;
+
+ protected:
+  ~WaitHook() = default;
+};
+
 class EventLoop {
  public:
   EventLoop();
@@ -73,8 +84,9 @@ class EventLoop {
   bool watch(int fd, IoHandler& handler) noexcept;
   void unwatch(int fd) noexcept;
 
-  // Runs until stop(). Each iteration: wait for I/O, refresh the clock, dispatch, fire timers,
-  // run posted tasks.
+  // Runs until stop(). Each iteration: call the wait hook, wait for I/O until the earliest
+  // timer's deadline (TimerWheel::next_deadline_ns), refresh the clock, dispatch, fire timers,
+  // run posted tasks. A loop with nothing to do and no timer sleeps until woken.
   void run();
   void stop() noexcept;                   // any thread
   void post(std::function<void()> task);  // any thread; runs on the loop thread
@@ -86,6 +98,10 @@ class EventLoop {
 
   // Calls object.release() once this iteration's events have all been dispatched.
   void release_later(Releasable& object) noexcept;
+
+  // The hook (one; null for none) is called before each wait. Set before run(), on the thread
+  // that will run the loop or before it starts.
+  void set_wait_hook(WaitHook* hook) noexcept { wait_hook_ = hook; }
 
   uint64_t now_ns() const noexcept { return now_ns_; }
   TimerWheel& timers() noexcept { return timers_; }
@@ -102,6 +118,7 @@ class EventLoop {
   bool stopping_ = false;  // loop thread only; set by a posted task
   Releasable* releases_ = nullptr;
   Resumable* resumes_ = nullptr;
+  WaitHook* wait_hook_ = nullptr;
 
   std::mutex posted_mutex_;  // guards posted_ (control plane only, never the request path)
   std::vector<std::function<void()>> posted_;

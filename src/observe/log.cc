@@ -25,6 +25,8 @@ std::atomic<config::LogLevel> g_level{config::LogLevel::info};
 std::atomic<config::LogFormat> g_format{config::LogFormat::json};
 // Written by the main thread (attach_log_writer); read by every thread that logs.
 std::atomic<LogWriter*> g_writer{nullptr};
+// The calling worker's own queue to the writer (route_thread_events); null on other threads.
+thread_local WorkerLogQueue* t_event_queue = nullptr;
 
 std::string_view level_name(config::LogLevel level) {
   switch (level) {
@@ -176,6 +178,10 @@ void attach_log_writer(LogWriter* writer) {
   }
 }
 
+void route_thread_events(WorkerLogQueue* queue) noexcept {
+  t_event_queue = queue;
+}
+
 void log_event(config::LogLevel level, std::string_view message,
                std::initializer_list<Field> fields) noexcept {
   if (level < g_level.load(std::memory_order_relaxed)) {
@@ -185,7 +191,12 @@ void log_event(config::LogLevel level, std::string_view message,
   const size_t length =
       format_event(text, g_format.load(std::memory_order_relaxed), level, message, fields);
   if (LogWriter* writer = g_writer.load(std::memory_order_acquire)) {
-    writer->write_event({text, length});
+    // A worker's line goes into its own queue, lock-free; the shared queue (and its mutex) only
+    // for other threads and for a line the worker's full ring cannot take.
+    WorkerLogQueue* const own = t_event_queue;
+    if (own == nullptr || !own->belongs_to(*writer) || !own->append_event({text, length})) {
+      writer->write_event({text, length});
+    }
     return;
   }
   [[maybe_unused]] const ssize_t written =

@@ -59,8 +59,15 @@ WorkerLogQueue::WorkerLogQueue(LogWriter& writer, const LogWriterOptions& option
 }
 
 char* WorkerLogQueue::next_buffer(size_t max_bytes) noexcept {
-  if (max_bytes > buffer_bytes_) {
+  char* const buffer = claim_buffer(max_bytes);
+  if (buffer == nullptr) {
     dropped_.add();
+  }
+  return buffer;
+}
+
+char* WorkerLogQueue::claim_buffer(size_t max_bytes) noexcept {
+  if (max_bytes > buffer_bytes_) {
     return nullptr;
   }
   if (owned_) {
@@ -68,7 +75,6 @@ char* WorkerLogQueue::next_buffer(size_t max_bytes) noexcept {
   }
   // The slot after the last handed over is free once the writer has given it back.
   if (handed_count_ - returned_.load(std::memory_order_acquire) >= slots_) {
-    dropped_.add();
     return nullptr;
   }
   owned_ = true;
@@ -103,7 +109,22 @@ bool WorkerLogQueue::append(std::string_view line) noexcept {
   return true;
 }
 
+bool WorkerLogQueue::append_event(std::string_view line) noexcept {
+  char* const out =
+      owned_ && fill_ + line.size() <= buffer_bytes_ ? current_ + fill_ : claim_buffer(line.size());
+  if (out == nullptr) {
+    return false;
+  }
+  if (!line.empty()) {
+    std::memcpy(out, line.data(), line.size());
+  }
+  end_line(line.size());
+  event_waiting_ = true;
+  return true;
+}
+
 void WorkerLogQueue::flush() noexcept {
+  event_waiting_ = false;
   if (owned_ && fill_ > 0) {
     hand_over();
   }

@@ -77,9 +77,18 @@ class WorkerLogQueue {
   }
   // Copies one whole line ('\n' included). False when it was dropped (and counted).
   bool append(std::string_view line) noexcept;
+  // As append, for an event line (log.h, route_thread_events), with two differences: the
+  // worker hands the buffer over before it next sleeps (event_waiting()), so an event does not
+  // wait for the access log's flush timer; and a line no buffer can take is not counted as
+  // dropped (false: the caller sends it by the shared queue instead).
+  bool append_event(std::string_view line) noexcept;
 
   // Hands over the current buffer if it holds any line; a few loads when it holds none.
   void flush() noexcept;
+
+  // Whether an event line was appended since the last flush().
+  bool event_waiting() const noexcept { return event_waiting_; }
+  bool belongs_to(const LogWriter& writer) const noexcept { return &writer_ == &writer; }
 
   // Lines dropped because no buffer was free (any thread).
   uint64_t dropped_lines() const noexcept { return dropped_.get(); }
@@ -92,6 +101,8 @@ class WorkerLogQueue {
   };
 
   char* next_buffer(size_t max_bytes) noexcept;
+  // As next_buffer, without counting a drop when no buffer is free.
+  char* claim_buffer(size_t max_bytes) noexcept;
   void hand_over() noexcept;
 
   LogWriter& writer_;
@@ -106,6 +117,7 @@ class WorkerLogQueue {
   size_t fill_ = 0;
   uint32_t lines_ = 0;
   bool owned_ = false;
+  bool event_waiting_ = false;
   uint64_t handed_count_ = 0;
   Counter dropped_;
 

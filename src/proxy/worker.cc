@@ -63,6 +63,7 @@ Worker::Worker(WorkerSlot slot, const config::Config& config, observe::SpanExpor
       drain_timeout_ms_(config.drain_timeout_ms),
       telemetry_(slot.index, worker_seed(slot.index)),
       access_log_(log_queue, config.monitoring.logging, worker_seed(slot.index) + 1, &loop_),
+      log_queue_(log_queue),
       gate_(gate) {
   telemetry_.spans = spans;
   telemetry_.sample_rate = config.tracing.sample_rate;
@@ -87,10 +88,22 @@ std::unique_ptr<WorkerGeneration> Worker::prepare(
 
 void Worker::start(std::unique_ptr<WorkerGeneration> generation, ListenSockets sockets) {
   install(std::move(generation), std::move(sockets));
-  thread_ = std::thread([this] { loop_.run(); });
+  loop_.set_wait_hook(this);
+  thread_ = std::thread([this] {
+    observe::route_thread_events(&log_queue_);  // lock-free event lines: see observe/log.h
+    loop_.run();
+    log_queue_.flush();
+    observe::route_thread_events(nullptr);
+  });
   // Named, so that top -H, perf and /proc show which thread is which worker.
   const std::string name = "worker-" + std::to_string(slot_.index);
   pthread_setname_np(thread_.native_handle(), name.substr(0, 15).c_str());
+}
+
+void Worker::before_wait() noexcept {
+  if (log_queue_.event_waiting()) {
+    log_queue_.flush();  // with the access lines before them, in their order
+  }
 }
 
 void Worker::adopt(std::unique_ptr<WorkerGeneration> generation, ListenSockets new_sockets) {

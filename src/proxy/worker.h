@@ -49,7 +49,7 @@ class Listener final : public core::IoHandler {
 // Listening sockets by listen address ("host:port"), one set per worker.
 using ListenSockets = std::map<std::string, core::FileDescriptor>;
 
-class Worker final : public SessionHost, public core::Timer::Handler {
+class Worker final : public SessionHost, public core::Timer::Handler, public core::WaitHook {
  public:
   // `spans`: the process's span exporter, or null when tracing is off; `log_queue`: this
   // worker's queue to the process's log writer. Both outlive the worker.
@@ -79,6 +79,9 @@ class Worker final : public SessionHost, public core::Timer::Handler {
 
   void accept_from(Listener& listener) noexcept;
   void on_timer(core::Timer& timer) noexcept override;
+  // Before the loop may sleep: hands over the event lines this thread logged, so they reach the
+  // writer now rather than with the next access-log flush.
+  void before_wait() noexcept override;
 
  private:
   static constexpr uint64_t kReapIntervalMs = 250;
@@ -110,6 +113,9 @@ class Worker final : public SessionHost, public core::Timer::Handler {
   core::EventLoop loop_;
   WorkerTelemetry telemetry_;
   observe::AccessLog access_log_;
+  // This worker's queue to the log writer: the access log's lines and, lock-free, the event
+  // lines this thread logs (observe::route_thread_events).
+  observe::WorkerLogQueue& log_queue_;
   std::thread thread_;
   std::map<std::string, std::unique_ptr<Listener>> listeners_;  // by listen address
   std::vector<std::unique_ptr<WorkerGeneration>> generations_;  // newest last
