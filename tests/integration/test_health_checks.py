@@ -159,6 +159,7 @@ def test_panic_mode_spreads_over_every_server_when_too_few_are_healthy(backends,
     servers = backends.start_many(4)
     proxy = ballast.start_short(servers, health_check=health_check(), panic_threshold=50)
     wait_healthy(proxy, servers)
+    time.sleep(0.7)  # one reporter interval (500 ms): the start-up's panic lines are written
     entered_before = len(log_events(proxy, "panic mode entered", cluster="default"))
     left_before = len(log_events(proxy, "panic mode left", cluster="default"))
     assert set(served_by(proxy.port, 8)) == {"s1", "s2", "s3", "s4"}

@@ -94,6 +94,7 @@ def test_failover_follows_the_configured_order_and_fails_back_directly(backends,
     layout = {"ap1": "ap", "us1": None, "us2": None, "eu1": "eu"}
     b, proxy = start_regional(backends, ballast, layout, ["eu", "ap"])
     wait_traffic_in(proxy.port, ["us1", "us2"], "us")
+    time.sleep(SETTLE_S)  # the reporter (every 500 ms) has logged the start-up's region
     baseline = len(region_changes(proxy))
 
     b["us1"].stop()
