@@ -79,7 +79,7 @@ def test_a_drained_server_finishes_its_requests_takes_no_new_ones_until_enabled(
     entry = response.json()
     assert (entry["name"], entry["state"], entry["admin"]) == (address(s2), "draining", "draining")
     assert (entry["eligible"], entry["reasons"]) == (False, ["draining"]), entry
-    (logged,) = log_events(proxy, "admin action", action="drain")
+    (logged,) = wait_log(proxy, "admin action", 5, action="drain")  # the writer is a thread
     assert (logged["cluster"], logged["server"], logged["client"]) == (
         "default",
         address(s2),
