@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/loader.h"
+#include "config_error_of.h"
 
 namespace ballast::config {
 namespace {
@@ -24,14 +25,7 @@ std::string short_shape(const std::string& extra) {
   return "load_balancer:\n" + kServers + extra;
 }
 
-std::string error_of(const std::string& yaml) {
-  try {
-    parse_config(yaml, "c.yaml");
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  return "(loaded)";
-}
+using test_support::error_of;
 
 class LoaderErrors : public testing::TestWithParam<ErrorCase> {};
 

@@ -7,18 +7,12 @@
 #include <string>
 
 #include "config/loader.h"
+#include "config_error_of.h"
 
 namespace ballast::config {
 namespace {
 
-std::string error_of(const std::string& yaml) {
-  try {
-    parse_config(yaml, "c.yaml");
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  return "(loaded)";
-}
+using test_support::error_of;
 
 // `count` distinct servers as a flow list, on `indent` spaces.
 std::string servers(size_t count, size_t first = 0) {
