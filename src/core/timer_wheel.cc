@@ -60,6 +60,10 @@ void TimerWheel::link(Timer& timer) noexcept {
 }
 
 void TimerWheel::advance(uint64_t now_ns) noexcept {
+  size_t fired = 0;
+  if (!fire_due(now_ns, fired)) {
+    return;  // what a burst left over from the last advance is not all fired yet
+  }
   const uint64_t now_tick = now_ns / kTickNs;
   // After a long stall, one revolution visits every slot; more would repeat the same slots.
   const uint64_t first_tick =
@@ -73,18 +77,29 @@ void TimerWheel::advance(uint64_t now_ns) noexcept {
       timer->slot_ = kDueList;
     }
     current_tick_ = tick + 1;
-    while (due_ != nullptr) {
-      Timer& timer = *due_;
-      timer.cancel();
-      if (timer.deadline_ns_ <= now_ns) {
-        timer.handler_->on_timer(timer);  // may re-arm or destroy the timer
-      } else {
-        timer.wheel_ = this;  // not due yet: a refreshed deadline or a later revolution
-        link(timer);
-      }
+    if (!fire_due(now_ns, fired)) {
+      return;
     }
   }
   current_tick_ = std::max(current_tick_, now_tick + 1);
+}
+
+bool TimerWheel::fire_due(uint64_t now_ns, size_t& fired) noexcept {
+  while (due_ != nullptr) {
+    if (fired == kFiredPerAdvance) {
+      return false;
+    }
+    Timer& timer = *due_;
+    timer.cancel();
+    if (timer.deadline_ns_ <= now_ns) {
+      ++fired;
+      timer.handler_->on_timer(timer);  // may re-arm or destroy the timer
+    } else {
+      timer.wheel_ = this;  // not due yet: a refreshed deadline or a later revolution
+      link(timer);
+    }
+  }
+  return true;
 }
 
 void TimerWheel::mark_empty_if(uint32_t list) noexcept {

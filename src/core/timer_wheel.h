@@ -10,7 +10,8 @@
 // only writes the new deadline; the timer is re-slotted when its old slot comes round, as
 // nginx and Linux's timer wheel avoid re-linking on every refresh. Each tick visits one slot;
 // a timer further away than one revolution is passed over once per revolution.
-// Resolution: kTickNs (4 ms): timeouts fire up to one tick late, never early.
+// Resolution: kTickNs (4 ms): timeouts fire up to one tick late, never early (later still only
+// when more than kFiredPerAdvance fall due at once).
 
 #include <cstddef>
 #include <cstdint>
@@ -62,8 +63,12 @@ class TimerWheel {
   TimerWheel(const TimerWheel&) = delete;
   TimerWheel& operator=(const TimerWheel&) = delete;
 
-  // Fires every timer whose deadline is at or before now_ns.
+  // Fires the timers whose deadline is at or before now_ns, at most kFiredPerAdvance of them:
+  // a thousand connections reaching one deadline together are closed over several loop
+  // iterations, between other connections' events, rather than in one stall. What is left waits
+  // for the next advance (poll_timeout_ms() is 0 meanwhile).
   void advance(uint64_t now_ns) noexcept;
+  static constexpr size_t kFiredPerAdvance = 16;
 
   size_t armed_count() const noexcept { return armed_count_; }
   // How long the loop may sleep before the next tick that could fire a timer; -1 = no timers.
@@ -79,6 +84,9 @@ class TimerWheel {
   static constexpr uint32_t kDueList = kSlots;
 
   void link(Timer& timer) noexcept;
+  // Fires or re-slots what is on the due list until it is empty (true) or `fired` reaches
+  // kFiredPerAdvance (false: the rest stays due).
+  bool fire_due(uint64_t now_ns, size_t& fired) noexcept;
   Timer*& head_of(uint32_t list) noexcept { return list == kDueList ? due_ : slots_[list]; }
   void mark_empty_if(uint32_t list) noexcept;
   // Ticks from the current one to the first occupied slot's (< kSlots); kSlots if none.

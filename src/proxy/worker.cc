@@ -42,7 +42,15 @@ void WorkerGeneration::start_checks(core::EventLoop& loop, WorkerSlot slot, uint
   checks = std::make_unique<HealthChecks>(loop, *shared, slot.index, slot.count, seed);
 }
 
+Listener::~Listener() {
+  worker_.loop().cancel_resume(*this);
+}
+
 void Listener::on_io(uint32_t /*events*/) noexcept {
+  worker_.accept_from(*this);
+}
+
+void Listener::resume() noexcept {
   worker_.accept_from(*this);
 }
 
@@ -176,7 +184,11 @@ void Worker::accept_from(Listener& listener) noexcept {
   if (listener.paused || draining_) {
     return;
   }
-  for (;;) {
+  for (size_t accepted = 0;; ++accepted) {
+    if (accepted == kAcceptBatch) {
+      loop_.resume_soon(listener);  // the rest on the next iteration, after others' events
+      return;
+    }
     if (!gate_.has_room(listener.open, listener.config->max_connections)) {
       pause(listener);  // the kernel's backlog holds the next ones until room returns
       return;

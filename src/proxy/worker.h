@@ -30,12 +30,15 @@ namespace ballast::proxy {
 class Worker;
 
 // One listening socket of one worker.
-class Listener final : public core::IoHandler {
+class Listener final : public core::IoHandler, public core::Resumable {
  public:
   Listener(Worker& worker, core::FileDescriptor fd, std::atomic<uint32_t>& open)
       : open(open), worker_(worker), fd_(std::move(fd)) {}
+  ~Listener();
   int fd() const noexcept { return fd_.get(); }
   void on_io(uint32_t events) noexcept override;
+  // Takes the next batch of a backlog that one batch did not empty.
+  void resume() noexcept override;
 
   const config::ListenerConfig* config = nullptr;  // in the worker's current generation
   std::atomic<uint32_t>& open;  // the listen address's open connections (ConnectionGate's)
@@ -92,6 +95,9 @@ class Worker final : public SessionHost, public core::Timer::Handler, public cor
   // A listener paused at a limit is looked at again this often, since connections closing on
   // other workers free room too; one out of descriptors waits from 100 ms doubling to 1 s.
   static constexpr uint64_t kLimitRecheckMs = 100;
+  // Connections taken from a listener's backlog per loop iteration (HAProxy's tune.maxaccept):
+  // a flood of connections waits its turn behind the events of those already served.
+  static constexpr size_t kAcceptBatch = 16;
   static constexpr uint64_t kFirstBackoffMs = 100;
   static constexpr uint64_t kMaxBackoffMs = 1'000;
   static constexpr uint64_t kAcceptLogIntervalNs = 1'000'000'000;

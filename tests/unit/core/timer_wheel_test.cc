@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <vector>
 
 namespace ballast::core {
@@ -88,6 +89,34 @@ TEST(TimerWheel, LongStallFiresEveryDueTimerOnce) {
   wheel.advance(60'000 * kMs);  // a minute without a tick
   EXPECT_EQ(a.fired.size(), 1u);
   EXPECT_EQ(b.fired.size(), 1u);
+}
+
+// A thousand connections reaching one deadline are closed kFiredPerAdvance per loop iteration,
+// the loop not sleeping between, and slots after the burst's are still visited.
+TEST(TimerWheel, ABurstOfDueTimersFiresOverSeveralAdvances) {
+  TimerWheel wheel(0);
+  Recorder recorder;
+  std::vector<std::unique_ptr<Timer>> burst;
+  for (int i = 0; i < 1000; ++i) {
+    burst.push_back(std::make_unique<Timer>(recorder));
+    burst.back()->arm(wheel, 100 * kMs);
+  }
+  Recorder later;
+  later.id = 1;
+  Timer after_burst(later);
+  after_burst.arm(wheel, 120 * kMs);
+  size_t advances = 0;
+  while (wheel.armed_count() != 0 && advances < 100) {
+    wheel.advance(200 * kMs);
+    ++advances;
+    ASSERT_LE(recorder.fired.size() + later.fired.size(), advances * TimerWheel::kFiredPerAdvance);
+    if (wheel.armed_count() != 0) {
+      EXPECT_EQ(wheel.poll_timeout_ms(200 * kMs), 0);
+    }
+  }
+  EXPECT_EQ(recorder.fired.size(), 1000u);
+  EXPECT_EQ(later.fired.size(), 1u);
+  EXPECT_EQ(advances, (1001 + TimerWheel::kFiredPerAdvance - 1) / TimerWheel::kFiredPerAdvance);
 }
 
 // A handler that cancels another due timer of the same slot, as a session closing its upstream
