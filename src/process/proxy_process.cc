@@ -1,5 +1,6 @@
 #include "process/proxy_process.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -42,6 +43,16 @@ void log_warnings(const config::Config& config) {
   for (const std::string& warning : config.warnings) {
     observe::log_event(LogLevel::warn, "configuration warning", {{"warning", warning}});
   }
+}
+
+// glibc returns the top of a heap to the kernel as soon as 128 KiB of it is free, so a burst of
+// connections that closes together (a flood's deadline, say) is paid for again in page faults
+// and madvise calls by the next burst, on the worker's loop. Keeping up to 64 MiB free per arena
+// makes that memory a pool the next burst reuses; RSS after a flood stays at the flood's level,
+// as it does for nginx's connection pool.
+void keep_freed_memory() {
+  constexpr int kTrimThresholdBytes = 64 << 20;
+  mallopt(M_TRIM_THRESHOLD, kTrimThresholdBytes);
 }
 
 uint32_t worker_count(const config::Config& config) {
@@ -128,6 +139,7 @@ std::vector<ListenSockets> ProxyProcess::open_new_listeners(const config::Config
 }
 
 int ProxyProcess::run() {
+  keep_freed_memory();
   const sigset_t signals = block_control_signals();
   std::shared_ptr<const config::Config> config = source_();
   observe::configure_log(config->monitoring.logging);
