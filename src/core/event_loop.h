@@ -80,7 +80,9 @@ class EventLoop {
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
-  // Watches `fd` (edge-triggered) until unwatch() or close. Returns false if epoll refuses.
+  // Watches `fd` (edge-triggered) until unwatch() or close (a descriptor never duplicated, as
+  // every socket here, leaves the epoll set when closed: no unwatch() needed before closing).
+  // Returns false if epoll refuses.
   bool watch(int fd, IoHandler& handler) noexcept;
   void unwatch(int fd) noexcept;
 

@@ -77,6 +77,9 @@ FileDescriptor listen_on(const SocketAddress& address, bool reuse_port) {
   if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&address.storage), address.length) != 0) {
     throw std::system_error(errno, std::generic_category(), "bind " + address.to_string());
   }
+  // Accepted connections inherit TCP_NODELAY from the listening socket: one call here instead
+  // of one per connection.
+  set_no_delay(fd.get());
   if (listen(fd.get(), SOMAXCONN) != 0) {
     throw std::system_error(errno, std::generic_category(), "listen " + address.to_string());
   }

@@ -57,7 +57,8 @@ IpText ip_text(const SocketAddress& address) noexcept;
 SocketAddress resolve(const std::string& host, uint16_t port);
 
 // A non-blocking listening socket, with SO_REUSEPORT when `reuse_port` (each worker listens on
-// its own socket and the kernel spreads connections). Throws on failure.
+// its own socket and the kernel spreads connections), and TCP_NODELAY for what it accepts.
+// Throws on failure.
 FileDescriptor listen_on(const SocketAddress& address, bool reuse_port);
 
 // A non-blocking connect; the descriptor is writable once connected (check connect_error()).

@@ -83,7 +83,6 @@ HttpSession::HttpSession(SessionHost& host, WorkerGeneration& generation,
 HttpSession::~HttpSession() = default;
 
 bool HttpSession::start() noexcept {
-  core::set_no_delay(client_.get());
   if (!host_.loop().watch(client_.get(), *this)) {
     return false;
   }
@@ -931,8 +930,7 @@ void HttpSession::close() noexcept {
   }
   client_timer_.cancel();
   upstream_timer_.cancel();
-  host_.loop().unwatch(client_.get());
-  client_.reset();
+  client_.reset();  // closing the descriptor takes it out of the loop's epoll set
   host_.session_closed(*this);
 }
 

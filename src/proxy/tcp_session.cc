@@ -65,10 +65,7 @@ void TcpSession::end_attempt(AttemptEnd end) noexcept {
     return;
   }
   cluster_.finish_attempt(attempt_, end, host_.loop().now_ns());
-  if (upstream_.valid()) {
-    host_.loop().unwatch(upstream_.get());
-    upstream_.reset();
-  }
+  upstream_.reset();  // closing the descriptor takes it out of the loop's epoll set
 }
 
 void TcpSession::on_endpoint_io(bool is_client, uint32_t events) noexcept {
@@ -205,8 +202,7 @@ void TcpSession::close() noexcept {
   host_.loop().cancel_resume(*this);
   timer_.cancel();
   end_attempt(AttemptEnd::cancelled);
-  host_.loop().unwatch(client_.get());
-  client_.reset();
+  client_.reset();  // closing the descriptor takes it out of the loop's epoll set
   host_.session_closed(*this);
 }
 

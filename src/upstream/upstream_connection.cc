@@ -21,8 +21,7 @@ void UpstreamConnection::close() noexcept {
     home_->forget(*this);
   }
   idle_timer_.cancel();
-  loop_.unwatch(fd_.get());
-  fd_.reset();
+  fd_.reset();  // closing the descriptor takes it out of the loop's epoll set
   user_ = nullptr;
   loop_.release_later(*this);
 }
