@@ -7,7 +7,15 @@ import signal
 import time
 
 from events import admin_request, log_events, server_status, wait_log
-from harness import HOST, InBackground, free_port, get, server_entry, wait_until
+from harness import (
+    HOST,
+    InBackground,
+    free_port,
+    get,
+    server_entry,
+    wait_until,
+    write_config,
+)
 
 
 def test_a_reload_that_cannot_be_built_keeps_the_running_configuration(ballast, backends):
@@ -25,22 +33,56 @@ def test_a_reload_that_cannot_be_built_keeps_the_running_configuration(ballast, 
 
 def test_an_admin_action_during_a_reload_is_not_lost(ballast, backends):
     target = backends.start("s1")
-    # Thousands of servers make each generation take a while to build; the target's settings
-    # change at every reload, so its state is rebuilt and must carry the admin action over.
-    filler = [server_entry(free_port() if i == 0 else 20000 + i) for i in range(3000)]
-    config = ballast.short_config([target] + filler[1:])
-    port = int(config["load_balancer"]["listen"].rsplit(":", 1)[1])
+    port = free_port()
+    # The target's cluster is built first, then two of 10,000 servers nobody listens on:
+    # building a generation takes a while, and most of it comes after the target's state was
+    # carried over. An action posted in that part used to land on the running generation only,
+    # and was lost when the new one was published.
+    config = {
+        "workers": 1,
+        "listeners": [{"name": "web", "listen": f"{HOST}:{port}", "routes": [{"cluster": "web"}]}],
+        "clusters": {
+            "web": {"servers": [server_entry(target, weight=1)]},
+            "pad1": {"servers": [{"host": HOST, "port": 10000 + i} for i in range(10000)]},
+            "pad2": {"servers": [{"host": HOST, "port": 10000 + i} for i in range(10000)]},
+        },
+    }
     proxy = ballast.start(config, port)
     name = f"{HOST}:{target.port}"
-    for round_number in range(6):
-        action = "disable" if round_number % 2 == 0 else "enable"
-        config["load_balancer"]["servers"][0]["weight"] = round_number + 2
-        proxy.reload(config)
-        response = admin_request(config, "POST", f"/servers/default/{name}/{action}")
+    reloads = 0
+
+    def reload_with_weight(weight):
+        """Starts a reload that changes the target's settings (its state is rebuilt)."""
+        nonlocal reloads
+        config["clusters"]["web"]["servers"][0]["weight"] = weight
+        write_config(proxy.config_path, config)  # slow in Python: before the clock starts
+        started = time.monotonic()
+        proxy.proc.send_signal(signal.SIGHUP)
+        reloads += 1
+        return started
+
+    def wait_reloaded():
+        wait_until(
+            lambda: len(log_events(proxy, "configuration reloaded")) >= reloads,
+            20,
+            "the reload",
+            interval_s=0.005,
+        )
+
+    started = reload_with_weight(2)
+    wait_reloaded()
+    reload_s = time.monotonic() - started
+    # Actions posted at points spread over the reload's second half.
+    for cycle, fraction in enumerate((0.5, 0.6, 0.7, 0.8, 0.9, 0.95)):
+        action = "disable" if cycle % 2 == 0 else "enable"
+        reload_with_weight(3 + cycle)
+        time.sleep(reload_s * fraction)
+        response = admin_request(config, "POST", f"/servers/web/{name}/{action}")
         assert response.status == 200, response
-        wait_log(proxy, "configuration reloaded", 10, count=round_number + 1)
+        wait_reloaded()
         expected = "disabled" if action == "disable" else "enabled"
-        assert server_status(config, target)["admin"] == expected, f"round {round_number}"
+        state = server_status(config, target, cluster="web")["admin"]
+        assert state == expected, f"cycle {cycle}: the {action} was lost across the reload"
 
 
 def test_max_connections_holds_across_a_reload(ballast, backends):
