@@ -142,8 +142,7 @@ struct AdminServer::Impl final : core::Timer::Handler {
 
   Impl(const config::Config& config, uint32_t workers, AdminHooks hooks, std::string metrics_host)
       : admin_listen(config.admin.listen),
-        token(config.admin.token),
-        allowed_hosts(config.admin.allowed_hosts),
+        started_admin(config.admin),
         metrics_enabled(config.monitoring.metrics.enabled),
         metrics_port(config.monitoring.metrics.port),
         metrics_path(config.monitoring.metrics.path),
@@ -164,16 +163,18 @@ struct AdminServer::Impl final : core::Timer::Handler {
   Response handle_write(const http::RequestHead& head, const core::SocketAddress& peer,
                         std::string_view action, const std::string& cluster,
                         const std::string& server);
-  bool authorized(const http::RequestHead& head) const noexcept;
+  // admin.token and admin.allowed_hosts as a reload left them: the current generation's (or
+  // those the server started with, when it has no generation to look at).
+  config::AdminConfig access() const;
+  bool authorized(const http::RequestHead& head, const std::string& token) const noexcept;
   bool same_origin(const http::RequestHead& head) const noexcept;
   std::shared_ptr<const upstream::Generation> generation() const {
     return hooks.generation ? hooks.generation() : nullptr;
   }
 
-  // Settings, read once.
+  // Settings, read once (but for started_admin's token and allowed_hosts: see access()).
   const config::Endpoint admin_listen;
-  const std::string token;
-  const std::vector<std::string> allowed_hosts;
+  const config::AdminConfig started_admin;
   const bool metrics_enabled;
   const uint16_t metrics_port;
   const std::string metrics_path;
@@ -533,7 +534,13 @@ void AdminServer::Impl::sample() {
   sampler.end_round();
 }
 
-bool AdminServer::Impl::authorized(const http::RequestHead& head) const noexcept {
+config::AdminConfig AdminServer::Impl::access() const {
+  const std::shared_ptr<const upstream::Generation> current = generation();
+  return current != nullptr ? current->config->admin : started_admin;
+}
+
+bool AdminServer::Impl::authorized(const http::RequestHead& head,
+                                   const std::string& token) const noexcept {
   if (token.empty()) {
     return true;
   }
@@ -691,7 +698,8 @@ Response AdminServer::Impl::handle_write(const http::RequestHead& head,
                                          const core::SocketAddress& peer, std::string_view action,
                                          const std::string& cluster, const std::string& server) {
   const core::IpText client = core::ip_text(peer);
-  if (!is_admin_host(head.host, admin_listen, allowed_hosts)) {
+  const config::AdminConfig settings = access();
+  if (!is_admin_host(head.host, admin_listen, settings.allowed_hosts)) {
     observe::log_event(LogLevel::warn, "admin action refused",
                        {{"action", action},
                         {"cluster", cluster},
@@ -711,7 +719,7 @@ Response AdminServer::Impl::handle_write(const http::RequestHead& head,
                         {"reason", "cross-origin request"}});
     return json_error(403, "cross-origin requests may not change anything");
   }
-  if (!authorized(head)) {
+  if (!authorized(head, settings.token)) {
     observe::log_event(LogLevel::warn, "admin action refused",
                        {{"action", action},
                         {"cluster", cluster},
@@ -819,15 +827,17 @@ bool is_loopback_address(const core::SocketAddress& address) noexcept {
 // (config/settings_reader.cc). Checked again here, on the address the listen host resolves to
 // and before anything is bound, for configurations built in code (`ballast demo --admin
 // 0.0.0.0:9091` skips the configuration reader) and names that resolve beyond loopback.
-void refuse_open_without_token(const config::Endpoint& listen, const std::string& token) {
+// `refusing`: what is refused ("refusing to start", "refusing the reload").
+void refuse_open_without_token(const config::Endpoint& listen, const std::string& token,
+                               std::string_view refusing) {
   if (!token.empty() || is_loopback_address(core::resolve(listen.host, listen.port))) {
     return;
   }
   const bool ipv6 = listen.host.find(':') != std::string::npos;
   throw std::runtime_error("admin.listen " + (ipv6 ? "[" + listen.host + "]" : listen.host) + ":" +
                            std::to_string(listen.port) +
-                           " is reachable beyond this machine and admin.token is not set: "
-                           "refusing to start (set admin.token, or listen on 127.0.0.1)");
+                           " is reachable beyond this machine and admin.token is not set: " +
+                           std::string(refusing) + " (set admin.token, or listen on 127.0.0.1)");
 }
 
 }  // namespace
@@ -835,6 +845,10 @@ void refuse_open_without_token(const config::Endpoint& listen, const std::string
 AdminServer::AdminServer(const config::Config& config, uint32_t workers, AdminHooks hooks,
                          std::string metrics_host)
     : impl_(std::make_unique<Impl>(config, workers, std::move(hooks), std::move(metrics_host))) {}
+
+void AdminServer::check_reload(const config::Config& next) const {
+  refuse_open_without_token(impl_->admin_listen, next.admin.token, "refusing the reload");
+}
 
 AdminServer::~AdminServer() {
   stop();
@@ -845,7 +859,7 @@ void AdminServer::start() {
   if (impl.started) {
     throw std::logic_error("AdminServer::start called twice");
   }
-  refuse_open_without_token(impl.admin_listen, impl.token);
+  refuse_open_without_token(impl.admin_listen, impl.started_admin.token, "refusing to start");
   core::FileDescriptor admin_fd =
       bind_listener(impl.admin_listen.host, impl.admin_listen.port, "admin API", impl.admin_bound);
   core::FileDescriptor metrics_fd;

@@ -49,10 +49,11 @@ class AdminServer {
   static constexpr uint64_t kIdleTimeoutMs = 60'000;     // between requests on one connection
   static constexpr uint64_t kWriteTimeoutMs = 10'000;    // for a response to leave
 
-  // Reads admin.listen, admin.token and monitoring.metrics from `config` (they are not reloaded:
-  // a change needs a restart). `workers`: the process's worker count, for /status. The metrics
-  // listener binds `metrics_host` ("0.0.0.0": every IPv4 address, as docs/config.md says; tests
-  // pass 127.0.0.1).
+  // Reads admin.listen and monitoring.metrics from `config` (they are not reloaded: a change
+  // needs a restart); admin.token and admin.allowed_hosts are read from the current generation
+  // at each request, so a reload applies them. `workers`: the process's worker count, for /status.
+  // The metrics listener binds `metrics_host` ("0.0.0.0": every IPv4 address, as docs/config.md
+  // says; tests pass 127.0.0.1).
   AdminServer(const config::Config& config, uint32_t workers, AdminHooks hooks,
               std::string metrics_host = "0.0.0.0");
   ~AdminServer();  // stop()
@@ -62,6 +63,9 @@ class AdminServer {
   // Binds both listeners and starts the thread. Throws std::runtime_error naming the address
   // that could not be bound. Call once.
   void start();
+  // Throws std::runtime_error when `next` would leave this API, listening beyond loopback,
+  // without a token (the address is not reloaded, so the new file's admin.listen is no guide).
+  void check_reload(const config::Config& next) const;
   // Ends the thread and closes every socket; waits for it. Idempotent.
   void stop() noexcept;
 

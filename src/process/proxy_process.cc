@@ -218,6 +218,7 @@ int ProxyProcess::run() {
 void ProxyProcess::reload() noexcept {
   try {
     std::shared_ptr<const config::Config> config = source_();
+    admin_->check_reload(*config);
     const std::lock_guard<std::mutex> control(control_mutex_);
     std::shared_ptr<const upstream::Generation> next = upstream::build_generation(
         config, generation_.get(), static_cast<uint32_t>(workers_.size()));

@@ -6,7 +6,8 @@ the configuration file as SIGHUP does. Every write must leave an `admin action` 
 
 import urllib.parse
 
-from events import address, admin_request, admin_status, log_events, server_status, wait_healthy
+from events import address, admin_port, admin_request, admin_status, log_events, server_status
+from events import wait_healthy
 from events import wait_log, wait_server_state
 from harness import InBackground, get, health_check, in_flight, listen_port, served_by
 from harness import server_entry, wait_until, write_config
@@ -138,6 +139,27 @@ def test_writes_need_the_token_when_one_is_set(backends, ballast):
     assert served_by(proxy.port, 4, fresh_connections=True) == ["s2"] * 4
     # The log says who was refused and why, never the token itself.
     assert TOKEN not in proxy.output()
+
+
+def test_a_reload_applies_a_new_token_and_new_allowed_hosts(backends, ballast):
+    s1, s2 = backends.start_many(2)
+    config = ballast.short_config([s1, s2])
+    config["admin"] = {"token": TOKEN}
+    proxy = ballast.start(config, listen_port(config))
+    port = admin_port(config)
+    headers = [("Authorization", f"Bearer {TOKEN}")]
+    path = f"/servers/default/{urllib.parse.quote(address(s1), safe='')}/drain"
+    assert get(port, path, headers, method="POST", host="ops.example").status == 421
+
+    rotated = TOKEN + "-rotated"
+    config["admin"].update(token=rotated, allowed_hosts=["ops.example"])
+    proxy.reload(config)
+    wait_log(proxy, "configuration reloaded", 5)
+    assert write(config, s1, "drain", token=TOKEN).status == 401  # the old token is gone
+    new_headers = [("Authorization", f"Bearer {rotated}")]
+    response = get(port, path, new_headers, method="POST", host="ops.example")
+    assert response.status == 200, response
+    assert server_status(config, s1)["state"] == "draining"
 
 
 def test_reload_through_the_api_bumps_the_generation_and_keeps_a_drain(backends, ballast):

@@ -515,6 +515,30 @@ TEST(AdminServerStart, BeyondLoopbackWithoutATokenRefusesToStart) {
   }
 }
 
+// admin.listen is not reloaded: a reload's file cannot take the token away from an API that
+// already listens beyond loopback, whatever address that file names.
+TEST(AdminServerReload, CannotRemoveTheTokenOfAnApiOpenBeyondLoopback) {
+  config::Config running;
+  running.admin.listen = {"0.0.0.0", 0};
+  running.admin.token = "t0ken";
+  AdminServer open(running, 1, AdminHooks{}, "127.0.0.1");
+  config::Config next;
+  next.admin.listen = {"127.0.0.1", 9091};
+  next.admin.token = "new-t0ken";
+  EXPECT_NO_THROW(open.check_reload(next));
+  next.admin.token.clear();
+  try {
+    open.check_reload(next);
+    FAIL() << "a reload removed the token of an API open to the network";
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find("refusing the reload"), std::string::npos)
+        << error.what();
+  }
+  config::Config local;  // on loopback, a reload may drop the token
+  AdminServer loopback(local, 1, AdminHooks{}, "127.0.0.1");
+  EXPECT_NO_THROW(loopback.check_reload(next));
+}
+
 TEST(StatusCommand, ReportsAnUnreachableApi) {
   // A port just released: nothing listens there.
   core::SocketAddress address;
