@@ -42,7 +42,7 @@ to_ms() {  # wrk latency ("712.00us", "1.20ms", "2.00s") in milliseconds
 TICKS=$(getconf CLK_TCK)
 
 print_header() {
-  printf "%-10s %-6s %12s %9s %9s %16s %9s\n" proxy round "requests/s" "p50 ms" "p99 ms" \
+  printf "%-16s %-6s %12s %9s %9s %16s %9s\n" proxy round "requests/s" "p50 ms" "p99 ms" \
     "req/CPU-second" "RSS KiB"
 }
 
@@ -60,7 +60,7 @@ run_wrk() {
   errors=$(awk '/Non-2xx|Socket errors/ {print}' "$WORK/wrk.out")
   per_cpu=$(awk -v r="$rps" -v s="$seconds" -v t=$((after - before)) -v hz="$TICKS" \
     'BEGIN { printf "%.0f", (t > 0) ? r * s / (t / hz) : 0 }')
-  printf "%-10s %-6s %12s %9s %9s %16s %9s %s\n" "$name" "$round" "$rps" "$p50" "$p99" "$per_cpu" \
+  printf "%-16s %-6s %12s %9s %9s %16s %9s %s\n" "$name" "$round" "$rps" "$p50" "$p99" "$per_cpu" \
     "$(rss_kib "$pid")" "$errors"
   echo "$name $rps $p50 $p99 $per_cpu" >> "$results"
 }
