@@ -884,6 +884,8 @@ bool HttpSession::linger() noexcept {
     const ssize_t received = recv(client_.get(), discard, sizeof(discard), 0);
     if (received > 0) {
       progress = true;
+      // A short read drained the socket (see receive_into): the next arrival raises an edge.
+      client_readable_ = received == sizeof(discard) || client_hung_up_;
       continue;
     }
     if (received < 0 && errno == EAGAIN) {
