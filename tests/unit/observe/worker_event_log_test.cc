@@ -38,6 +38,17 @@ class Attached {
   Attached& operator=(const Attached&) = delete;
 };
 
+// Runs `body` on a thread of its own whose event lines go to `queue`, as a worker's do; joins it.
+template <typename Body>
+void as_worker(WorkerLogQueue& queue, Body body) {
+  std::thread worker([&] {
+    route_thread_events(&queue);
+    body();
+    route_thread_events(nullptr);
+  });
+  worker.join();
+}
+
 class WorkerEventLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -56,8 +67,7 @@ TEST_F(WorkerEventLogTest, AWorkersEventWaitsInItsOwnQueueUntilHandedOver) {
   LogWriter writer(1, path_);
   const Attached attached(writer);
   WorkerLogQueue& queue = writer.queue(0);
-  std::thread worker([&] {
-    route_thread_events(&queue);
+  as_worker(queue, [&] {
     log_event(config::LogLevel::warn, "from the worker", {{"server", "10.0.0.1:80"}});
     EXPECT_TRUE(queue.event_waiting());
     writer.drain();  // writes what the shared queue holds: not this line
@@ -66,9 +76,7 @@ TEST_F(WorkerEventLogTest, AWorkersEventWaitsInItsOwnQueueUntilHandedOver) {
     EXPECT_FALSE(queue.event_waiting());
     writer.drain();
     EXPECT_TRUE(contains(read_all(path_), "\"msg\":\"from the worker\""));
-    route_thread_events(nullptr);
   });
-  worker.join();
 
   // A thread that is no worker keeps the shared queue: written without any flush.
   log_event(config::LogLevel::warn, "from the main thread");
@@ -84,14 +92,11 @@ TEST_F(WorkerEventLogTest, ALineTheRingCannotTakeGoesByTheSharedQueueAndIsNotLos
   options.buffers_per_worker = 1;
   LogWriter writer(1, path_, options);
   const Attached attached(writer);
-  std::thread worker([&] {
-    route_thread_events(&writer.queue(0));
+  as_worker(writer.queue(0), [&] {
     log_event(config::LogLevel::warn, "a line longer than the worker's whole buffer");
     EXPECT_FALSE(writer.queue(0).event_waiting());
     writer.drain();
-    route_thread_events(nullptr);
   });
-  worker.join();
   EXPECT_TRUE(contains(read_all(path_), "a line longer than the worker's whole buffer"));
   EXPECT_EQ(writer.dropped_lines(), 0u);
 }
@@ -100,16 +105,13 @@ TEST_F(WorkerEventLogTest, AnEventHandedOverKeepsItsPlaceAmongAccessLines) {
   LogWriter writer(1, path_);
   const Attached attached(writer);
   WorkerLogQueue& queue = writer.queue(0);
-  std::thread worker([&] {
-    route_thread_events(&queue);
+  as_worker(queue, [&] {
     ASSERT_TRUE(queue.append("access 1\n"));
     log_event(config::LogLevel::warn, "event 2");
     ASSERT_TRUE(queue.append("access 3\n"));
     queue.flush();
     writer.drain();
-    route_thread_events(nullptr);
   });
-  worker.join();
   const std::string text = read_all(path_);
   const size_t first = text.find("access 1");
   const size_t second = text.find("event 2");
