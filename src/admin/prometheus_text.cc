@@ -1,8 +1,11 @@
 #include "admin/prometheus_text.h"
 
+#include <ctime>
+
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <ctime>
 #include <vector>
 
 #include "admin/status_json.h"
@@ -107,6 +110,57 @@ class Page {
 
   std::string out_;
 };
+
+// The TLS listeners' handshakes and certificates. Counters run across reloads (tls_stats.h).
+void render_tls(Page& page, const upstream::Generation& generation, int64_t now_unix) {
+  std::vector<std::pair<const tls::ServerContext*, std::string>> listeners;
+  for (const auto& context : generation.listener_tls) {
+    if (context != nullptr) {
+      std::string labels = "listener=\"";
+      append_label_value(labels, context->listener_name());
+      labels += '"';
+      listeners.emplace_back(context.get(), std::move(labels));
+    }
+  }
+  if (listeners.empty()) {
+    return;
+  }
+  page.family("ballast_tls_handshakes_total", "counter",
+              "TLS handshakes completed, resumed=\"true\" for resumed sessions.");
+  for (const auto& [context, labels] : listeners) {
+    const tls::TlsStats& stats = context->stats();
+    page.sample("ballast_tls_handshakes_total", labels, "resumed", "false",
+                stats.full_handshakes.load(std::memory_order_relaxed));
+    page.sample("ballast_tls_handshakes_total", labels, "resumed", "true",
+                stats.resumed_handshakes.load(std::memory_order_relaxed));
+  }
+  page.family("ballast_tls_handshake_errors_total", "counter",
+              "TLS handshakes that failed, by kind.");
+  for (const auto& [context, labels] : listeners) {
+    for (size_t kind = 0; kind < static_cast<size_t>(tls::HandshakeError::count); ++kind) {
+      page.sample("ballast_tls_handshake_errors_total", labels, "kind",
+                  tls::handshake_error_name(static_cast<tls::HandshakeError>(kind)),
+                  context->stats().errors[kind].load(std::memory_order_relaxed));
+    }
+  }
+  page.family("ballast_tls_certificate_expiry_seconds", "gauge",
+              "Seconds until the certificate's notAfter (negative once expired).");
+  for (const auto& [context, labels] : listeners) {
+    for (const tls::Certificate& certificate : context->certificates()) {
+      std::string with_file = labels + ",certificate=\"";
+      append_label_value(with_file, certificate.files.cert.path);
+      with_file += '"';
+      std::string names;
+      for (const std::string& name : certificate.names) {
+        names += (names.empty() ? "" : ",") + name;
+      }
+      std::string escaped;
+      append_label_value(escaped, names);
+      page.sample("ballast_tls_certificate_expiry_seconds", with_file, "names", escaped,
+                  static_cast<double>(certificate.not_after_unix - now_unix));
+    }
+  }
+}
 
 uint64_t admin_state_value(upstream::AdminState state) {
   switch (state) {
@@ -383,6 +437,7 @@ std::string render_metrics(const upstream::Generation& generation,
   page.sample("ballast_spans_dropped_total", "", extra.spans_dropped);
   page.family("ballast_spans_exported_total", "counter", "Trace spans the collector accepted.");
   page.sample("ballast_spans_exported_total", "", extra.spans_exported);
+  render_tls(page, generation, static_cast<int64_t>(std::time(nullptr)));
   page.family("ballast_config_generation", "gauge",
               "The configuration generation: 1 at start-up, +1 per successful reload.");
   page.sample("ballast_config_generation", "", generation.number);

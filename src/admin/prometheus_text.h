@@ -40,6 +40,10 @@
 //       standard names, observe::ProcessStats).
 //   ballast_access_log_dropped_total, ballast_spans_dropped_total,
 //   ballast_spans_exported_total  (ExtraCounters).
+//   ballast_tls_handshakes_total{listener,resumed}  TLS handshakes completed, full and resumed.
+//   ballast_tls_handshake_errors_total{listener,kind}  failed handshakes, kind one of timeout,
+//       closed, protocol_version, no_shared_cipher, client_certificate, not_tls, other.
+//   ballast_tls_certificate_expiry_seconds{listener,certificate,names}  seconds until notAfter.
 //   ballast_config_generation  the generation's number (1 at start-up, +1 per reload).
 //   ballast_build_info{version}  always 1.
 // A series that cannot move is left out rather than shown as 0: circuit_breaker_state and

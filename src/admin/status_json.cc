@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 #include "balance/algorithm.h"
 
@@ -503,6 +504,48 @@ ServerReading read_server(const upstream::ServerState& server, const ServerVerdi
   return reading;
 }
 
+// "tls": each TLS listener's certificates (names, expiry, seconds left) and handshakes.
+void write_tls_listeners(observe::JsonWriter& json, const upstream::Generation& generation,
+                         int64_t now_unix) {
+  json.key("tls");
+  json.begin_array();
+  for (const auto& context : generation.listener_tls) {
+    if (context == nullptr) {
+      continue;
+    }
+    json.begin_object();
+    json.field("listener", context->listener_name());
+    json.key("certificates");
+    json.begin_array();
+    for (const tls::Certificate& certificate : context->certificates()) {
+      json.begin_object();
+      json.field("file", certificate.files.cert.path);
+      json.key("names");
+      json.begin_array();
+      for (const std::string& name : certificate.names) {
+        json.string(name);
+      }
+      json.end_array();
+      json.field("key_type", certificate.key_type);
+      json.field("not_after_unix", static_cast<uint64_t>(std::max<int64_t>(certificate.not_after_unix, 0)));
+      // Negative once expired: a double keeps the sign.
+      json.field("seconds_left", static_cast<double>(certificate.not_after_unix - now_unix), 0);
+      json.end_object();
+    }
+    json.end_array();
+    const tls::TlsStats& stats = context->stats();
+    json.field("full_handshakes", stats.full_handshakes.load(std::memory_order_relaxed));
+    json.field("resumed_handshakes", stats.resumed_handshakes.load(std::memory_order_relaxed));
+    uint64_t failed = 0;
+    for (const auto& errors : stats.errors) {
+      failed += errors.load(std::memory_order_relaxed);
+    }
+    json.field("failed_handshakes", failed);
+    json.end_object();
+  }
+  json.end_array();
+}
+
 std::string status_json(const upstream::Generation& generation, const RateSampler& sampler,
                         const ProcessInfo& process, uint64_t now_ns) {
   std::string out;
@@ -521,6 +564,7 @@ std::string status_json(const upstream::Generation& generation, const RateSample
     write_cluster(json, cluster, sampler, now_ns);
   }
   json.end_array();
+  write_tls_listeners(json, generation, static_cast<int64_t>(std::time(nullptr)));
   json.end_object();
   return out;
 }

@@ -12,9 +12,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "balance/algorithm.h"
+#include "config/file_ref.h"
 #include "core/address_range.h"
 
 namespace ballast::config {
@@ -222,12 +224,51 @@ struct RouteConfig {
   std::string cluster;
 };
 
+struct TlsCertificateConfig {
+  FileRef cert;  // PEM: the certificate, then its chain
+  FileRef key;   // PEM private key (RSA or EC)
+};
+
+enum class TlsVersion : uint8_t { v1_2, v1_3 };
+enum class ClientCertificateMode : uint8_t { off, optional, required };
+
+// A listener's `tls:` block: TLS termination (docs/config.md "TLS").
+struct TlsListenerConfig {
+  bool enabled = false;  // true when the block is present
+  // By SNI from each certificate's names; the first is the default (no SNI, or an unknown one).
+  std::vector<TlsCertificateConfig> certificates;
+  TlsVersion min_version = TlsVersion::v1_2;
+  TlsVersion max_version = TlsVersion::v1_3;
+  std::string ciphers;       // TLS 1.2 cipher list (OpenSSL syntax); empty = kDefaultTlsCiphers
+  std::string ciphersuites;  // TLS 1.3 suites; empty = OpenSSL's default three
+  std::vector<std::string> alpn = {"http/1.1"};  // in our order of preference
+  uint64_t handshake_timeout_ms = 10'000;
+  bool session_tickets = true;
+  FileRef session_ticket_keys;  // empty path: generated in memory and rotated
+  uint64_t session_ticket_rotation_ms = 3'600'000;
+  uint32_t session_cache_size = 20'480;  // sessions; 0 = no server-side cache
+  uint64_t session_timeout_ms = 300'000;
+  ClientCertificateMode client_certificate = ClientCertificateMode::off;
+  FileRef client_ca;  // the CAs a client certificate must chain to
+};
+
+// Mozilla's "intermediate" TLS 1.2 ciphers without DHE: forward secret, AEAD only.
+inline constexpr std::string_view kDefaultTlsCiphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
 struct ListenerConfig {
   std::string name;
   Endpoint listen{"0.0.0.0", 8080};  // the short shape's default; required in `listeners:`
   ListenerMode mode = ListenerMode::http;
   std::vector<RouteConfig> routes;  // first match wins; tcp listeners have exactly one
   uint32_t max_connections = 0;     // client connections at once; 0 = the process's limit only
+  TlsListenerConfig tls;
+  // Plain HTTP listener that answers every request with a redirect to https:// (301 for GET
+  // and HEAD, 308 otherwise), at https_port (443: none written in the URL).
+  bool redirect_to_https = false;
+  uint16_t https_port = 443;
 };
 
 // More client connections than this is a typo: no process has that many descriptors.

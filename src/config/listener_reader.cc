@@ -6,12 +6,14 @@
 #include <unordered_set>
 
 #include "config/scalars.h"
+#include "config/tls_reader.h"
 
 namespace ballast::config {
 namespace {
 
-constexpr std::array<std::string_view, 6> kListenerKeys = {
-    "name", "listen", "mode", "routes", "cluster", "max_connections",
+constexpr std::array<std::string_view, 9> kListenerKeys = {
+    "name",    "listen", "mode",      "routes",     "cluster", "max_connections",
+    "tls",     "redirect_to_https", "https_port",
 };
 
 // Client connections a listener may hold at once; 0 = only the process's limit applies.
@@ -58,6 +60,26 @@ void check_tcp_cluster(const Node& at, const ClusterConfig& cluster) {
   }
   if (!needs_http.empty()) {
     at.fail("cluster " + cluster.name + " " + needs_http + ", which a tcp listener cannot see");
+  }
+}
+
+// tls, redirect_to_https and https_port, which both shapes' listeners take.
+void read_transport(const std::optional<Node>& tls, const std::optional<Node>& redirect,
+                    const std::optional<Node>& https_port, ListenerConfig& listener) {
+  if (tls) {
+    listener.tls = read_listener_tls(*tls);
+  }
+  if (redirect) {
+    listener.redirect_to_https = redirect->as_bool();
+    if (listener.redirect_to_https && listener.tls.enabled) {
+      redirect->fail("this listener is already HTTPS (it has tls:); redirect a plain one");
+    }
+    if (listener.redirect_to_https && listener.mode == ListenerMode::tcp) {
+      redirect->fail("a tcp listener sees no requests to redirect");
+    }
+  }
+  if (https_port) {
+    listener.https_port = https_port->as_uint<uint16_t>(1, 65535);
   }
 }
 
@@ -137,6 +159,8 @@ std::vector<ListenerConfig> read_listeners(const Node& list,
     const std::optional<Node> mode = fields.find("mode");
     listener.mode = read_mode(mode);
     listener.max_connections = read_connection_limit(fields.find("max_connections"));
+    read_transport(fields.find("tls"), fields.find("redirect_to_https"), fields.find("https_port"),
+                   listener);
     const std::optional<Node> routes = fields.find("routes");
     const std::optional<Node> cluster = fields.find("cluster");
     if (listener.mode == ListenerMode::tcp) {
@@ -174,6 +198,8 @@ ListenerConfig read_default_listener(const MapView& block, const ClusterConfig& 
   const std::optional<Node> mode = block.find("mode");
   listener.mode = read_mode(mode);
   listener.max_connections = read_connection_limit(block.find("max_connections"));
+  read_transport(block.find("tls"), block.find("redirect_to_https"), block.find("https_port"),
+                 listener);
   if (listener.mode == ListenerMode::tcp) {
     check_tcp_cluster(*mode, cluster);
   }

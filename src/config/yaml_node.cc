@@ -134,6 +134,22 @@ std::string Node::position() const {
   return position_of(mark_);
 }
 
+FileRef Node::as_file() const {
+  FileRef file;
+  file.path = as_string();
+  if (file.path.empty()) {
+    fail("expected a file path");
+  }
+  const std::string& source = document_->source();
+  const size_t slash = source.rfind('/');
+  if (file.path.front() != '/' && slash != std::string::npos) {
+    file.path = source.substr(0, slash + 1) + file.path;
+  }
+  file.where = located(*document_, mark_, path_, "");
+  file.where.resize(file.where.size() - 2);  // the ": " before the (empty) problem
+  return file;
+}
+
 void Node::fail(const std::string& problem) const {
   throw ConfigError(located(*document_, mark_, path_, problem));
 }

@@ -25,6 +25,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "config/file_ref.h"
+
 namespace ballast::config {
 
 class Node;
@@ -86,6 +88,9 @@ class Node {
   void warn(const std::string& problem) const;
 
   std::string as_string() const;  // any scalar, quoted or plain; never null
+  // A file's path: relative ones are taken from the configuration file's folder. Not checked
+  // here; `where` (FILE:LINE:COL: key) is for the errors found when the file is loaded.
+  FileRef as_file() const;
   // A name for a cluster, listener or region (see is_name()); `what` says which, for the error.
   std::string as_name(std::string_view what) const;
   bool as_bool() const;  // true or false (also True, TRUE, False, FALSE); not quoted

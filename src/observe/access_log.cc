@@ -19,9 +19,10 @@ constexpr size_t kMaxCluster = 256;
 constexpr size_t kMaxServer = 256;
 constexpr size_t kMaxTraceId = 64;
 constexpr size_t kMaxRequestId = 128;
-constexpr size_t kFixedAndNumbers = 512;  // keys, punctuation, time, six numbers (≤ 20 digits)
+constexpr size_t kMaxTlsName = 64;          // a TLS version or cipher name
+constexpr size_t kFixedAndNumbers = 576;  // keys, punctuation, time, six numbers (≤ 20 digits)
 static_assert(kMaxClientIp + kMaxMethod + kMaxLoggedPath + kMaxCluster + kMaxServer + kMaxTraceId +
-                      kMaxRequestId + kFixedAndNumbers <=
+                      kMaxRequestId + 2 * kMaxTlsName + kMaxServer + kFixedAndNumbers <=
                   kMaxAccessLine,
               "the field bounds must fit a line");
 
@@ -188,6 +189,14 @@ size_t AccessLineFormatter::format(const AccessRecord& record, char* line) noexc
     out.escaped(record.trace_id, kMaxTraceId);
     out.literal("\",\"request_id\":\"");
     out.escaped(record.request_id, kMaxRequestId);
+    if (!record.tls_version.empty()) {
+      out.literal("\",\"tls_version\":\"");
+      out.escaped(record.tls_version, kMaxTlsName);
+      out.literal("\",\"tls_cipher\":\"");
+      out.escaped(record.tls_cipher, kMaxTlsName);
+      out.literal("\",\"sni\":\"");
+      out.escaped(record.sni, kMaxServer);
+    }
     out.literal("\"}");
   } else {
     out.word(record.client_ip, kMaxClientIp);
@@ -217,6 +226,14 @@ size_t AccessLineFormatter::format(const AccessRecord& record, char* line) noexc
     out.word(record.trace_id, kMaxTraceId);
     out.literal(" request_id=");
     out.word(record.request_id, kMaxRequestId);
+    if (!record.tls_version.empty()) {
+      out.literal(" tls_version=");
+      out.word(record.tls_version, kMaxTlsName);
+      out.literal(" tls_cipher=");
+      out.word(record.tls_cipher, kMaxTlsName);
+      out.literal(" sni=");
+      out.word(record.sni, kMaxServer);
+    }
   }
   return out.finish();
 }

@@ -10,7 +10,8 @@
 // Lines: JSON (format json)
 //   {"ts":"2026-11-24T08:00:00.123Z","type":"access","client_ip":"10.0.0.7","method":"GET",
 //    "path":"/v1/items?id=3","status":200,"cluster":"api","server":"10.0.1.1:8080",
-//    "duration_ms":1.234,"bytes_received":312,"bytes_sent":5120,"attempts":1,"trace_id":"4bf9…"}
+//    "duration_ms":1.234,"bytes_received":312,"bytes_sent":5120,"attempts":1,"trace_id":"4bf9…",
+//    "request_id":"…"} and, on a TLS listener, "tls_version","tls_cipher","sni" before the '}'.
 // or combined-log-like text (format text), empty values as "-":
 //   10.0.0.7 - - [24/Nov/2026:08:00:00.123 +0000] "GET /v1/items?id=3" 200 5120
 //   cluster=api server=10.0.1.1:8080 duration_ms=1.234 bytes_received=312 attempts=1 trace_id=4bf9…
@@ -46,6 +47,8 @@ struct AccessRecord {
   uint32_t attempts = 0;        // upstream attempts, retries included; 0 when none was made
   std::string_view trace_id;    // 32 hex digits, or empty
   std::string_view request_id;  // X-Request-Id as sent upstream, or empty
+  // On a TLS listener: the version, cipher and SNI agreed (fields written only then).
+  std::string_view tls_version, tls_cipher, sni;
 };
 
 inline constexpr size_t kMaxLoggedPath = 2048;  // escaped bytes

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <ctime>
 #include <thread>
 
 #include "admin/prometheus_text.h"
@@ -37,6 +39,31 @@ sigset_t block_control_signals() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return signals;
+}
+
+// How early, and how often, a certificate near its end is logged.
+constexpr int64_t kExpiryWarningSeconds = 14 * 24 * 3600;
+constexpr time_t kExpiryCheckSeconds = 24 * 3600;
+
+// One warning per TLS certificate that ends within 14 days (or has ended): at start-up, at
+// each reload, and once a day while it runs.
+void warn_expiring_certificates(const upstream::Generation& generation) {
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  for (const auto& context : generation.listener_tls) {
+    if (context == nullptr) {
+      continue;
+    }
+    for (const tls::Certificate& certificate : context->certificates()) {
+      const int64_t left = certificate.not_after_unix - now;
+      if (left < kExpiryWarningSeconds) {
+        observe::log_event(LogLevel::warn,
+                           left < 0 ? "TLS certificate has expired" : "TLS certificate expires soon",
+                           {{"listener", context->listener_name()},
+                            {"certificate", certificate.files.cert.path},
+                            {"days_left", std::to_string(left / 86'400)}});
+      }
+    }
+  }
 }
 
 void log_warnings(const config::Config& config) {
@@ -146,6 +173,7 @@ int ProxyProcess::run() {
   log_warnings(*config);
   const uint32_t worker_total = worker_count(*config);
   publish(upstream::build_generation(config, nullptr, worker_total));
+  warn_expiring_certificates(*generation_);
   if (config->tracing.enabled) {
     spans_ = std::make_unique<observe::SpanExporter>(config->tracing, worker_total);
     observe::log_event(
@@ -184,8 +212,12 @@ int ProxyProcess::run() {
                       {"max_connections", std::to_string(connection_limit)}});
 
   for (;;) {
-    int signal_number = 0;
-    if (sigwait(&signals, &signal_number) != 0) {
+    const timespec expiry_check{kExpiryCheckSeconds, 0};
+    const int signal_number = sigtimedwait(&signals, nullptr, &expiry_check);
+    if (signal_number < 0) {
+      if (errno == EAGAIN) {
+        warn_expiring_certificates(*generation_);
+      }
       continue;
     }
     if (signal_number == SIGHUP) {
@@ -236,6 +268,7 @@ void ProxyProcess::reload() noexcept {
     }
     observe::log_event(LogLevel::info, "configuration reloaded",
                        {{"generation", std::to_string(generation_->number)}});
+    warn_expiring_certificates(*generation_);
   } catch (const std::exception& error) {
     observe::log_event(LogLevel::error, "reload failed: keeping the running configuration",
                        {{"error", error.what()}});

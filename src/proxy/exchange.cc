@@ -422,6 +422,9 @@ void Exchange::log_access(const Outcome& outcome, uint64_t now_ns) noexcept {
   record.attempts = attempts_made_;
   record.trace_id = traced ? std::string_view(trace_hex.data(), trace_hex.size()) : "";
   record.request_id = request_id();
+  record.tls_version = client_.tls_version;
+  record.tls_cipher = client_.tls_cipher;
+  record.sni = client_.sni;
   telemetry_.access_log->record(record);
 }
 

@@ -53,6 +53,8 @@ bool is_idempotent(std::string_view method) noexcept;
 struct ClientInfo {
   std::string_view ip;   // its address as text; outlives the exchange (the connection's)
   bool trusted = false;  // forwarding.trusted_proxies holds it
+  // On TLS, once the handshake is done: what was agreed (views the connection keeps).
+  std::string_view tls_version, tls_cipher, sni;
 };
 
 // What the client is to be told after a failure that is not retried.
@@ -68,6 +70,14 @@ class Exchange {
 
   Exchange(WorkerTelemetry& telemetry, ClientInfo client) noexcept
       : telemetry_(telemetry), client_(client) {}
+
+  // The connection's TLS handshake is done: its version, cipher and SNI go in every line.
+  void client_secured(std::string_view version, std::string_view cipher,
+                      std::string_view sni) noexcept {
+    client_.tls_version = version;
+    client_.tls_cipher = cipher;
+    client_.sni = sni;
+  }
 
   // A new request began at `now_ns`: nothing of the previous one's is counted again.
   void begin(uint64_t now_ns) noexcept;
@@ -169,7 +179,7 @@ class Exchange {
   void log_access(const Outcome& outcome, uint64_t now_ns) noexcept;
 
   WorkerTelemetry& telemetry_;
-  const ClientInfo client_;
+  ClientInfo client_;
 
   WorkerCluster* cluster_ = nullptr;
   uint64_t started_ns_ = 0;

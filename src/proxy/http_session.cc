@@ -31,11 +31,16 @@ constexpr size_t kMaxHeadBufferBytes = 64 * 1024 + 1024;
 // no more, and edge-triggered epoll reports the next arrival, so no second recv is needed to
 // hear EAGAIN (nginx saves the same call) — unless the peer has hung up, whose EOF raises no
 // further edge and must still be read.
-ssize_t receive_into(int fd, core::ByteBuffer& buffer, bool& drained) noexcept {
+// The buffer's free space, compacted first when its end is reached; empty when it is full.
+std::span<char> free_space(core::ByteBuffer& buffer) noexcept {
   if (buffer.writable().empty()) {
     buffer.compact();
   }
-  const std::span<char> space = buffer.writable();
+  return buffer.writable();
+}
+
+ssize_t receive_into(int fd, core::ByteBuffer& buffer, bool& drained) noexcept {
+  const std::span<char> space = free_space(buffer);
   if (space.empty()) {
     errno = ENOBUFS;
     return -1;
@@ -47,6 +52,16 @@ ssize_t receive_into(int fd, core::ByteBuffer& buffer, bool& drained) noexcept {
   }
   return received;
 }
+
+// One TLS record's worth: a head and body bytes gathered here go out as one record and one
+// send, as send_gathered's do in clear. Per worker thread; the write it serves is synchronous.
+constexpr size_t kTlsGatherBytes = 16 * 1024;
+thread_local char tls_gather[kTlsGatherBytes];
+
+// What a plain request to a TLS port is told (nginx says the same), before the close.
+constexpr std::string_view kNotTlsAnswer =
+    "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 42\r\n"
+    "Connection: close\r\n\r\nThis port speaks HTTPS: use https:// here.\n";
 
 // Sends a head and the body bytes after it in one call (sendmsg gathers both buffers), so a
 // small response leaves as one segment and costs one syscall, with no copy.
@@ -68,14 +83,15 @@ bool is_trusted(const config::ForwardingConfig& forwarding, const core::SocketAd
 }  // namespace
 
 HttpSession::HttpSession(SessionHost& host, WorkerGeneration& generation,
-                         const config::ListenerConfig& listener, core::FileDescriptor client,
-                         const core::SocketAddress& peer)
+                         const config::ListenerConfig& listener, const tls::ServerContext* tls,
+                         core::FileDescriptor client, const core::SocketAddress& peer)
     : Session(host, generation),
       listener_(listener),
+      tls_context_(tls),
       client_(std::move(client)),
       client_ip_(core::ip_text(peer)),
       peer_trusted_(is_trusted(generation.shared->config->forwarding, peer)),
-      exchange_(host.telemetry(), ClientInfo{client_ip_.view(), peer_trusted_}) {
+      exchange_(host.telemetry(), ClientInfo{client_ip_.view(), peer_trusted_, {}, {}, {}}) {
   const std::string port = std::to_string(listener.listen.port);
   listen_port_length_ = port.copy(listen_port_.data(), listen_port_.size());
 }
@@ -83,12 +99,19 @@ HttpSession::HttpSession(SessionHost& host, WorkerGeneration& generation,
 HttpSession::~HttpSession() = default;
 
 bool HttpSession::start() noexcept {
+  if (tls_context_ != nullptr) {
+    tls_ = std::make_unique<tls::TlsStream>(tls_context_->new_connection(), client_.get());
+    if (!tls_->valid()) {
+      return false;
+    }
+  }
   if (!host_.loop().watch(client_.get(), *this)) {
     return false;
   }
-  // The first request's head is due within client_header of the connection's start: a client
-  // that connects and sends nothing is a slowloris too.
-  head_started_ns_ = now_ns();
+  // The first request's head is due within client_header of the connection's start (of the
+  // handshake's end, on TLS): a client that connects and sends nothing is a slowloris too.
+  accepted_ns_ = now_ns();
+  head_started_ns_ = accepted_ns_;
   update_client_timer();
   return true;
 }
@@ -103,6 +126,11 @@ void HttpSession::on_io(uint32_t events) noexcept {
   client_hung_up_ |= (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
     client_writable_ = true;
+  }
+  // TLS: a read that had to write (or a write that had to read) waits on the other direction.
+  if (tls_ != nullptr) {
+    client_readable_ |= (events & EPOLLOUT) != 0 && tls_->wants_writable_to_read();
+    client_writable_ |= (events & EPOLLIN) != 0 && tls_->wants_readable_to_write();
   }
   drive();
 }
@@ -132,6 +160,81 @@ void HttpSession::on_upstream_io(uint32_t events) noexcept {
   drive();
 }
 
+// One step of the TLS handshake; true once it is done. Blocked, it waits for the direction
+// OpenSSL asked for; failed, it counts why and closes.
+bool HttpSession::advance_handshake() noexcept {
+  if (!client_readable_ && !client_writable_) {
+    return false;
+  }
+  switch (tls_->handshake()) {
+    case tls::TlsStream::Step::done: {
+      tls::TlsStats& stats = tls_context_->stats();
+      (tls_->resumed() ? stats.resumed_handshakes : stats.full_handshakes)
+          .fetch_add(1, std::memory_order_relaxed);
+      exchange_.client_secured(tls_->version(), tls_->cipher(), tls_->server_name());
+      head_started_ns_ = now_ns();  // the first head's deadline runs from here
+      return true;
+    }
+    case tls::TlsStream::Step::blocked:
+      if (tls_->wants_writable_to_read()) {
+        client_writable_ = false;
+      } else {
+        client_readable_ = false;
+      }
+      return false;
+    case tls::TlsStream::Step::failed:
+      handshake_failed(tls_->handshake_error());
+      return false;
+  }
+  return false;
+}
+
+void HttpSession::handshake_failed(tls::HandshakeError error) noexcept {
+  tls_context_->stats().count_error(error);
+  observe::log_event(LogLevel::debug, "TLS handshake failed",
+                     {{"client", client_ip_.view()},
+                      {"listener", listener_.name},
+                      {"reason", tls::handshake_error_name(error)}});
+  if (error == tls::HandshakeError::not_tls) {
+    // Best effort, in clear: a person who typed http:// learns why.
+    (void)send(client_.get(), kNotTlsAnswer.data(), kNotTlsAnswer.size(), MSG_NOSIGNAL);
+  }
+  close();
+}
+
+ssize_t HttpSession::receive_client(char* data, size_t size, bool& drained) noexcept {
+  if (tls_ != nullptr) {
+    return tls_->receive(data, size, drained);
+  }
+  const ssize_t received = recv(client_.get(), data, size, 0);
+  drained = received > 0 && static_cast<size_t>(received) < size;
+  return received;
+}
+
+ssize_t HttpSession::send_client(std::string_view head, std::string_view body) noexcept {
+  if (tls_ == nullptr) {
+    return send_gathered(client_.get(), head, body);
+  }
+  if (head.empty() || body.empty()) {
+    const std::string_view only = head.empty() ? body : head;
+    return tls_->send(only.data(), only.size());
+  }
+  // Both: one record for both, as far as one holds (the bytes offered are the same on a retry,
+  // since head and body only grow until sent).
+  const size_t head_part = std::min(head.size(), kTlsGatherBytes);
+  const size_t body_part = std::min(body.size(), kTlsGatherBytes - head_part);
+  std::memcpy(tls_gather, head.data(), head_part);
+  std::memcpy(tls_gather + head_part, body.data(), body_part);
+  return tls_->send(tls_gather, head_part + body_part);
+}
+
+void HttpSession::shut_client_write() noexcept {
+  if (tls_ != nullptr) {
+    tls_->close_notify();
+  }
+  shutdown(client_.get(), SHUT_WR);
+}
+
 void HttpSession::drive() noexcept {
   drive_rounds();
   if (!closed_) {
@@ -141,6 +244,9 @@ void HttpSession::drive() noexcept {
 
 void HttpSession::drive_rounds() noexcept {
   for (int round = 0; round < kMaxRoundsPerDrive && !closed_; ++round) {
+    if (handshaking() && !advance_handshake()) {
+      return;  // the client's next bytes (or room for ours) bring the next step
+    }
     bool progress = read_client();
     if (closed_) {
       return;  // the client's socket failed: no request may start on a closed session
@@ -190,8 +296,11 @@ bool HttpSession::read_client() noexcept {
     client_in_.grow(kMaxHeadBufferBytes);
   }
   bool drained = false;
-  const ssize_t received = receive_into(client_.get(), client_in_, drained);
+  const std::span<char> space = free_space(client_in_);
+  const ssize_t received = space.empty() ? (errno = ENOBUFS, -1)
+                                         : receive_client(space.data(), space.size(), drained);
   if (received > 0) {
+    client_in_.commit(static_cast<size_t>(received));
     client_readable_ = !drained || client_hung_up_;  // a hang-up's EOF is still to be read
     client_read_ns_ = now_ns();
     if (phase_ == Phase::reading_head && head_started_ns_ == 0) {
@@ -242,6 +351,10 @@ bool HttpSession::start_request() noexcept {
     return true;
   }
   if (!prepare_target()) {
+    return true;
+  }
+  if (listener_.redirect_to_https) {
+    redirect_to_https();
     return true;
   }
   if (!exchange_.route(generation_, listener_, request_)) {
@@ -303,7 +416,7 @@ bool HttpSession::prepare_target() noexcept {
 void HttpSession::write_upstream_head() noexcept {
   http::ForwardContext forward;
   forward.client_ip = client_ip_.view();
-  forward.scheme = "http";
+  forward.scheme = tls_ != nullptr ? "https" : "http";
   forward.host_if_absent = listener_.listen.host;
   forward.port = {listen_port_.data(), listen_port_length_};
   forward.traceparent = exchange_.traceparent();
@@ -687,7 +800,7 @@ bool HttpSession::pump_tunnel() noexcept {
     progress = true;
   }
   if (upstream_eof_ && response_body_.ready_bytes() == 0 && client_out_.empty() && !client_shut_) {
-    shutdown(client_.get(), SHUT_WR);
+    shut_client_write();
     client_shut_ = true;
     progress = true;
   }
@@ -714,11 +827,13 @@ bool HttpSession::write_client() noexcept {
     client_write_ns_ = now_ns();  // the client has everything we had for it
     return false;
   }
-  const ssize_t sent = send_gathered(client_.get(), head, body);
+  const ssize_t sent = send_client(head, body);
   if (sent > 0) {
     const size_t total = static_cast<size_t>(sent);
     client_write_ns_ = now_ns();
-    client_writable_ = total == head.size() + body.size();  // short: the buffer is full
+    // Short: the socket's buffer is full. (TLS takes at most a gathered record at a time, so
+    // only its EAGAIN says full.)
+    client_writable_ = tls_ != nullptr || total == head.size() + body.size();
     const size_t head_part = std::min(total, head.size());
     const size_t body_part = total - head_part;
     response_bytes_ += total;
@@ -839,7 +954,8 @@ void HttpSession::finish_exchange(uint16_t status, balance::ServerIndex server) 
   exchange_.finish({status, server, request_bytes_, response_bytes_ + queued}, now_ns());
 }
 
-void HttpSession::respond_locally(uint16_t status, std::string_view reason) noexcept {
+void HttpSession::respond_locally(uint16_t status, std::string_view reason,
+                                  std::span<const http::Header> extra) noexcept {
   if (response_started_) {
     abort_exchange(reason);
     return;
@@ -847,14 +963,37 @@ void HttpSession::respond_locally(uint16_t status, std::string_view reason) noex
   // An answer of our own closes the connection (as HAProxy's do): the request's body may be
   // partly unread, and a client that hit an error is better served by a fresh connection.
   static constexpr http::Header kRetryAfter{"Retry-After", "1"};
-  const std::span<const http::Header> extra = status == 503
-                                                  ? std::span<const http::Header>(&kRetryAfter, 1)
-                                                  : std::span<const http::Header>();
+  if (status == 503) {
+    extra = std::span<const http::Header>(&kRetryAfter, 1);
+  }
   client_out_.clear();
   client_out_.commit(http::write_error_response(status, reason, extra, client_out_.writable()));
   finish_exchange(status, balance::kNoServer);
   upstream_timer_.cancel();
   enter_closing();
+}
+
+// https://host[:https_port]/target: 301 for GET and HEAD, 308 (method and body kept) otherwise.
+void HttpSession::redirect_to_https() noexcept {
+  std::string_view host = request_.has_host ? request_.host : listener_.listen.host;
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(0, host.find(']') + 1);  // an IPv6 literal, without its port
+  } else {
+    host = host.substr(0, host.find(':'));
+  }
+  redirect_location_.assign("https://");
+  redirect_location_.append(host);
+  if (listener_.https_port != 443) {
+    redirect_location_.append(":").append(std::to_string(listener_.https_port));
+  }
+  redirect_location_.append(request_.target);
+  const bool safe = request_.method == "GET" || request_.method == "HEAD";
+  const http::Header location{"Location", redirect_location_};
+  exchange_.set_request_line(request_.method, request_.target);  // read before the head goes
+  client_in_.consume(request_.head_bytes);
+  request_parser_.reset();
+  respond_locally(safe ? 301 : 308, safe ? "moved to https" : "use https",
+                  std::span<const http::Header>(&location, 1));
 }
 
 // Sends what client_out_ holds, then closes; the client's send deadline bounds a client that
@@ -875,17 +1014,18 @@ bool HttpSession::linger() noexcept {
   }
   if (!lingering_) {
     lingering_ = true;
-    shutdown(client_.get(), SHUT_WR);
+    shut_client_write();
     client_timer_.arm(host_.loop().timers(), now_ns() + kLingerMs * core::kNsPerMs);
   }
   bool progress = false;
   while (client_readable_ && !closed_) {
     char discard[4096];
-    const ssize_t received = recv(client_.get(), discard, sizeof(discard), 0);
+    bool drained = false;
+    const ssize_t received = receive_client(discard, sizeof(discard), drained);
     if (received > 0) {
       progress = true;
       // A short read drained the socket (see receive_into): the next arrival raises an edge.
-      client_readable_ = received == sizeof(discard) || client_hung_up_;
+      client_readable_ = !drained || client_hung_up_;
       continue;
     }
     if (received < 0 && errno == EAGAIN) {
@@ -958,6 +1098,9 @@ uint64_t HttpSession::client_deadline_ns() const noexcept {
   if (lingering_) {
     return client_timer_.deadline_ns();  // linger() set it
   }
+  if (handshaking()) {
+    return after(accepted_ns_, tls_context_->handshake_timeout_ms());
+  }
   switch (phase_) {
     case Phase::reading_head:
       if (!client_out_.empty()) {
@@ -997,6 +1140,10 @@ void HttpSession::on_client_timer() noexcept {
   const uint64_t deadline_ns = client_deadline_ns();
   if (deadline_ns == 0 || deadline_ns > now_ns()) {
     update_client_timer();  // the wait it was armed for is over, or moved on
+    return;
+  }
+  if (handshaking()) {
+    handshake_failed(tls::HandshakeError::timeout);
     return;
   }
   const bool head_due = phase_ == Phase::reading_head && client_out_.empty() && !client_in_.empty();

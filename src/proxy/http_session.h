@@ -32,7 +32,9 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "core/byte_buffer.h"
@@ -44,6 +46,8 @@
 #include "proxy/body_framer.h"
 #include "proxy/exchange.h"
 #include "proxy/session.h"
+#include "tls/server_context.h"
+#include "tls/tls_stream.h"
 #include "upstream/upstream_connection.h"
 
 namespace ballast::proxy {
@@ -55,8 +59,8 @@ class HttpSession final : public Session,
                           public upstream::UpstreamConnection::User {
  public:
   HttpSession(SessionHost& host, WorkerGeneration& generation,
-              const config::ListenerConfig& listener, core::FileDescriptor client,
-              const core::SocketAddress& peer);
+              const config::ListenerConfig& listener, const tls::ServerContext* tls,
+              core::FileDescriptor client, const core::SocketAddress& peer);
   ~HttpSession() override;
 
   // Registers the client socket and starts reading; false if the loop refused it.
@@ -77,6 +81,14 @@ class HttpSession final : public Session,
   static constexpr size_t kClientBufferBytes = 16 * 1024;
   static constexpr size_t kClientOutBytes = 8 * 1024;
   static constexpr uint64_t kLingerMs = 2'000;
+
+  // The client's bytes, in clear or through TLS.
+  bool advance_handshake() noexcept;
+  void handshake_failed(tls::HandshakeError error) noexcept;
+  bool handshaking() const noexcept { return tls_ != nullptr && !tls_->established(); }
+  ssize_t receive_client(char* data, size_t size, bool& drained) noexcept;
+  ssize_t send_client(std::string_view head, std::string_view body) noexcept;
+  void shut_client_write() noexcept;
 
   // The loop.
   void drive() noexcept;
@@ -107,7 +119,9 @@ class HttpSession final : public Session,
   void start_tunnel() noexcept;
   void complete_exchange() noexcept;
   void finish_exchange(uint16_t status, balance::ServerIndex server) noexcept;
-  void respond_locally(uint16_t status, std::string_view reason) noexcept;
+  void respond_locally(uint16_t status, std::string_view reason,
+                       std::span<const http::Header> extra = {}) noexcept;
+  void redirect_to_https() noexcept;
   bool upstream_request_written() const noexcept;
   uint64_t response_timeout_ms() const noexcept;
 
@@ -129,7 +143,9 @@ class HttpSession final : public Session,
   WorkerCluster& cluster() const noexcept { return *exchange_.cluster(); }
 
   const config::ListenerConfig& listener_;
+  const tls::ServerContext* tls_context_;  // null on a plaintext listener
   core::FileDescriptor client_;
+  std::unique_ptr<tls::TlsStream> tls_;  // made at start() on a TLS listener
   core::IpText client_ip_;
   core::ByteBuffer client_in_{kClientBufferBytes};
   core::ByteBuffer client_out_{kClientOutBytes};
@@ -151,6 +167,8 @@ class HttpSession final : public Session,
   uint64_t client_read_ns_ = 0;
   uint64_t client_write_ns_ = 0;
   uint64_t idle_since_ns_ = 0;
+  uint64_t accepted_ns_ = 0;  // the TLS handshake's deadline runs from here
+  std::string redirect_location_;  // redirect_to_https's Location (its capacity is kept)
 
   // The current request.
   http::RequestHeadParser request_parser_;

@@ -123,7 +123,29 @@ std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config:
     state.hash_tables = balance::build_hash_tables(cluster.algorithm, server_specs(state));
     generation->clusters.push_back(std::move(state));
   }
+  generation->listener_tls = build_listener_tls(*config, previous);
   return generation;
+}
+
+std::vector<std::shared_ptr<const tls::ServerContext>> build_listener_tls(
+    const config::Config& config, const Generation* previous) {
+  std::vector<std::shared_ptr<const tls::ServerContext>> contexts;
+  for (const config::ListenerConfig& listener : config.listeners) {
+    if (!listener.tls.enabled) {
+      contexts.push_back(nullptr);
+      continue;
+    }
+    const tls::ServerContext* before = nullptr;
+    if (previous != nullptr) {
+      for (const auto& context : previous->listener_tls) {
+        if (context != nullptr && context->listener_name() == listener.name) {
+          before = context.get();
+        }
+      }
+    }
+    contexts.push_back(tls::ServerContext::build(listener, before));
+  }
+  return contexts;
 }
 
 }  // namespace ballast::upstream

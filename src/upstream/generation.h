@@ -14,6 +14,7 @@
 #include "balance/hash_tables.h"
 #include "config/config.h"
 #include "observe/server_stats.h"
+#include "tls/server_context.h"
 #include "upstream/cluster_health.h"
 #include "upstream/server_state.h"
 
@@ -35,6 +36,8 @@ std::vector<balance::ServerSpec> server_specs(const ClusterState& cluster);
 struct Generation {
   std::shared_ptr<const config::Config> config;
   std::vector<ClusterState> clusters;  // in configuration order
+  // Each listener's TLS contexts, as config->listeners; null for a plaintext listener.
+  std::vector<std::shared_ptr<const tls::ServerContext>> listener_tls;
   uint64_t number = 0;                 // 1 at start-up, +1 per successful reload
 
   // The index of the cluster called `name`; clusters.size() if none.
@@ -47,6 +50,12 @@ enum class AdminWrite : uint8_t { done, no_cluster, no_server };
 // the store to the workers. The caller serializes it with reloads (ProxyProcess's control mutex).
 AdminWrite set_admin_state(const Generation& generation, const std::string& cluster,
                            const std::string& server, AdminState state) noexcept;
+
+// The TLS contexts of config's listeners, loading every certificate (throws
+// config::ConfigError naming a bad file). A listener that `previous` has by the same name keeps
+// its ticket keys and handshake counters. Also what --check runs.
+std::vector<std::shared_ptr<const tls::ServerContext>> build_listener_tls(
+    const config::Config& config, const Generation* previous);
 
 // Builds a generation, resolving every server address (throws std::runtime_error naming the
 // server when one does not resolve). Servers that `previous` also has (same cluster, same

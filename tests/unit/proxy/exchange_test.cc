@@ -53,7 +53,7 @@ class ExchangeTest : public ::testing::Test {
     listener_.routes = {route("/api", "api"), route("", "web")};
     shared_ = upstream::build_generation(config, nullptr, 1);
     generation_ = std::make_unique<WorkerGeneration>(loop_, shared_, WorkerSlot{}, 7);
-    exchange_ = std::make_unique<Exchange>(telemetry_, ClientInfo{"192.0.2.7", client_trusted});
+    exchange_ = std::make_unique<Exchange>(telemetry_, ClientInfo{"192.0.2.7", client_trusted, {}, {}, {}});
   }
 
   // Parses `head` (kept alive in head_text_) and begins and routes an exchange for it.
@@ -212,7 +212,7 @@ TEST_F(ExchangeTest, MaxRequestsIsHeldUntilTheRequestFinishes) {
     web.circuit_breaker.enabled = true;
     web.circuit_breaker.max_requests = 1;
   });
-  Exchange other(telemetry_, ClientInfo{"192.0.2.8", false});
+  Exchange other(telemetry_, ClientInfo{"192.0.2.8", false, {}, {}, {}});
   ASSERT_TRUE(request("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
   ASSERT_TRUE(exchange_->admit(kNow));
   other.begin(kNow);

@@ -1,0 +1,15 @@
+#pragma once
+// Reads a listener's `tls:` block (docs/config.md "TLS"). Files are named, not opened: the
+// certificates are loaded when the TLS contexts are built (tls/server_context.h), which reports
+// a bad file at the place the configuration names it.
+//
+// Threading: start-up and reload, on the control side.
+
+#include "config/config.h"
+#include "config/yaml_node.h"
+
+namespace ballast::config {
+
+TlsListenerConfig read_listener_tls(const Node& node);
+
+}  // namespace ballast::config
