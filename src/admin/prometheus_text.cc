@@ -1,7 +1,5 @@
 #include "admin/prometheus_text.h"
 
-#include <ctime>
-
 #include <array>
 #include <charconv>
 #include <cmath>

@@ -527,7 +527,8 @@ void write_tls_listeners(observe::JsonWriter& json, const upstream::Generation& 
       }
       json.end_array();
       json.field("key_type", certificate.key_type);
-      json.field("not_after_unix", static_cast<uint64_t>(std::max<int64_t>(certificate.not_after_unix, 0)));
+      json.field("not_after_unix",
+                 static_cast<uint64_t>(std::max<int64_t>(certificate.not_after_unix, 0)));
       // Negative once expired: a double keeps the sign.
       json.field("seconds_left", static_cast<double>(certificate.not_after_unix - now_unix), 0);
       json.end_object();

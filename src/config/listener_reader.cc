@@ -12,8 +12,9 @@ namespace ballast::config {
 namespace {
 
 constexpr std::array<std::string_view, 9> kListenerKeys = {
-    "name",    "listen", "mode",      "routes",     "cluster", "max_connections",
-    "tls",     "redirect_to_https", "https_port",
+    "name",       "listen",          "mode", "routes",
+    "cluster",    "max_connections", "tls",  "redirect_to_https",
+    "https_port",
 };
 
 // Client connections a listener may hold at once; 0 = only the process's limit applies.

@@ -10,13 +10,13 @@ namespace ballast::config {
 namespace {
 
 constexpr std::array<std::string_view, 14> kTlsKeys = {
-    "certificates",          "min_version",
-    "max_version",           "ciphers",
-    "ciphersuites",          "alpn",
-    "handshake_timeout",     "session_tickets",
-    "session_ticket_keys",   "session_ticket_rotation",
-    "session_cache_size",    "session_timeout",
-    "client_certificate",    "client_ca",
+    "certificates",        "min_version",
+    "max_version",         "ciphers",
+    "ciphersuites",        "alpn",
+    "handshake_timeout",   "session_tickets",
+    "session_ticket_keys", "session_ticket_rotation",
+    "session_cache_size",  "session_timeout",
+    "client_certificate",  "client_ca",
 };
 
 constexpr std::array<std::string_view, 2> kCertificateKeys = {"cert", "key"};
@@ -48,9 +48,8 @@ std::vector<TlsCertificateConfig> read_certificates(const Node& list) {
   std::vector<TlsCertificateConfig> certificates;
   for (const Node& item : items) {
     const MapView fields = item.as_map(kCertificateKeys);
-    certificates.push_back(
-        {fields.require("cert", "the PEM certificate (and its chain)").as_file(),
-         fields.require("key", "the PEM private key").as_file()});
+    certificates.push_back({fields.require("cert", "the PEM certificate (and its chain)").as_file(),
+                            fields.require("key", "the PEM private key").as_file()});
   }
   return certificates;
 }

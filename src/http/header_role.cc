@@ -7,6 +7,11 @@ namespace ballast::http {
 KnownField known_field(std::string_view name) noexcept {
   // Dispatch on length first: most names match no candidate length and cost one compare.
   const auto is = [name](std::string_view lower) { return chars::equals_ignore_case(name, lower); };
+  constexpr std::string_view kClientCert = "x-client-cert";
+  if (name.size() >= kClientCert.size() && (name[0] == 'x' || name[0] == 'X') &&
+      chars::equals_ignore_case(name.substr(0, kClientCert.size()), kClientCert)) {
+    return KnownField::x_client_cert;
+  }
   switch (name.size()) {
     case 2:
       return is("te") ? KnownField::te : KnownField::other;

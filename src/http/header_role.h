@@ -47,7 +47,8 @@ enum class KnownField : uint8_t {
   x_forwarded_port,
   forwarded,  // RFC 7239
   x_request_id,
-  traceparent,  // W3C Trace Context: replaced by the proxy's own when it traces
+  traceparent,    // W3C Trace Context: replaced by the proxy's own when it traces
+  x_client_cert,  // X-Client-Cert-*: only ballast says what certificate a client proved
 };
 
 KnownField known_field(std::string_view name) noexcept;

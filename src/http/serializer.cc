@@ -33,6 +33,7 @@ Carried copy_forwarded_fields(const RequestHead& request, const ForwardContext& 
       case KnownField::x_forwarded_for:
       case KnownField::x_real_ip:
       case KnownField::x_request_id:
+      case KnownField::x_client_cert:
       case KnownField::expect:
         keep = false;
         break;
@@ -125,6 +126,12 @@ size_t write_upstream_request(const RequestHead& request, const ForwardContext& 
     put_forwarded(request, context, host, writer);
   }
   writer.put("Via: 1.1 ballast\r\n");
+  if (!context.client_cert_subject.empty()) {
+    writer.put_field("X-Client-Cert-Subject", context.client_cert_subject);
+  }
+  if (!context.client_cert_fingerprint.empty()) {
+    writer.put_field("X-Client-Cert-Fingerprint", context.client_cert_fingerprint);
+  }
   if (!context.request_id.empty()) {
     writer.put_field("X-Request-Id", context.request_id);
   }

@@ -23,7 +23,7 @@ namespace ballast::http {
 // Beyond the parsed head, the caller's strings and the request's host (written up to three more
 // times: Host, X-Forwarded-Host, Forwarded), what the serializers may add: the start line,
 // framing, Connection, the forwarding fields' names, and a space after each colon (kMaxHeaders).
-inline constexpr size_t kSerializeSlackBytes = 768;
+inline constexpr size_t kSerializeSlackBytes = 832;
 
 // What the proxy tells the upstream about the client.
 struct ForwardContext {
@@ -33,6 +33,11 @@ struct ForwardContext {
   std::string_view port;            // the port the client connected to, for X-Forwarded-Port
   std::string_view traceparent;     // when not empty, sent instead of the request's traceparent
   std::string_view request_id;      // X-Request-Id to send; the request's own are left out
+  // The client certificate the TLS handshake verified: its subject (RFC 2253) and SHA-256
+  // fingerprint (hex), sent as X-Client-Cert-Subject and -Fingerprint. Any X-Client-Cert-*
+  // field the client sent is left out, always.
+  std::string_view client_cert_subject{};
+  std::string_view client_cert_fingerprint{};
   // The client is a trusted proxy (forwarding.trusted_proxies): the X-Forwarded-* and Forwarded
   // values it sent are kept and extended. From anyone else they are replaced, never appended
   // to: a client must not be able to choose the address a server believes it has.
@@ -46,8 +51,8 @@ struct ForwardContext {
 //   Host: the absolute-form target's authority, when the target had one (RFC 9112 §3.2.2)
 //   the forwarded fields, Host included unless replaced, in order, except Expect (the proxy
 //     answers 100-continue itself, as nginx does, and sends the body upstream only once it has
-//     it), X-Request-Id, X-Real-IP, X-Forwarded-For (rewritten below) and, unless the peer is
-//     trusted, X-Forwarded-Proto, -Host, -Port and Forwarded
+//     it), X-Request-Id, X-Client-Cert-*, X-Real-IP, X-Forwarded-For (rewritten below) and, unless
+//     the peer is trusted, X-Forwarded-Proto, -Host, -Port and Forwarded
 //   X-Forwarded-For: from a trusted peer its values first; then client_ip (nginx's
 //     $proxy_add_x_forwarded_for); X-Real-IP: client_ip
 //   X-Forwarded-Proto: scheme, X-Forwarded-Host: the request's host, X-Forwarded-Port: port,
@@ -55,6 +60,7 @@ struct ForwardContext {
 //   Forwarded: (when context.forwarded) a trusted peer's elements, then
 //     for=client;proto=scheme;host="host"
 //   Via: 1.1 ballast (RFC 9110 §7.6.3; received Via lines are passed on before it)
+//   X-Client-Cert-Subject, X-Client-Cert-Fingerprint: when given (never the client's own)
 //   X-Request-Id: context.request_id; traceparent: context.traceparent, when given
 //   Content-Length: n | Transfer-Encoding: chunked, as the request was framed
 //   Connection: keep-alive, or "Upgrade: value" and "Connection: upgrade" for a switch

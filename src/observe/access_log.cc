@@ -19,7 +19,7 @@ constexpr size_t kMaxCluster = 256;
 constexpr size_t kMaxServer = 256;
 constexpr size_t kMaxTraceId = 64;
 constexpr size_t kMaxRequestId = 128;
-constexpr size_t kMaxTlsName = 64;          // a TLS version or cipher name
+constexpr size_t kMaxTlsName = 64;        // a TLS version or cipher name
 constexpr size_t kFixedAndNumbers = 576;  // keys, punctuation, time, six numbers (≤ 20 digits)
 static_assert(kMaxClientIp + kMaxMethod + kMaxLoggedPath + kMaxCluster + kMaxServer + kMaxTraceId +
                       kMaxRequestId + 2 * kMaxTlsName + kMaxServer + kFixedAndNumbers <=

@@ -56,11 +56,12 @@ void warn_expiring_certificates(const upstream::Generation& generation) {
     for (const tls::Certificate& certificate : context->certificates()) {
       const int64_t left = certificate.not_after_unix - now;
       if (left < kExpiryWarningSeconds) {
-        observe::log_event(LogLevel::warn,
-                           left < 0 ? "TLS certificate has expired" : "TLS certificate expires soon",
-                           {{"listener", context->listener_name()},
-                            {"certificate", certificate.files.cert.path},
-                            {"days_left", std::to_string(left / 86'400)}});
+        observe::log_event(
+            LogLevel::warn,
+            left < 0 ? "TLS certificate has expired" : "TLS certificate expires soon",
+            {{"listener", context->listener_name()},
+             {"certificate", certificate.files.cert.path},
+             {"days_left", std::to_string(left / 86'400)}});
       }
     }
   }

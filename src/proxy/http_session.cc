@@ -297,8 +297,8 @@ bool HttpSession::read_client() noexcept {
   }
   bool drained = false;
   const std::span<char> space = free_space(client_in_);
-  const ssize_t received = space.empty() ? (errno = ENOBUFS, -1)
-                                         : receive_client(space.data(), space.size(), drained);
+  const ssize_t received =
+      space.empty() ? (errno = ENOBUFS, -1) : receive_client(space.data(), space.size(), drained);
   if (received > 0) {
     client_in_.commit(static_cast<size_t>(received));
     client_readable_ = !drained || client_hung_up_;  // a hang-up's EOF is still to be read
@@ -417,6 +417,10 @@ void HttpSession::write_upstream_head() noexcept {
   http::ForwardContext forward;
   forward.client_ip = client_ip_.view();
   forward.scheme = tls_ != nullptr ? "https" : "http";
+  if (tls_ != nullptr) {
+    forward.client_cert_subject = tls_->peer_subject();
+    forward.client_cert_fingerprint = tls_->peer_fingerprint();
+  }
   forward.host_if_absent = listener_.listen.host;
   forward.port = {listen_port_.data(), listen_port_length_};
   forward.traceparent = exchange_.traceparent();
@@ -430,7 +434,8 @@ void HttpSession::write_upstream_head() noexcept {
     const size_t host = request_.has_host ? request_.host.size() : forward.host_if_absent.size();
     upstream_request_.grow(request_.head_bytes + 3 * host + 3 * forward.client_ip.size() +
                            forward.port.size() + forward.traceparent.size() +
-                           forward.request_id.size() + 4 * request_.headers.count +
+                           forward.request_id.size() + forward.client_cert_subject.size() +
+                           forward.client_cert_fingerprint.size() + 4 * request_.headers.count +
                            http::kSerializeSlackBytes);
     written = http::write_upstream_request(request_, forward, upstream_request_.writable());
   }

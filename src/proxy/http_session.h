@@ -167,7 +167,7 @@ class HttpSession final : public Session,
   uint64_t client_read_ns_ = 0;
   uint64_t client_write_ns_ = 0;
   uint64_t idle_since_ns_ = 0;
-  uint64_t accepted_ns_ = 0;  // the TLS handshake's deadline runs from here
+  uint64_t accepted_ns_ = 0;       // the TLS handshake's deadline runs from here
   std::string redirect_location_;  // redirect_to_https's Location (its capacity is kept)
 
   // The current request.

@@ -228,9 +228,9 @@ void Worker::start_session(Listener& listener, core::FileDescriptor client,
   } else {
     // The listener's place in its generation's list is its TLS context's.
     const size_t index = static_cast<size_t>(&config - generation.shared->config->listeners.data());
-    auto* http = new HttpSession(*this, generation, config,
-                                 generation.shared->listener_tls[index].get(), std::move(client),
-                                 peer);
+    auto* http =
+        new HttpSession(*this, generation, config, generation.shared->listener_tls[index].get(),
+                        std::move(client), peer);
     link_session(*http);
     http->ticket = ticket;
     if (!http->start()) {

@@ -47,11 +47,10 @@ void check_pair(const config::TlsCertificateConfig& files) {
   if (SSL_CTX_use_certificate_chain_file(scratch.get(), files.cert.path.c_str()) != 1) {
     fail(files.cert, "cannot load the certificate chain: " + take_openssl_errors());
   }
-  if (SSL_CTX_use_PrivateKey_file(scratch.get(), files.key.path.c_str(), SSL_FILETYPE_PEM) != 1) {
-    fail(files.key, "cannot load the private key: " + take_openssl_errors());
-  }
-  if (SSL_CTX_check_private_key(scratch.get()) != 1) {
-    fail(files.key, "this key is not the private key of " + files.cert.path + ": " +
+  // OpenSSL checks here too that the key is the certificate's.
+  if (SSL_CTX_use_PrivateKey_file(scratch.get(), files.key.path.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(scratch.get()) != 1) {
+    fail(files.key, "not a PEM private key, or not the key of " + files.cert.path + ": " +
                         take_openssl_errors());
   }
 }
@@ -75,8 +74,8 @@ std::vector<std::string> certificate_names(X509* certificate) {
   }
   if (names.empty()) {
     char common_name[256] = {};
-    const int length = X509_NAME_get_text_by_NID(X509_get_subject_name(certificate),
-                                                 NID_commonName, common_name, sizeof(common_name));
+    const int length = X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName,
+                                                 common_name, sizeof(common_name));
     if (length > 0) {
       names.push_back(lowercase(std::string(common_name, static_cast<size_t>(length))));
     }

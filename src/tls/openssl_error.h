@@ -2,10 +2,10 @@
 // OpenSSL reports failures on a per-thread queue; this turns it into one line for a message and
 // empties it, so an error never lingers to be blamed on the next call.
 
+#include <openssl/ssl.h>
+
 #include <memory>
 #include <string>
-
-#include <openssl/ssl.h>
 
 namespace ballast::tls {
 

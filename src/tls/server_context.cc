@@ -41,8 +41,8 @@ const EVP_CIPHER* ticket_cipher() {
   return cipher;
 }
 
-int on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv,
-                  EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int sealing) {
+int on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                  EVP_MAC_CTX* mac, int sealing) {
   TicketKeyRing* ring = ticket_keys_of(ssl);
   if (ring == nullptr || ticket_cipher() == nullptr) {
     return -1;
@@ -71,9 +71,9 @@ int on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv,
   if (EVP_MAC_CTX_set_params(mac, params) != 1) {
     return -1;
   }
-  const int ok = sealing != 0
-                     ? EVP_EncryptInit_ex(cipher, ticket_cipher(), nullptr, key->aes_key.data(), iv)
-                     : EVP_DecryptInit_ex(cipher, ticket_cipher(), nullptr, key->aes_key.data(), iv);
+  const int ok =
+      sealing != 0 ? EVP_EncryptInit_ex(cipher, ticket_cipher(), nullptr, key->aes_key.data(), iv)
+                   : EVP_DecryptInit_ex(cipher, ticket_cipher(), nullptr, key->aes_key.data(), iv);
   if (ok != 1) {
     return -1;
   }
@@ -103,7 +103,8 @@ std::vector<std::vector<const Certificate*>> group_by_names(
       group_names.push_back(std::move(names));
       continue;
     }
-    std::vector<const Certificate*>& group = groups[static_cast<size_t>(same - group_names.begin())];
+    std::vector<const Certificate*>& group =
+        groups[static_cast<size_t>(same - group_names.begin())];
     for (const Certificate* other : group) {
       if (other->key_type == certificate.key_type) {
         throw config::ConfigError(certificate.files.cert.where + ": " +

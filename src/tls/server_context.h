@@ -71,8 +71,8 @@ class ServerContext {
 
   std::string listener_name_;
   config::TlsListenerConfig config_;
-  std::vector<Certificate> certificates_;  // as configured
-  std::vector<SslCtxPtr> contexts_;        // [0] is the default
+  std::vector<Certificate> certificates_;            // as configured
+  std::vector<SslCtxPtr> contexts_;                  // [0] is the default
   std::unordered_map<std::string, size_t> by_name_;  // exact and "*.rest" names -> context
   std::vector<unsigned char> alpn_wire_;             // length-prefixed, our preference order
   std::shared_ptr<TicketKeyRing> ticket_keys_;       // null when tickets are off

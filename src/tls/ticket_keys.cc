@@ -99,8 +99,8 @@ std::shared_ptr<TicketKeyRing> TicketKeyRing::fixed(std::vector<TicketKey> keys)
 std::shared_ptr<TicketKeyRing> TicketKeyRing::from_file(const config::FileRef& file) {
   std::ifstream stream(file.path);
   if (!stream) {
-    throw config::ConfigError(file.where + ": " + file.path + ": cannot open: " +
-                              std::strerror(errno));
+    throw config::ConfigError(file.where + ": " + file.path +
+                              ": cannot open: " + std::strerror(errno));
   }
   std::ostringstream text;
   text << stream.rdbuf();

@@ -14,12 +14,12 @@ namespace ballast::tls {
 
 // Why a handshake failed, as the metrics label it.
 enum class HandshakeError : uint8_t {
-  timeout,           // not done within tls.handshake_timeout
-  closed,            // the client closed or reset the connection mid-handshake
-  protocol_version,  // no TLS version both sides accept (an SSLv3/TLS 1.0 client)
-  no_shared_cipher,  // no cipher, group or signature algorithm in common
+  timeout,             // not done within tls.handshake_timeout
+  closed,              // the client closed or reset the connection mid-handshake
+  protocol_version,    // no TLS version both sides accept (an SSLv3/TLS 1.0 client)
+  no_shared_cipher,    // no cipher, group or signature algorithm in common
   client_certificate,  // the client's certificate was missing, unverifiable or refused
-  not_tls,           // bytes that are not a TLS record (plain HTTP to an HTTPS port)
+  not_tls,             // bytes that are not a TLS record (plain HTTP to an HTTPS port)
   other,
   count,
 };

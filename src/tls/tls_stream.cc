@@ -134,7 +134,8 @@ TlsStream::Step TlsStream::handshake() noexcept {
 
 ssize_t TlsStream::receive(char* data, size_t size, bool& drained) noexcept {
   read_wants_write_ = false;
-  const int result = SSL_read(ssl_.get(), data, static_cast<int>(std::min<size_t>(size, INT32_MAX)));
+  const int result =
+      SSL_read(ssl_.get(), data, static_cast<int>(std::min<size_t>(size, INT32_MAX)));
   if (result > 0) {
     drained = socket_.drained && SSL_has_pending(ssl_.get()) == 0;
     return result;
@@ -166,7 +167,8 @@ ssize_t TlsStream::receive(char* data, size_t size, bool& drained) noexcept {
 
 ssize_t TlsStream::send(const char* data, size_t size) noexcept {
   write_wants_read_ = false;
-  const int result = SSL_write(ssl_.get(), data, static_cast<int>(std::min<size_t>(size, INT32_MAX)));
+  const int result =
+      SSL_write(ssl_.get(), data, static_cast<int>(std::min<size_t>(size, INT32_MAX)));
   if (result > 0) {
     return result;
   }

@@ -17,11 +17,11 @@
 // worker's. Not movable: the BIO points at it.
 
 #include <openssl/ssl.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 #include "tls/openssl_error.h"
 #include "tls/tls_stats.h"

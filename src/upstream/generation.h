@@ -38,7 +38,7 @@ struct Generation {
   std::vector<ClusterState> clusters;  // in configuration order
   // Each listener's TLS contexts, as config->listeners; null for a plaintext listener.
   std::vector<std::shared_ptr<const tls::ServerContext>> listener_tls;
-  uint64_t number = 0;                 // 1 at start-up, +1 per successful reload
+  uint64_t number = 0;  // 1 at start-up, +1 per successful reload
 
   // The index of the cluster called `name`; clusters.size() if none.
   size_t cluster_index(const std::string& name) const noexcept;

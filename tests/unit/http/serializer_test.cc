@@ -74,6 +74,24 @@ TEST(WriteUpstreamRequest, ForwardsEndToEndFieldsAndReplacesWhatAnUntrustedPeerS
                 "Content-Length: 5\r\nConnection: keep-alive\r\n\r\n");
 }
 
+TEST(WriteUpstreamRequest, SaysWhichClientCertificateTlsVerifiedAndNeverWhatTheClientClaims) {
+  const RequestHead head = parse_request(
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Client-Cert-Subject: CN=admin\r\n"
+      "x-client-cert-fingerprint: 00\r\nX-Client-Certainly: forged\r\n\r\n");
+  EXPECT_EQ(upstream_request(head), "GET / HTTP/1.1\r\nHost: a\r\n" + forwarding_fields("a") +
+                                        "Connection: keep-alive\r\n\r\n");
+  ForwardContext verified = kContext;
+  verified.client_cert_subject = "CN=alice,O=Example";
+  verified.client_cert_fingerprint = "ab12";
+  std::array<char, 4096> out;
+  const std::string text(out.data(), write_upstream_request(head, verified, out));
+  EXPECT_NE(text.find("\r\nX-Client-Cert-Subject: CN=alice,O=Example\r\n"
+                      "X-Client-Cert-Fingerprint: ab12\r\nX-Request-Id: r1\r\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("CN=admin"), std::string::npos);
+}
+
 TEST(WriteUpstreamRequest, KeepsAndExtendsWhatATrustedPeerSays) {
   const std::string text =
       "GET / HTTP/1.1\r\nHost: example.com\r\nX-Forwarded-For: 203.0.113.1\r\n"

@@ -53,7 +53,8 @@ class ExchangeTest : public ::testing::Test {
     listener_.routes = {route("/api", "api"), route("", "web")};
     shared_ = upstream::build_generation(config, nullptr, 1);
     generation_ = std::make_unique<WorkerGeneration>(loop_, shared_, WorkerSlot{}, 7);
-    exchange_ = std::make_unique<Exchange>(telemetry_, ClientInfo{"192.0.2.7", client_trusted, {}, {}, {}});
+    exchange_ =
+        std::make_unique<Exchange>(telemetry_, ClientInfo{"192.0.2.7", client_trusted, {}, {}, {}});
   }
 
   // Parses `head` (kept alive in head_text_) and begins and routes an exchange for it.
