@@ -1077,6 +1077,11 @@ void HttpSession::close() noexcept {
   }
   client_timer_.cancel();
   upstream_timer_.cancel();
+  if (tls_ != nullptr) {
+    // A clean end (as nginx's): the client learns nothing was cut off, and OpenSSL keeps the
+    // session in its cache (it drops the sessions of connections that end without one).
+    tls_->close_notify();
+  }
   client_.reset();  // closing the descriptor takes it out of the loop's epoll set
   host_.session_closed(*this);
 }

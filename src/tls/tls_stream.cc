@@ -189,7 +189,7 @@ ssize_t TlsStream::send(const char* data, size_t size) noexcept {
 }
 
 void TlsStream::close_notify() noexcept {
-  if (established_ && !broken_ && SSL_get_shutdown(ssl_.get()) == 0) {
+  if (established_ && !broken_ && (SSL_get_shutdown(ssl_.get()) & SSL_SENT_SHUTDOWN) == 0) {
     if (SSL_shutdown(ssl_.get()) < 0) {
       ERR_clear_error();
     }
