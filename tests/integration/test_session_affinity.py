@@ -31,13 +31,13 @@ def affinity_cookie(response):
 
 
 def assert_opaque(value, servers):
-    """The cookie reveals no address: no port in decimal or hex, no 127.0.0.1 in hex."""
+    """The cookie reveals no address: no 127.0.0.1 in hex, no port in decimal. (A port's four
+    hex digits are not looked for alone: a random 16-hex value holds a given four-digit pattern
+    once in ~2,500, which failed a CI run; an address encoded in hex carries the IP's 8 digits.)"""
     lowered = value.lower()
     assert "7f000001" not in lowered and "0100007f" not in lowered, value
     for server in servers:
-        port = server.port
-        forms = (str(port), f"{port:04x}", f"{port & 0xFF:02x}{port >> 8:02x}")
-        assert not any(form in lowered for form in forms), f"{value} holds port {port}"
+        assert str(server.port) not in lowered, f"{value} holds port {server.port}"
 
 
 def with_cookie(port, value, count, fresh_every=1):
