@@ -321,3 +321,32 @@ def test_a_certificate_near_its_end_is_warned_about(ballast, backends, pki):
                          {"certificates": [pair(pki.leaf("soon", ["soon.test"], days=5))]})
     warning = wait_until(lambda: log_events(proxy, "TLS certificate expires soon"), 5, "a warning")
     assert warning[0]["days_left"] in ("4", "5") and warning[0]["listener"] == "web"
+
+
+def test_a_client_hello_claiming_16_mib_is_refused_without_being_buffered(ballast, backends, pki):
+    backend = backends.start("app")
+    proxy, config = start_tls(ballast, backend, {"certificates": [pair(pki.leaf("big", ["b.t"]))]})
+    rss_before = proxy.rss_bytes()
+    hostile = socket.create_connection((HOST, proxy.port), timeout=5)
+    # A handshake record whose ClientHello says it is 16 MiB long, then bytes to fill it.
+    record = bytes([1, 0xFF, 0xFF, 0xFF]) + b"\0" * 16380
+    hostile.sendall(bytes([0x16, 3, 1, 0x40, 0x00]) + record)
+    closed = False
+    try:
+        for _ in range(64):
+            hostile.sendall(bytes([0x16, 3, 1, 0x40, 0x00]) + b"\0" * 16384)
+    except OSError:
+        closed = True
+    if not closed:
+        hostile.settimeout(5)
+        try:
+            while hostile.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
+    hostile.close()
+    assert proxy.rss_bytes() < rss_before + 8 * 1024 * 1024
+    wait_until(lambda: tls_metric(config, "ballast_tls_handshake_errors_total", kind="other") == 1,
+               5, "the refusal counted")
+    with TlsConnection(proxy.port, pki.ca, "b.t") as connection:
+        assert connection.get().status == 200

@@ -91,6 +91,20 @@ TEST(TlsReader, SaysWhatIsWrongAndWhere) {
             "tls:); redirect a plain one");
 }
 
+TEST(TlsReader, ATcpListenerRefusesTlsRatherThanPassingItOnUnterminated) {
+  EXPECT_EQ(error_of("listeners:\n"
+                     "  - name: db\n"
+                     "    listen: 127.0.0.1:5432\n"
+                     "    mode: tcp\n"
+                     "    cluster: app\n"
+                     "    tls: {certificates: [{cert: a, key: b}]}\n"
+                     "clusters:\n"
+                     "  app:\n"
+                     "    servers: [{host: 127.0.0.1, port: 9000}]\n"),
+            "c.yaml:6:10: listeners[0].tls: TLS termination is for http listeners; a tcp listener "
+            "does not take tls: yet");
+}
+
 TEST(TlsReader, RedirectToHttpsTakesThePortToName) {
   const Config config =
       parse_config(with_listener("    redirect_to_https: true\n    https_port: 8443\n"), "c.yaml");
