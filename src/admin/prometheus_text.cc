@@ -385,6 +385,10 @@ std::string render_metrics(const upstream::Generation& generation,
     per_cluster("loadbalancer_oversized_responses_total",
                 "Responses whose head outgrew 64 KiB: the client got 502; not a server failure.",
                 &observe::ClusterShard::oversized_responses);
+    per_cluster("loadbalancer_request_bodies_cut_short_total",
+                "Requests a server answered without all of their body reaching it (it closed "
+                "after an early answer, or the client stopped sending).",
+                &observe::ClusterShard::request_bodies_cut_short);
   }
 
   per_server(page, rows, "loadbalancer_received_bytes_total", "counter",

@@ -269,6 +269,8 @@ struct ListenerConfig {
   // and HEAD, 308 otherwise), at https_port (443: none written in the URL).
   bool redirect_to_https = false;
   uint16_t https_port = 443;
+  // TRACE is forwarded (and answered at Max-Forwards: 0) instead of refused with 405.
+  bool allow_trace = false;
 };
 
 // More client connections than this is a typo: no process has that many descriptors.

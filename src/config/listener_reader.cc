@@ -11,10 +11,10 @@
 namespace ballast::config {
 namespace {
 
-constexpr std::array<std::string_view, 9> kListenerKeys = {
+constexpr std::array<std::string_view, 10> kListenerKeys = {
     "name",       "listen",          "mode", "routes",
     "cluster",    "max_connections", "tls",  "redirect_to_https",
-    "https_port",
+    "https_port", "allow_trace",
 };
 
 // Client connections a listener may hold at once; 0 = only the process's limit applies.
@@ -85,6 +85,17 @@ void read_transport(const std::optional<Node>& tls, const std::optional<Node>& r
   }
   if (https_port) {
     listener.https_port = https_port->as_uint<uint16_t>(1, 65535);
+  }
+}
+
+// TRACE reflects a request's fields back (credentials included): off unless asked for.
+void read_allow_trace(const std::optional<Node>& node, ListenerConfig& listener) {
+  if (!node) {
+    return;
+  }
+  listener.allow_trace = node->as_bool();
+  if (listener.allow_trace && listener.mode == ListenerMode::tcp) {
+    node->fail("a tcp listener sees no requests to trace");
   }
 }
 
@@ -166,6 +177,7 @@ std::vector<ListenerConfig> read_listeners(const Node& list,
     listener.max_connections = read_connection_limit(fields.find("max_connections"));
     read_transport(fields.find("tls"), fields.find("redirect_to_https"), fields.find("https_port"),
                    listener);
+    read_allow_trace(fields.find("allow_trace"), listener);
     const std::optional<Node> routes = fields.find("routes");
     const std::optional<Node> cluster = fields.find("cluster");
     if (listener.mode == ListenerMode::tcp) {
@@ -205,6 +217,7 @@ ListenerConfig read_default_listener(const MapView& block, const ClusterConfig& 
   listener.max_connections = read_connection_limit(block.find("max_connections"));
   read_transport(block.find("tls"), block.find("redirect_to_https"), block.find("https_port"),
                  listener);
+  read_allow_trace(block.find("allow_trace"), listener);
   if (listener.mode == ListenerMode::tcp) {
     check_tcp_cluster(*mode, cluster);
   }

@@ -15,8 +15,8 @@
 
 namespace ballast::config {
 
-inline constexpr std::array<std::string_view, 6> kDefaultListenerKeys = {
-    "listen", "mode", "max_connections", "tls", "redirect_to_https", "https_port"};
+inline constexpr std::array<std::string_view, 7> kDefaultListenerKeys = {
+    "listen", "mode", "max_connections", "tls", "redirect_to_https", "https_port", "allow_trace"};
 
 // `listeners:`. Every route names one of `clusters`; names are unique and each address is
 // claimed in `addresses`.

@@ -154,7 +154,7 @@ size_t write_upstream_request(const RequestHead& request, const ForwardContext& 
   return writer.finish();
 }
 
-size_t write_client_response(const ResponseHead& response, bool keep_alive,
+size_t write_client_response(const ResponseHead& response, ClientDelivery delivery,
                              std::span<const Header> extra_fields, std::span<char> out) noexcept {
   SpanWriter writer(out);
   writer.put("HTTP/1.1 ");
@@ -177,14 +177,17 @@ size_t write_client_response(const ResponseHead& response, bool keep_alive,
   if (response.status >= 200) {
     if (response.status != 204) {
       if (response.chunked) {
-        writer.put("Transfer-Encoding: chunked\r\n");
+        if (delivery != ClientDelivery::dechunked) {
+          writer.put("Transfer-Encoding: chunked\r\n");
+        }
       } else if (response.has_content_length) {
         writer.put("Content-Length: ");
         writer.put_decimal(response.content_length);
         writer.put("\r\n");
       }
     }
-    const bool persistent = keep_alive && response.body_kind != BodyKind::until_close;
+    const bool persistent =
+        delivery == ClientDelivery::keep_alive && response.body_kind != BodyKind::until_close;
     writer.put(persistent ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
   }
   for (const Header& field : extra_fields) {

@@ -13,6 +13,7 @@
 // (4 more per extra field) always suffice.
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -67,17 +68,27 @@ struct ForwardContext {
 size_t write_upstream_request(const RequestHead& request, const ForwardContext& context,
                               std::span<char> out) noexcept;
 
+// How a response's body reaches the client.
+enum class ClientDelivery : uint8_t {
+  keep_alive,  // framed as the server framed it; the connection stays open after it
+  close,       // framed as the server framed it; the connection closes after it
+  // For an HTTP/1.0 client, which cannot parse chunked (RFC 9112 §6.1): the chunked body goes
+  // de-chunked (no Transfer-Encoding) and the close delimits it.
+  dechunked,
+};
+
 // The response head to send the client:
 //   HTTP/1.1 SP status SP reason (ours from reason_phrase() if the upstream sent none)
 //   the forwarded fields, in order
 //   for a final response other than 204: "Transfer-Encoding: chunked" or "Content-Length: n" as
-//     the upstream declared (so a response to HEAD, or a 304, keeps its length), and
-//     "Connection: keep-alive" or "Connection: close" as keep_alive says; a body that runs until
-//     close always gets "close", since the client has no other way to find its end
+//     the upstream declared (so a response to HEAD, or a 304, keeps its length; `dechunked`
+//     leaves Transfer-Encoding out), and "Connection: keep-alive" or "Connection: close" as
+//     `delivery` says; a body that runs until close always gets "close", since the client has
+//     no other way to find its end
 //   extra_fields (a Set-Cookie the proxy adds, ...)
 // A 1xx response gets neither framing nor Connection, but for 101 (Switching Protocols), which
 // gets the server's Upgrade and "Connection: upgrade".
-size_t write_client_response(const ResponseHead& response, bool keep_alive,
+size_t write_client_response(const ResponseHead& response, ClientDelivery delivery,
                              std::span<const Header> extra_fields, std::span<char> out) noexcept;
 
 }  // namespace ballast::http

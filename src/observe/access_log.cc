@@ -20,7 +20,7 @@ constexpr size_t kMaxServer = 256;
 constexpr size_t kMaxTraceId = 64;
 constexpr size_t kMaxRequestId = 128;
 constexpr size_t kMaxTlsName = 64;        // a TLS version or cipher name
-constexpr size_t kFixedAndNumbers = 576;  // keys, punctuation, time, six numbers (≤ 20 digits)
+constexpr size_t kFixedAndNumbers = 608;  // keys, punctuation, time, six numbers (≤ 20 digits)
 static_assert(kMaxClientIp + kMaxMethod + kMaxLoggedPath + kMaxCluster + kMaxServer + kMaxTraceId +
                       kMaxRequestId + 2 * kMaxTlsName + kMaxServer + kFixedAndNumbers <=
                   kMaxAccessLine,
@@ -197,7 +197,11 @@ size_t AccessLineFormatter::format(const AccessRecord& record, char* line) noexc
       out.literal("\",\"sni\":\"");
       out.escaped(record.sni, kMaxServer);
     }
-    out.literal("\"}");
+    if (record.request_body_cut_short) {
+      out.literal("\",\"request_body_cut_short\":true}");
+    } else {
+      out.literal("\"}");
+    }
   } else {
     out.word(record.client_ip, kMaxClientIp);
     out.literal(" - - [");
@@ -233,6 +237,9 @@ size_t AccessLineFormatter::format(const AccessRecord& record, char* line) noexc
       out.word(record.tls_cipher, kMaxTlsName);
       out.literal(" sni=");
       out.word(record.sni, kMaxServer);
+    }
+    if (record.request_body_cut_short) {
+      out.literal(" request_body_cut_short=true");
     }
   }
   return out.finish();

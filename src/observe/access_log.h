@@ -49,6 +49,8 @@ struct AccessRecord {
   std::string_view request_id;  // X-Request-Id as sent upstream, or empty
   // On a TLS listener: the version, cipher and SNI agreed (fields written only then).
   std::string_view tls_version, tls_cipher, sni;
+  // A server answered, but not all of the request's body reached it (written only then).
+  bool request_body_cut_short = false;
 };
 
 inline constexpr size_t kMaxLoggedPath = 2048;  // escaped bytes

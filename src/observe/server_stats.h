@@ -101,6 +101,9 @@ struct alignas(64) ClusterShard {
   Counter tunnels_opened;  // upgraded connections (WebSocket): a 101 passed to the client
   Counter tunnels_closed;
   Counter oversized_responses;  // response heads over the parser's limit: 502, not a failure
+  // A server answered, but not all of the request's body reached it: the server closed after an
+  // early answer, or the client stopped sending.
+  Counter request_bodies_cut_short;
 };
 
 class ClusterStats {

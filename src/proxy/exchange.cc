@@ -381,6 +381,9 @@ void Exchange::finish(const Outcome& outcome, uint64_t now_ns) noexcept {
     log_access(outcome, now_ns);
   }
   if (cluster_ != nullptr) {
+    if (outcome.request_body_cut_short) {
+      cluster_->cluster_stats().request_bodies_cut_short.add();
+    }
     if (outcome.server == balance::kNoServer) {
       cluster_->cluster_stats().local_responses[observe::status_class_index(outcome.status)].add();
     } else {
@@ -425,6 +428,7 @@ void Exchange::log_access(const Outcome& outcome, uint64_t now_ns) noexcept {
   record.tls_version = client_.tls_version;
   record.tls_cipher = client_.tls_cipher;
   record.sni = client_.sni;
+  record.request_body_cut_short = outcome.request_body_cut_short;
   telemetry_.access_log->record(record);
 }
 

@@ -143,8 +143,9 @@ class Exchange {
   struct Outcome {
     uint16_t status = 0;
     balance::ServerIndex server = balance::kNoServer;
-    uint64_t bytes_received = 0;  // from the client: head and body
-    uint64_t bytes_sent = 0;      // to the client
+    uint64_t bytes_received = 0;          // from the client: head and body
+    uint64_t bytes_sent = 0;              // to the client
+    bool request_body_cut_short = false;  // a server answered, but not all the body reached it
   };
   void finish(const Outcome& outcome, uint64_t now_ns) noexcept;
   // Whether the request has been counted (finish() ran) since begin().

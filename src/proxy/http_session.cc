@@ -350,9 +350,10 @@ bool HttpSession::start_request() noexcept {
     respond_locally(parsed.error_status, parsed.reason);
     return true;
   }
-  if (!prepare_target()) {
+  if (!prepare_target() || !apply_max_forwards()) {
     return true;
   }
+  client_http10_ = request_.version_minor == 0;
   if (listener_.redirect_to_https) {
     redirect_to_https();
     return true;
@@ -403,11 +404,81 @@ bool HttpSession::prepare_target() noexcept {
   if (request_.method == "CONNECT") {
     return refuse(405, "CONNECT is not served");
   }
+  // TRACE reflects the request's fields, credentials included, to whoever can make a browser
+  // send it (cross-site tracing); refused unless the listener allows it, as nginx does.
+  if (request_.method == "TRACE" && !listener_.allow_trace) {
+    return refuse(405, "TRACE is not served");
+  }
   const size_t offset = static_cast<size_t>(request_.target.data() - client_in_.readable().data());
   const std::span<char> target =
       client_in_.readable_in_place().subspan(offset, request_.target.size());
   const http::TargetError error = http::normalize_request_target(target, request_);
   return error.status == 0 || refuse(error.status, error.reason);
+}
+
+// RFC 9110 §7.6.2: on OPTIONS and TRACE, Max-Forwards counts the hops the request may still
+// take. At 0 ballast is the final recipient and answers itself; above, the request goes on with
+// one less, rewritten in place with the same width ("10" becomes "09", which the grammar,
+// 1*DIGIT, allows), so the head is not rebuilt. False when the request has been answered.
+bool HttpSession::apply_max_forwards() noexcept {
+  const bool options = request_.method == "OPTIONS";
+  if (!options && request_.method != "TRACE") {
+    return true;
+  }
+  const http::Header* field = request_.headers.find("Max-Forwards");
+  if (field == nullptr) {
+    return true;
+  }
+  const std::string_view value = field->value;
+  const bool digits = !value.empty() && std::all_of(value.begin(), value.end(),
+                                                    [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits) {
+    observe::log_event(LogLevel::info, "rejected request",
+                       {{"client", client_ip_.view()}, {"reason", "invalid Max-Forwards"}});
+    client_in_.consume(request_.head_bytes);
+    request_parser_.reset();
+    respond_locally(400, "invalid Max-Forwards");
+    return false;
+  }
+  if (value.find_first_not_of('0') == std::string_view::npos) {
+    options ? answer_options() : answer_trace();
+    return false;
+  }
+  const size_t offset = static_cast<size_t>(value.data() - client_in_.readable().data());
+  const std::span<char> number = client_in_.readable_in_place().subspan(offset, value.size());
+  size_t digit = number.size() - 1;
+  for (; number[digit] == '0'; --digit) {
+    number[digit] = '9';  // a borrow; some digit before is not 0, since the value is not
+  }
+  --number[digit];
+  return true;
+}
+
+// OPTIONS with Max-Forwards: 0 (RFC 9110 §9.3.7): what ballast passes on, with no content.
+void HttpSession::answer_options() noexcept {
+  static constexpr http::Header kAllow{"Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"};
+  static constexpr http::Header kAllowTrace{"Allow",
+                                            "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE"};
+  exchange_.set_request_line(request_.method, request_.target);
+  client_out_.clear();
+  client_out_.commit(http::write_empty_response(
+      200, std::span<const http::Header>(listener_.allow_trace ? &kAllowTrace : &kAllow, 1),
+      client_out_.writable()));
+  client_in_.consume(request_.head_bytes);
+  request_parser_.reset();
+  conclude_locally(200);
+}
+
+// TRACE with Max-Forwards: 0 (RFC 9110 §9.3.8), on a listener that allows TRACE: the request as
+// received, as message/http, less the fields that carry credentials.
+void HttpSession::answer_trace() noexcept {
+  exchange_.set_request_line(request_.method, request_.target);
+  client_out_.clear();
+  client_out_.grow(request_.head_bytes + http::kTraceResponseSlackBytes);
+  client_out_.commit(http::write_trace_response(request_, client_out_.writable()));
+  client_in_.consume(request_.head_bytes);
+  request_parser_.reset();
+  conclude_locally(200);
 }
 
 // The head sent to the server, kept for retries. It carries the forwarding fields (who the
@@ -493,6 +564,7 @@ HttpSession::Opened HttpSession::open_upstream(bool allow_pooled) noexcept {
   upstream_head_sent_ = 0;
   upstream_eof_ = false;
   upstream_hung_up_ = false;
+  upstream_write_failed_ = false;
   response_bytes_seen_ = false;
   response_parser_.reset();
 
@@ -564,8 +636,7 @@ bool HttpSession::upstream_request_written() const noexcept {
 }
 
 bool HttpSession::write_upstream() noexcept {
-  if (upstream_ == nullptr || connecting_ || !upstream_writable_ ||
-      (response_started_ && phase_ != Phase::tunnel)) {
+  if (upstream_ == nullptr || connecting_ || !upstream_writable_) {
     return false;
   }
   const std::string_view head = upstream_request_.readable().substr(upstream_head_sent_);
@@ -593,9 +664,10 @@ bool HttpSession::write_upstream() noexcept {
     return false;
   }
   // The server closed while we were sending. It may have answered first (an early response to
-  // an upload); read what it sent before deciding.
+  // an upload); read what it sent, and its close, before deciding.
   upstream_writable_ = false;
-  upstream_eof_ = true;
+  upstream_write_failed_ = true;
+  upstream_readable_ = true;
   return true;
 }
 
@@ -643,8 +715,15 @@ bool HttpSession::handle_response() noexcept {
     abort_exchange("bad response body");
     return true;
   }
+  const size_t skipped = response_body_.take_skipped();  // chunk framing a 1.0 client is spared
+  in.consume(skipped);
   if (response_body_.finished()) {
-    complete_exchange();  // possibly before the whole request was sent: an early answer
+    // An early answer (before the whole request was sent) waits for the rest of the request to
+    // reach the server, unless the server has closed: then the body was cut short.
+    if (!upstream_request_written() && !upstream_eof_ && !upstream_write_failed_) {
+      return skipped != 0;
+    }
+    complete_exchange();
     return true;
   }
   if (upstream_eof_ && response_body_.ready_bytes() == 0) {
@@ -658,7 +737,7 @@ bool HttpSession::handle_response() noexcept {
     }
     return true;
   }
-  return response_body_.ready_bytes() != before;
+  return skipped != 0 || response_body_.ready_bytes() != before;
 }
 
 bool HttpSession::handle_response_head() noexcept {
@@ -702,8 +781,9 @@ bool HttpSession::handle_response_head() noexcept {
     return true;
   }
   if (response_.status >= 100 && response_.status < 200) {
-    // Interim (100 Continue and friends): pass it on and wait for the final head.
-    if (!forward_response_head(true, {})) {
+    // Interim (100 Continue and friends): pass it on, but never to an HTTP/1.0 client
+    // (RFC 9110 §15.2), and wait for the final head.
+    if (!client_http10_ && !forward_response_head(http::ClientDelivery::keep_alive, {})) {
       return true;
     }
     in.consume(response_.head_bytes);
@@ -716,18 +796,24 @@ bool HttpSession::handle_response_head() noexcept {
   }
   // A connection of a retired generation closes after this response, so its client's next
   // request follows the new configuration (and the health its checks now publish).
+  // An HTTP/1.0 client gets a chunked body de-chunked, delimited by the close (as nginx does).
+  // The request's body need not be complete: it goes on to the server after an early answer.
+  const bool dechunk = client_http10_ && response_.chunked;
   client_keep_alive_ = request_keep_alive_ && !host_.draining() && generation_.retired_at_ns == 0 &&
-                       response_.body_kind != http::BodyKind::until_close &&
-                       request_body_.complete();
+                       response_.body_kind != http::BodyKind::until_close && !dechunk;
+  const http::ClientDelivery delivery = dechunk              ? http::ClientDelivery::dechunked
+                                        : client_keep_alive_ ? http::ClientDelivery::keep_alive
+                                                             : http::ClientDelivery::close;
   // Cookie affinity: tell the client its server, unless its cookie already named that one.
   const http::Header cookie{"Set-Cookie", exchange_.affinity_cookie()};
-  if (!forward_response_head(client_keep_alive_, cookie.value.empty()
-                                                     ? std::span<const http::Header>()
-                                                     : std::span<const http::Header>(&cookie, 1))) {
+  if (!forward_response_head(delivery, cookie.value.empty()
+                                           ? std::span<const http::Header>()
+                                           : std::span<const http::Header>(&cookie, 1))) {
     return true;
   }
   in.consume(response_.head_bytes);
-  response_body_.start(response_.body_kind, response_.content_length);
+  response_body_.start(response_.body_kind, response_.content_length,
+                       dechunk ? BodyFramer::Coding::dechunked : BodyFramer::Coding::as_received);
   response_started_ = true;
   exchange_.response_started();
   exchange_.answered(response_.status, now_ns());
@@ -737,10 +823,9 @@ bool HttpSession::handle_response_head() noexcept {
 // Writes the response head for the client behind what client_out_ holds, growing the buffer
 // for a head larger than usual (up to the parser's 64 KiB and what ballast adds). False when
 // even that does not fit, and the client has been answered 502.
-bool HttpSession::forward_response_head(bool keep_alive,
+bool HttpSession::forward_response_head(http::ClientDelivery delivery,
                                         std::span<const http::Header> extra) noexcept {
-  size_t written =
-      http::write_client_response(response_, keep_alive, extra, client_out_.writable());
+  size_t written = http::write_client_response(response_, delivery, extra, client_out_.writable());
   if (written == 0) {
     size_t extra_bytes = 0;
     for (const http::Header& field : extra) {
@@ -748,7 +833,7 @@ bool HttpSession::forward_response_head(bool keep_alive,
     }
     client_out_.grow(client_out_.size() + response_.head_bytes + extra_bytes +
                      4 * response_.headers.count + http::kSerializeSlackBytes);
-    written = http::write_client_response(response_, keep_alive, extra, client_out_.writable());
+    written = http::write_client_response(response_, delivery, extra, client_out_.writable());
   }
   if (written == 0) {
     refuse_oversized_response();
@@ -771,7 +856,7 @@ void HttpSession::refuse_oversized_response() noexcept {
 // become one tunnel. The attempt stays open (least connections still sees it) until the tunnel
 // closes; its verdict, a success, is given now.
 void HttpSession::start_tunnel() noexcept {
-  if (!forward_response_head(false, {})) {
+  if (!forward_response_head(http::ClientDelivery::close, {})) {
     return;
   }
   upstream_->in().consume(response_.head_bytes);
@@ -795,7 +880,8 @@ bool HttpSession::pump_tunnel() noexcept {
   response_body_.frame(upstream_->in().readable().substr(to_client));
   progress |= request_body_.ready_bytes() != to_server || response_body_.ready_bytes() != to_client;
   progress |= write_upstream();
-  if (upstream_eof_ && !upstream_writable_ && request_body_.ready_bytes() != 0 && !upstream_shut_) {
+  if ((upstream_write_failed_ || (upstream_eof_ && !upstream_writable_)) &&
+      request_body_.ready_bytes() != 0 && !upstream_shut_) {
     abort_exchange("server closed the tunnel");  // a write failed: the server is gone
     return true;
   }
@@ -924,7 +1010,7 @@ void HttpSession::complete_exchange() noexcept {
   // a bodiless response and the FIN), whose edge came while the connection was ours; idle, it
   // would hear of them no more, and the next request would.
   const bool reusable = response_.keep_alive && !response_body_.until_close() && !upstream_eof_ &&
-                        !upstream_readable_ && upstream_->in().empty() &&
+                        !upstream_write_failed_ && !upstream_readable_ && upstream_->in().empty() &&
                         upstream_request_written();
   finish_exchange(response_.status, exchange_.server());
   upstream::UpstreamConnection* connection = upstream_;
@@ -936,8 +1022,8 @@ void HttpSession::complete_exchange() noexcept {
     connection->close();
   }
   response_started_ = false;
-  // An early answer leaves request body bytes we never sent; they are the request's, not the
-  // next one's.
+  // A server that closed after an early answer leaves request body bytes we never sent; they
+  // are the request's, not the next one's.
   client_in_.consume(request_body_.ready_bytes());
   request_body_.forwarded(request_body_.ready_bytes());
   if (!client_keep_alive_ || host_.draining() || client_eof_ || !request_body_.complete()) {
@@ -956,7 +1042,11 @@ void HttpSession::finish_exchange(uint16_t status, balance::ServerIndex server) 
   }
   request_active_ = false;
   const uint64_t queued = client_out_.size();  // what is queued will follow
-  exchange_.finish({status, server, request_bytes_, response_bytes_ + queued}, now_ns());
+  // A server's answer to a request that did not all reach it: the server closed after an early
+  // answer, or the client stopped sending.
+  const bool cut_short =
+      server != balance::kNoServer && phase_ != Phase::tunnel && !upstream_request_written();
+  exchange_.finish({status, server, request_bytes_, response_bytes_ + queued, cut_short}, now_ns());
 }
 
 void HttpSession::respond_locally(uint16_t status, std::string_view reason,
@@ -973,6 +1063,12 @@ void HttpSession::respond_locally(uint16_t status, std::string_view reason,
   }
   client_out_.clear();
   client_out_.commit(http::write_error_response(status, reason, extra, client_out_.writable()));
+  conclude_locally(status);
+}
+
+// Ballast answered the request itself (the answer is in client_out_): counted, then the
+// connection closes once the answer is sent.
+void HttpSession::conclude_locally(uint16_t status) noexcept {
   finish_exchange(status, balance::kNoServer);
   upstream_timer_.cancel();
   enter_closing();
@@ -1191,9 +1287,8 @@ void HttpSession::on_timer(core::Timer& timer) noexcept {
   // The server's timer, while the client is the one holding things up (a body still to come, or
   // an answer it has not read): the client's own deadlines deal with that; the server is not to
   // blame.
-  if (!connecting_ &&
-      (waiting_on_client_send() ||
-       (!response_started_ && waiting_on_client_body() && request_body_.ready_bytes() == 0))) {
+  if (!connecting_ && (waiting_on_client_send() ||
+                       (waiting_on_client_body() && request_body_.ready_bytes() == 0))) {
     arm_upstream_timer(response_timeout_ms());
     return;
   }
@@ -1202,9 +1297,12 @@ void HttpSession::on_timer(core::Timer& timer) noexcept {
   } else if (!response_started_) {
     fail_attempt(Failure::timeout, "no response in time");
   } else {
-    log_failure("server stalled mid-response", "timeout", {});
+    const std::string_view stall = response_body_.finished()
+                                       ? "server stopped reading the request body"
+                                       : "server stalled mid-response";
+    log_failure(stall, "timeout", {});
     end_attempt(AttemptEnd::timeout);
-    abort_exchange("server stalled mid-response");
+    abort_exchange(stall);
     return;
   }
   drive();

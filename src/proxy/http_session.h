@@ -9,7 +9,8 @@
 // while an attempt runs, the upstream connection it uses. Threading: one worker's; never shared.
 //
 // The connection, per request:
-//   reading_head --(head parsed, server chosen)--> proxying --(response forwarded)--> reading_head
+//   reading_head --(head parsed, server chosen)--> proxying --(response forwarded and request
+//                                                              delivered)--> reading_head
 //                                                     |      \--(close needed)--> closing
 //                                                     \--(101 to an Upgrade request)--> tunnel
 // In a tunnel (WebSocket and other upgrades) bytes flow both ways unframed until both sides have
@@ -25,6 +26,12 @@
 // on a server: a request head must arrive whole within client_header of its first byte (of the
 // connection's start, for the first one); a body may pause client_body at most; the client may
 // leave answers unread for client_send at most; an idle keep-alive connection lasts keepalive.
+//
+// The request's body and the response stream independently (full duplex): a server may answer
+// before it has read the whole body (an early answer) and read the rest afterwards, and the body
+// still reaches it; the exchange ends when the response has been forwarded and the request has
+// been delivered, or the server has closed — then the body was cut short, which the access log
+// and ballast_request_bodies_cut_short_total say.
 //
 // A reused keep-alive connection that turns out closed is tried once more on a fresh connection
 // to the same server, without counting as a failure or a retry — that race is the pool's, not
@@ -43,6 +50,7 @@
 #include "http/head.h"
 #include "http/request_parser.h"
 #include "http/response_parser.h"
+#include "http/serializer.h"
 #include "proxy/body_framer.h"
 #include "proxy/exchange.h"
 #include "proxy/session.h"
@@ -104,6 +112,9 @@ class HttpSession final : public Session,
   // A request.
   bool start_request() noexcept;
   bool prepare_target() noexcept;
+  bool apply_max_forwards() noexcept;
+  void answer_options() noexcept;
+  void answer_trace() noexcept;
   void write_upstream_head() noexcept;
   void start_attempt() noexcept;
   Opened open_upstream(bool allow_pooled) noexcept;
@@ -114,13 +125,15 @@ class HttpSession final : public Session,
   void log_failure(std::string_view message, std::string_view failure,
                    std::string_view detail) noexcept;
   bool handle_response_head() noexcept;
-  bool forward_response_head(bool keep_alive, std::span<const http::Header> extra) noexcept;
+  bool forward_response_head(http::ClientDelivery delivery,
+                             std::span<const http::Header> extra) noexcept;
   void refuse_oversized_response() noexcept;
   void start_tunnel() noexcept;
   void complete_exchange() noexcept;
   void finish_exchange(uint16_t status, balance::ServerIndex server) noexcept;
   void respond_locally(uint16_t status, std::string_view reason,
                        std::span<const http::Header> extra = {}) noexcept;
+  void conclude_locally(uint16_t status) noexcept;
   void redirect_to_https() noexcept;
   bool upstream_request_written() const noexcept;
   uint64_t response_timeout_ms() const noexcept;
@@ -183,6 +196,8 @@ class HttpSession final : public Session,
   bool request_keep_alive_ = false;
   bool upgrade_requested_ = false;  // the head asked to switch protocols
   bool client_keep_alive_ = false;
+  // An HTTP/1.0 client: it gets no 1xx (RFC 9110 §15.2) and no chunked body (RFC 9112 §6.1).
+  bool client_http10_ = false;
 
   // The current attempt.
   upstream::UpstreamConnection* upstream_ = nullptr;
@@ -193,6 +208,7 @@ class HttpSession final : public Session,
   bool upstream_writable_ = false;
   bool upstream_eof_ = false;
   bool upstream_hung_up_ = false;
+  bool upstream_write_failed_ = false;  // the server takes no more of the request
   bool stale_connection_retried_ = false;
   bool response_bytes_seen_ = false;
   bool response_started_ = false;  // a response head went to the client: no retry now

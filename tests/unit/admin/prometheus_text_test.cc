@@ -172,6 +172,9 @@ loadbalancer_tunnels_open{cluster="web"} 0
 # HELP loadbalancer_oversized_responses_total Responses whose head outgrew 64 KiB: the client got 502; not a server failure.
 # TYPE loadbalancer_oversized_responses_total counter
 loadbalancer_oversized_responses_total{cluster="web"} 0
+# HELP loadbalancer_request_bodies_cut_short_total Requests a server answered without all of their body reaching it (it closed after an early answer, or the client stopped sending).
+# TYPE loadbalancer_request_bodies_cut_short_total counter
+loadbalancer_request_bodies_cut_short_total{cluster="web"} 0
 # HELP loadbalancer_received_bytes_total Bytes read from the server: response heads and bodies.
 # TYPE loadbalancer_received_bytes_total counter
 loadbalancer_received_bytes_total{cluster="web",server="127.0.0.1:9001"} 1000
@@ -392,7 +395,7 @@ TEST(PrometheusTextTest, EachFamilyIsDeclaredOnceBeforeItsSamples) {
           << line;
     }
   }
-  EXPECT_EQ(declared.size(), 32u);  // 17 loadbalancer, 7 process, 8 ballast
+  EXPECT_EQ(declared.size(), 33u);  // 18 loadbalancer, 7 process, 8 ballast
 }
 
 TEST(PrometheusTextTest, PromtoolAcceptsThePage) {

@@ -105,6 +105,23 @@ TEST(TlsReader, ATcpListenerRefusesTlsRatherThanPassingItOnUnterminated) {
             "does not take tls: yet");
 }
 
+TEST(ListenerReader, AllowTraceIsOffUnlessAskedForAndNotForTcp) {
+  EXPECT_FALSE(parse_config(with_listener(""), "c.yaml").listeners.front().allow_trace);
+  EXPECT_TRUE(parse_config(with_listener("    allow_trace: true\n"), "c.yaml")
+                  .listeners.front()
+                  .allow_trace);
+  EXPECT_EQ(error_of("listeners:\n"
+                     "  - name: db\n"
+                     "    listen: 127.0.0.1:5432\n"
+                     "    mode: tcp\n"
+                     "    cluster: app\n"
+                     "    allow_trace: true\n"
+                     "clusters:\n"
+                     "  app:\n"
+                     "    servers: [{host: 127.0.0.1, port: 9000}]\n"),
+            "c.yaml:6:18: listeners[0].allow_trace: a tcp listener sees no requests to trace");
+}
+
 TEST(TlsReader, RedirectToHttpsTakesThePortToName) {
   const Config config =
       parse_config(with_listener("    redirect_to_https: true\n    https_port: 8443\n"), "c.yaml");

@@ -5,6 +5,7 @@
 #include <array>
 #include <string>
 
+#include "http/request_parser.h"
 #include "http/response_parser.h"
 
 namespace ballast::http {
@@ -45,6 +46,44 @@ TEST(WriteErrorResponse, ReturnsZeroWhenTheOutputIsTooSmall) {
   EXPECT_EQ(write_error_response(502, "", {}, std::span<char>(out.data(), full.size())),
             full.size());
   EXPECT_EQ(write_error_response(502, "", {}, std::span<char>(out.data(), full.size() - 1)), 0u);
+}
+
+TEST(WriteEmptyResponse, SaysContentLengthZeroAndCloses) {
+  std::array<char, 256> out;
+  const Header allow[] = {{"Allow", "GET, OPTIONS"}};
+  const size_t written = write_empty_response(200, allow, out);
+  EXPECT_EQ(std::string(out.data(), written),
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\nAllow: GET, "
+            "OPTIONS\r\n\r\n");
+  EXPECT_EQ(write_empty_response(200, allow, std::span<char>(out.data(), written - 1)), 0u);
+}
+
+TEST(WriteTraceResponse, ReflectsTheRequestLessItsCredentials) {
+  const std::string text =
+      "TRACE /t HTTP/1.1\r\nHost: a\r\nCookie: c=1\r\nX-A:b\r\nauthorization: x\r\n"
+      "Proxy-Authorization: y\r\nMax-Forwards: 0\r\n\r\n";
+  RequestHead request;
+  RequestHeadParser parser;
+  ASSERT_EQ(parser.parse(text, request).status, ParseResult::complete);
+  std::string out(request.head_bytes + kTraceResponseSlackBytes, '\0');
+  const size_t written = write_trace_response(request, out);
+  const std::string body = "TRACE /t HTTP/1.1\r\nHost: a\r\nX-A: b\r\nMax-Forwards: 0\r\n\r\n";
+  EXPECT_EQ(out.substr(0, written),
+            "HTTP/1.1 200 OK\r\nContent-Type: message/http\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+}
+
+TEST(WriteTraceResponse, FitsTheBoundWithTheMostFieldsAndNoSpaces) {
+  std::string text = "TRACE / HTTP/1.1\r\nHost:a\r\n";
+  for (uint32_t i = 1; i < kMaxHeaders; ++i) {
+    text += "X:y\r\n";
+  }
+  text += "\r\n";
+  RequestHead request;
+  RequestHeadParser parser;
+  ASSERT_EQ(parser.parse(text, request).status, ParseResult::complete);
+  std::string out(request.head_bytes + kTraceResponseSlackBytes, '\0');
+  EXPECT_GT(write_trace_response(request, out), 0u);
 }
 
 TEST(ReasonPhrase, KnowsTheCodesBallastSends) {

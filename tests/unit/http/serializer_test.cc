@@ -54,7 +54,8 @@ std::string upstream_request(const RequestHead& head) {
 std::string client_response(const ResponseHead& head, bool keep_alive,
                             std::span<const Header> extra = {}) {
   std::array<char, 4096> out;
-  const size_t written = write_client_response(head, keep_alive, extra, out);
+  const size_t written = write_client_response(
+      head, keep_alive ? ClientDelivery::keep_alive : ClientDelivery::close, extra, out);
   EXPECT_GT(written, 0u);
   return std::string(out.data(), written);
 }
@@ -219,6 +220,17 @@ TEST(WriteClientResponse, ForwardsFieldsReframesAndAddsExtraFields) {
             "Connection: close\r\n\r\n");
 }
 
+// RFC 9112 §6.1: an HTTP/1.0 client cannot parse chunked; its body goes de-chunked, and the
+// close is all that can delimit it.
+TEST(WriteClientResponse, DechunkedLeavesTransferEncodingOutAndCloses) {
+  const ResponseHead head =
+      parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n");
+  std::array<char, 512> out;
+  const size_t written = write_client_response(head, ClientDelivery::dechunked, {}, out);
+  EXPECT_EQ(std::string(out.data(), written),
+            "HTTP/1.1 200 OK\r\nX-A: 1\r\nConnection: close\r\n\r\n");
+}
+
 TEST(WriteClientResponse, FramesEachKindOfResponse) {
   const struct {
     std::string_view upstream;
@@ -257,8 +269,9 @@ TEST(WriteClientResponse, ReturnsZeroWhenTheOutputIsTooSmall) {
   const ResponseHead head = parse_response("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n");
   const std::string full = client_response(head, true);
   std::vector<char> out(full.size());
-  EXPECT_EQ(write_client_response(head, true, {}, out), full.size());
-  EXPECT_EQ(write_client_response(head, true, {}, std::span<char>(out.data(), full.size() - 1)),
+  EXPECT_EQ(write_client_response(head, ClientDelivery::keep_alive, {}, out), full.size());
+  EXPECT_EQ(write_client_response(head, ClientDelivery::keep_alive, {},
+                                  std::span<char>(out.data(), full.size() - 1)),
             0u);
 }
 

@@ -59,7 +59,7 @@ class JsonChecker {
  public:
   explicit JsonChecker(std::string_view text) : text_(text) {}
 
-  // The object's members (strings decoded, numbers as written); nullopt when `text` is not
+  // The object's members (strings decoded, numbers and true as written); nullopt when `text` is not
   // exactly one JSON object followed by '\n'.
   std::optional<std::map<std::string, std::string>> object() {
     std::map<std::string, std::string> members;
@@ -96,6 +96,11 @@ class JsonChecker {
   bool value_of(std::string& value) {
     if (at_ < text_.size() && text_[at_] == '"') {
       return string(value);
+    }
+    if (text_.substr(at_).starts_with("true")) {
+      at_ += 4;
+      value = "true";
+      return true;
     }
     const size_t start = at_;
     eat('-');
@@ -308,6 +313,14 @@ TEST(AccessLineTest, CarriesEveryFieldTheIssueNames) {
   EXPECT_EQ(members.at("type"), "access");
 }
 
+TEST(AccessLineTest, ACutShortRequestBodyIsSaidOnlyWhenItHappened) {
+  AccessRecord record = sample_record();
+  EXPECT_FALSE(parse(format(record)).contains("request_body_cut_short"));
+  record.request_body_cut_short = true;
+  EXPECT_EQ(parse(format(record)).at("request_body_cut_short"), "true");
+  EXPECT_TRUE(format(record, LogFormat::text).ends_with(" request_body_cut_short=true\n"));
+}
+
 TEST(AccessLineTest, FormatsTimestampsAcrossTheCalendar) {
   struct Case {
     uint64_t unix_ns;
@@ -501,11 +514,14 @@ TEST(AccessLineTest, EveryFieldAtItsBoundStillFitsTheLine) {
   record.trace_id = trace_id;
   record.bytes_received = record.bytes_sent = record.duration_ns = UINT64_MAX;
   record.attempts = UINT32_MAX;
+  record.tls_version = record.tls_cipher = record.sni = huge;
+  record.request_body_cut_short = true;
   for (const LogFormat format_kind : {LogFormat::json, LogFormat::text}) {
     const std::string line = format(record, format_kind);
     EXPECT_LE(line.size(), kMaxAccessLine);
-    // The last field is whole: no bound but its own cut anything.
+    // The last fields are whole: no bound but their own cut anything.
     EXPECT_NE(line.find(std::string(64, 'f')), std::string::npos);
+    EXPECT_NE(line.find("request_body_cut_short"), std::string::npos);
     if (format_kind == LogFormat::json) {
       parse(line);
     }
