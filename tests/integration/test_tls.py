@@ -110,6 +110,32 @@ def test_alpn_offers_http11_and_tls_below_12_is_refused(ballast, backends, pki):
                                   kind="protocol_version") == 1, 5, "the refusal counted")
 
 
+def test_renegotiation_is_refused(ballast, backends, pki, tmp_path):
+    """A TLS 1.2 client asking to renegotiate (s_client's R command) gets a no_renegotiation
+    alert (SSL_OP_NO_RENEGOTIATION: client-initiated renegotiation is a CPU-exhaustion lever)."""
+    backend = backends.start("app")
+    proxy, _ = start_tls(ballast, backend, {"certificates": [pair(pki.leaf("a", ["a.test"]))]})
+    output = tmp_path / "s_client.out"
+    with output.open("wb") as out:
+        client = subprocess.Popen(
+            ["openssl", "s_client", "-connect", f"{HOST}:{proxy.port}", "-tls1_2",
+             "-servername", "a.test"],
+            stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: b"Extended master secret" in output.read_bytes(), 10,
+                       "the handshake")
+            client.stdin.write(b"R\n")  # s_client's command: renegotiate
+            client.stdin.flush()
+            client.wait(timeout=10)  # the alert ends the connection; stdin stays open
+        finally:
+            client.kill()
+            client.stdin.close()
+    text = output.read_text(errors="replace")
+    assert "RENEGOTIATING" in text and "no renegotiation" in text, text[-800:]
+    with TlsConnection(proxy.port, pki.ca, "a.test") as connection:
+        assert connection.get().status == 200  # and the listener serves on
+
+
 def test_a_ticket_resumes_in_another_worker_and_after_a_reload(ballast, backends, pki, tmp_path):
     backend = backends.start("app")
     proxy, config = start_tls(
