@@ -32,11 +32,11 @@ test-asan: deps
 	cmake --build $(ASAN_DIR)
 	ctest --test-dir $(ASAN_DIR) --output-on-failure
 
-# The HTTP parser under libFuzzer (clang), briefly, from the seed corpus.
+# The HTTP parsers and the TLS ClientHello reader under libFuzzer (clang), briefly, side by side.
 test-fuzz: deps
 	cmake -S fuzz -B $(FUZZ_DIR) -G Ninja -DCMAKE_CXX_COMPILER=clang++
 	cmake --build $(FUZZ_DIR)
-	ctest --test-dir $(FUZZ_DIR) --output-on-failure
+	ctest --test-dir $(FUZZ_DIR) --output-on-failure -j2
 
 bench: build
 	$(RELEASE_DIR)/ballast-bench

@@ -218,10 +218,14 @@ struct ClusterConfig {
   uint32_t panic_threshold = 0;  // percent; 0 = off
 };
 
+// Written with designated initializers ({.host = ..., .cluster = ...}): what is left out is empty.
 struct RouteConfig {
-  std::string host;         // empty = any host; exact match, case-insensitive, port ignored
-  std::string path_prefix;  // empty = any path
-  std::string cluster;
+  std::string host{};         // empty = any host; exact match, case-insensitive, port ignored
+  std::string path_prefix{};  // empty = any path
+  // tcp listeners: the TLS ClientHello's server name, lowercase: exact, or "*.rest" for one
+  // label more; empty = any connection, with or without a name.
+  std::string sni{};
+  std::string cluster{};
 };
 
 struct TlsCertificateConfig {

@@ -22,7 +22,7 @@ uint32_t read_connection_limit(const std::optional<Node>& node) {
   return node ? node->as_uint<uint32_t>(0, kMaxClientConnections) : 0;
 }
 
-constexpr std::array<std::string_view, 3> kRouteKeys = {"host", "path_prefix", "cluster"};
+constexpr std::array<std::string_view, 4> kRouteKeys = {"host", "path_prefix", "sni", "cluster"};
 
 constexpr std::array<Named<ListenerMode>, 2> kModes = {{
     {"http", ListenerMode::http},
@@ -103,7 +103,22 @@ ListenerMode read_mode(const std::optional<Node>& node) {
   return node ? node->as_enum(kModes) : ListenerMode::http;
 }
 
-std::vector<RouteConfig> read_routes(const Node& list, const ClustersByName& clusters) {
+// An SNI pattern: a host name, or "*." and one, matching one more label (as certificates do).
+std::string read_sni_pattern(const Node& node) {
+  const std::string pattern = node.as_string();
+  const std::string_view name =
+      pattern.starts_with("*.") ? std::string_view(pattern).substr(2) : pattern;
+  if (!is_host(name) || name.find(':') != std::string_view::npos || name.starts_with('[')) {
+    node.fail("expected a server name such as api.example.com or *.example.com, got " +
+              node.describe());
+  }
+  return lowercase(pattern);
+}
+
+// An http listener's routes match host and path; a tcp listener's match the TLS ClientHello's
+// server name (sni), without terminating TLS.
+std::vector<RouteConfig> read_routes(const Node& list, const ClustersByName& clusters,
+                                     ListenerMode mode) {
   const std::vector<Node> items = list.as_list();
   if (items.empty()) {
     list.fail("list at least one route");
@@ -118,6 +133,18 @@ std::vector<RouteConfig> read_routes(const Node& list, const ClustersByName& clu
     }
     const MapView fields = item.as_map(kRouteKeys);
     RouteConfig route;
+    const bool tcp = mode == ListenerMode::tcp;
+    for (const std::string_view key : {"host", "path_prefix"}) {
+      if (const std::optional<Node> http_only = fields.find(key); http_only && tcp) {
+        http_only->fail("a tcp listener sees no requests: route on sni (the TLS server name)");
+      }
+    }
+    if (const std::optional<Node> sni = fields.find("sni")) {
+      if (!tcp) {
+        sni->fail("sni routes are for tcp listeners (TLS passed through); route on host here");
+      }
+      route.sni = read_sni_pattern(*sni);
+    }
     if (const std::optional<Node> host = fields.find("host")) {
       route.host = host->as_string();
       if (!is_host(route.host)) {
@@ -132,12 +159,17 @@ std::vector<RouteConfig> read_routes(const Node& list, const ClustersByName& clu
                      prefix->describe());
       }
     }
-    route.cluster =
-        find_cluster(fields.require("cluster", "the cluster this route sends to"), clusters).name;
-    if (!seen.insert(route.host + " " + route.path_prefix).second) {
-      item.fail("can never match: an earlier route has the same host and path_prefix");
+    const Node target = fields.require("cluster", "the cluster this route sends to");
+    const ClusterConfig& cluster = find_cluster(target, clusters);
+    if (tcp) {
+      check_tcp_cluster(target, cluster);
     }
-    if (route.host.empty() && route.path_prefix.empty()) {
+    route.cluster = cluster.name;
+    if (!seen.insert(route.host + " " + route.path_prefix + " " + route.sni).second) {
+      item.fail("can never match: an earlier route has the same " +
+                std::string(tcp ? "sni" : "host and path_prefix"));
+    }
+    if (route.host.empty() && route.path_prefix.empty() && route.sni.empty()) {
       catch_all = item.path();
     }
     routes.push_back(std::move(route));
@@ -180,14 +212,17 @@ std::vector<ListenerConfig> read_listeners(const Node& list,
     read_allow_trace(fields.find("allow_trace"), listener);
     const std::optional<Node> routes = fields.find("routes");
     const std::optional<Node> cluster = fields.find("cluster");
-    if (listener.mode == ListenerMode::tcp) {
-      if (routes) {
-        routes->fail("a tcp listener sends every connection to one cluster: write cluster: NAME");
+    if (listener.mode == ListenerMode::tcp && routes) {
+      if (cluster) {
+        cluster->fail("write either cluster: (every connection) or routes: (by sni), not both");
       }
-      const Node target = fields.require("cluster", "the cluster every connection goes to");
+      listener.routes = read_routes(*routes, by_name, listener.mode);
+    } else if (listener.mode == ListenerMode::tcp) {
+      const Node target =
+          fields.require("cluster", "the cluster every connection goes to (or routes: by sni)");
       const ClusterConfig& chosen = find_cluster(target, by_name);
       check_tcp_cluster(target, chosen);
-      listener.routes.push_back(RouteConfig{"", "", chosen.name});
+      listener.routes.push_back(RouteConfig{.cluster = chosen.name});
     } else {
       if (cluster) {
         cluster->fail(
@@ -196,7 +231,7 @@ std::vector<ListenerConfig> read_listeners(const Node& list,
       }
       listener.routes = read_routes(
           fields.require("routes", "a list of {host, path_prefix, cluster}, first match wins"),
-          by_name);
+          by_name, listener.mode);
     }
     listeners.push_back(std::move(listener));
   }
@@ -221,7 +256,7 @@ ListenerConfig read_default_listener(const MapView& block, const ClusterConfig& 
   if (listener.mode == ListenerMode::tcp) {
     check_tcp_cluster(*mode, cluster);
   }
-  listener.routes.push_back(RouteConfig{"", "", cluster.name});
+  listener.routes.push_back(RouteConfig{.cluster = cluster.name});
   return listener;
 }
 

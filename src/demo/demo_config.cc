@@ -28,7 +28,7 @@ std::shared_ptr<const config::Config> demo_config(const config::Endpoint& listen
   config::ListenerConfig listener;
   listener.name = "demo";
   listener.listen = listen;
-  listener.routes.push_back({"", "", "demo"});
+  listener.routes.push_back(config::RouteConfig{.cluster = "demo"});
   config->listeners.push_back(listener);
   return config;
 }

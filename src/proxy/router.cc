@@ -22,6 +22,14 @@ bool same_host(std::string_view a, std::string_view b) noexcept {
          });
 }
 
+bool sni_matches(std::string_view pattern, std::string_view name) noexcept {
+  if (!pattern.starts_with("*.")) {
+    return pattern == name;
+  }
+  const size_t dot = name.find('.');
+  return dot != 0 && dot != std::string_view::npos && name.substr(dot) == pattern.substr(1);
+}
+
 }  // namespace
 
 const config::RouteConfig* find_route(const config::ListenerConfig& listener, std::string_view host,
@@ -35,6 +43,16 @@ const config::RouteConfig* find_route(const config::ListenerConfig& listener, st
       continue;
     }
     return &route;
+  }
+  return nullptr;
+}
+
+const config::RouteConfig* find_sni_route(const config::ListenerConfig& listener,
+                                          std::string_view server_name) noexcept {
+  for (const config::RouteConfig& route : listener.routes) {
+    if (route.sni.empty() || sni_matches(route.sni, server_name)) {
+      return &route;
+    }
   }
   return nullptr;
 }

@@ -9,21 +9,30 @@
 // protocols that half-close (a request, then shutdown(SHUT_WR), then the reply) work.
 // Back-pressure: a full buffer stops reading its source until the destination drains it.
 // A connect failure moves on to another server while `retry.attempts` allows.
+//
+// A listener with sni routes chooses the cluster per connection by the TLS server name, without
+// terminating TLS: the client's first bytes are read (into the buffer that will carry them on)
+// until its ClientHello is whole (tls/client_hello.h), within timeouts.client_header; a
+// connection that is not TLS, or whose name no route takes, is closed.
 
 #include <cstdint>
 
 #include "balance/policy.h"
+#include "config/config.h"
 #include "core/byte_buffer.h"
 #include "core/event_loop.h"
 #include "core/socket.h"
 #include "core/timer_wheel.h"
 #include "proxy/session.h"
+#include "tls/client_hello.h"
 
 namespace ballast::proxy {
 
 class TcpSession final : public Session, public core::Resumable, public core::Timer::Handler {
  public:
-  TcpSession(SessionHost& host, WorkerGeneration& generation, WorkerCluster& cluster,
+  // `cluster` is null when the listener routes by sni.
+  TcpSession(SessionHost& host, WorkerGeneration& generation,
+             const config::ListenerConfig& listener, WorkerCluster* cluster,
              core::FileDescriptor client, const core::SocketAddress& peer);
 
   bool start() noexcept;
@@ -59,13 +68,16 @@ class TcpSession final : public Session, public core::Resumable, public core::Ti
   };
 
   void on_endpoint_io(bool is_client, uint32_t events) noexcept;
+  void read_client_hello() noexcept;
+  void refuse(std::string_view why) noexcept;
   void connect_next() noexcept;
   void drive() noexcept;
   bool pump(Direction& direction, int from_fd, int to_fd) noexcept;
   void close() noexcept;
   void end_attempt(AttemptEnd end) noexcept;
 
-  WorkerCluster& cluster_;
+  const config::ListenerConfig& listener_;
+  WorkerCluster* cluster_;  // null until the ClientHello chose it, on a listener with sni routes
   core::FileDescriptor client_;
   core::FileDescriptor upstream_;
   core::IpText client_ip_;
@@ -73,7 +85,7 @@ class TcpSession final : public Session, public core::Resumable, public core::Ti
   Endpoint upstream_endpoint_{*this, false};
   Direction to_upstream_;
   Direction to_client_;
-  core::Timer timer_{*this};  // connect timeout, then idle timeout
+  core::Timer timer_{*this};  // the ClientHello's deadline, the connect timeout, the idle one
   Attempt attempt_;
   balance::ExcludedServers excluded_;
   uint32_t attempts_made_ = 0;

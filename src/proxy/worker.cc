@@ -217,9 +217,13 @@ void Worker::start_session(Listener& listener, core::FileDescriptor client,
   WorkerGeneration& generation = *generations_.back();
   const config::ListenerConfig& config = *listener.config;
   if (config.mode == config::ListenerMode::tcp) {
-    const size_t cluster = generation.shared->cluster_index(config.routes.front().cluster);
-    auto* tcp =
-        new TcpSession(*this, generation, *generation.clusters[cluster], std::move(client), peer);
+    // One route without sni: every connection to its cluster; else the ClientHello decides.
+    const config::RouteConfig& first = config.routes.front();
+    WorkerCluster* cluster =
+        config.routes.size() == 1 && first.sni.empty()
+            ? generation.clusters[generation.shared->cluster_index(first.cluster)].get()
+            : nullptr;
+    auto* tcp = new TcpSession(*this, generation, config, cluster, std::move(client), peer);
     link_session(*tcp);
     tcp->ticket = ticket;
     if (!tcp->start()) {

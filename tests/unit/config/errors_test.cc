@@ -331,10 +331,25 @@ const std::vector<ErrorCase> kFullShapeCases = {
          "    circuit_breaker: {timeout: 9s}\n",
      "c.yaml:9:22: clusters.api.circuit_breaker: this cluster's breaker is also set at "
      "circuit_breaker.services.api (3:10); set it in one place"},
-    {"TcpListenerWithRoutes",
-     full_shape("  - {name: db, listen: \":5432\", mode: tcp, routes: [{cluster: api}]}\n"),
-     "c.yaml:2:52: listeners[0].routes: a tcp listener sends every connection to one cluster: "
-     "write cluster: NAME"},
+    {"TcpRouteOnHost",
+     full_shape(
+         "  - {name: db, listen: \":5432\", mode: tcp, routes: [{host: a, cluster: api}]}\n"),
+     "c.yaml:2:60: listeners[0].routes[0].host: a tcp listener sees no requests: route on sni "
+     "(the TLS server name)"},
+    {"TcpRoutesAndCluster",
+     full_shape(
+         "  - {name: db, listen: \":5432\", mode: tcp, cluster: api, routes: [{cluster: api}]}\n"),
+     "c.yaml:2:53: listeners[0].cluster: write either cluster: (every connection) or routes: (by "
+     "sni), not both"},
+    {"HttpRouteOnSni",
+     full_shape("  - {name: web, listen: \":80\", routes: [{sni: a.test, cluster: api}]}\n"),
+     "c.yaml:2:47: listeners[0].routes[0].sni: sni routes are for tcp listeners (TLS passed "
+     "through); route on host here"},
+    {"SniNotAName",
+     full_shape(
+         "  - {name: db, listen: \":5432\", mode: tcp, routes: [{sni: \"a b\", cluster: api}]}\n"),
+     "c.yaml:2:59: listeners[0].routes[0].sni: expected a server name such as api.example.com or "
+     "*.example.com, got the string \"a b\""},
     {"HttpListenerWithCluster", full_shape("  - {name: web, listen: \":80\", cluster: api}\n"),
      "c.yaml:2:41: listeners[0].cluster: an http listener routes with routes: [{cluster: NAME}]; "
      "cluster: is for mode: tcp"},

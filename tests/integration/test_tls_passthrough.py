@@ -1,0 +1,89 @@
+"""TLS passed through unterminated on a tcp listener, routed by the ClientHello's server name
+(nginx's ssl_preread, HAProxy's req.ssl_sni), to two real TLS servers (openssl s_server) each
+with its own certificate: the client sees the certificate of the server its name chose, and a
+request goes end to end through curl."""
+
+import subprocess
+
+import pytest
+
+from harness import HOST, Process, accepts_connections, free_port, wait_until
+from tls_pki import Pki, served_subject
+
+
+class TlsServer(Process):
+    """`openssl s_server -www` with one certificate: answers each request with a status page."""
+
+    def __init__(self, name, cert, key, log_dir):
+        self.port = free_port()
+        super().__init__(["openssl", "s_server", "-accept", f"{HOST}:{self.port}", "-cert",
+                          str(cert), "-key", str(key), "-www", "-quiet"], log_dir,
+                         f"s_server-{name}")
+        wait_until(lambda: accepts_connections(self.port), 10, f"s_server {name}")
+
+
+@pytest.fixture
+def tls_servers(tmp_path):
+    pki = Pki(tmp_path / "pki")
+    servers = {}
+    for name in ("a", "b"):
+        cert, key = pki.leaf(name, [f"{name}.test", f"*.{name}.test"])
+        servers[name] = TlsServer(name, cert, key, tmp_path)
+    yield pki, servers
+    for server in servers.values():
+        server.stop()
+
+
+def passthrough_config(servers, routes):
+    port = free_port()
+    return port, {
+        "workers": 2,
+        "listeners": [{"name": "tls-in", "listen": f"{HOST}:{port}", "mode": "tcp",
+                       "routes": routes}],
+        "clusters": {name: {"servers": [{"host": HOST, "port": server.port}]}
+                     for name, server in servers.items()},
+    }
+
+
+def test_each_server_name_reaches_its_own_tls_server(ballast, tls_servers):
+    pki, servers = tls_servers
+    port, config = passthrough_config(servers, [
+        {"sni": "a.test", "cluster": "a"},
+        {"sni": "*.b.test", "cluster": "b"},
+        {"sni": "b.test", "cluster": "b"},
+    ])
+    ballast.start(config, port)
+    assert "CN = a.test" in served_subject(port, "-servername", "a.test")
+    assert "CN = b.test" in served_subject(port, "-servername", "b.test")
+    assert "CN = b.test" in served_subject(port, "-servername", "api.b.test")
+    # End to end: curl verifies the server's certificate against the test CA, through ballast.
+    for name in ("a.test", "www.b.test"):
+        result = subprocess.run(
+            ["curl", "-sS", "--max-time", "10", "--cacert", str(pki.ca),
+             "--resolve", f"{name}:{port}:{HOST}", f"https://{name}:{port}/"],
+            capture_output=True, timeout=20)
+        assert result.returncode == 0, result.stderr
+        assert b"s_server" in result.stdout, result.stdout[:200]
+
+
+def test_a_name_no_route_takes_and_plain_bytes_are_closed(ballast, tls_servers):
+    _, servers = tls_servers
+    port, config = passthrough_config(servers, [{"sni": "a.test", "cluster": "a"}])
+    proxy = ballast.start(config, port)
+    assert served_subject(port, "-servername", "other.test") is None
+    assert served_subject(port, "-noservername") is None
+    result = subprocess.run(["curl", "-sS", "--max-time", "5", f"http://{HOST}:{port}/"],
+                            capture_output=True, timeout=10)
+    assert result.returncode != 0  # closed without an answer
+    wait_until(lambda: "no route for this server name" in proxy.output()
+               and "not TLS" in proxy.output(), 5, "the refusals logged")
+
+
+def test_a_route_without_sni_takes_the_rest(ballast, tls_servers):
+    _, servers = tls_servers
+    port, config = passthrough_config(servers, [{"sni": "a.test", "cluster": "a"},
+                                                {"cluster": "b"}])
+    ballast.start(config, port)
+    assert "CN = a.test" in served_subject(port, "-servername", "a.test")
+    assert "CN = b.test" in served_subject(port, "-servername", "unknown.test")
+    assert "CN = b.test" in served_subject(port, "-noservername")
