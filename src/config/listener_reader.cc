@@ -68,11 +68,7 @@ void check_tcp_cluster(const Node& at, const ClusterConfig& cluster) {
 void read_transport(const std::optional<Node>& tls, const std::optional<Node>& redirect,
                     const std::optional<Node>& https_port, ListenerConfig& listener) {
   if (tls) {
-    if (listener.mode == ListenerMode::tcp) {
-      // Refused rather than ignored: a tcp listener would pass the TLS bytes on unterminated.
-      tls->fail("TLS termination is for http listeners; a tcp listener does not take tls: yet");
-    }
-    listener.tls = read_listener_tls(*tls);
+    listener.tls = read_listener_tls(*tls, listener.mode);
   }
   if (redirect) {
     listener.redirect_to_https = redirect->as_bool();

@@ -79,7 +79,7 @@ std::string read_cipher_list(const Node& node) {
 
 }  // namespace
 
-TlsListenerConfig read_listener_tls(const Node& node) {
+TlsListenerConfig read_listener_tls(const Node& node, ListenerMode mode) {
   TlsListenerConfig tls;
   const MapView block = node.as_map(kTlsKeys);
   tls.enabled = true;
@@ -102,6 +102,8 @@ TlsListenerConfig read_listener_tls(const Node& node) {
   }
   if (const std::optional<Node> alpn = block.find("alpn")) {
     tls.alpn = read_alpn(*alpn);
+  } else if (mode == ListenerMode::tcp) {
+    tls.alpn.clear();
   }
   if (const std::optional<Node> timeout = block.find("handshake_timeout")) {
     tls.handshake_timeout_ms = timeout->as_positive_duration_ms();

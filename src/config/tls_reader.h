@@ -10,6 +10,7 @@
 
 namespace ballast::config {
 
-TlsListenerConfig read_listener_tls(const Node& node);
+// A tcp listener's ALPN is empty unless `alpn` is written: it carries any protocol.
+TlsListenerConfig read_listener_tls(const Node& node, ListenerMode mode);
 
 }  // namespace ballast::config

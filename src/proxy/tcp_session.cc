@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -19,16 +21,32 @@ constexpr int kMaxRoundsPerDrive = 16;
 
 TcpSession::TcpSession(SessionHost& host, WorkerGeneration& generation,
                        const config::ListenerConfig& listener, WorkerCluster* cluster,
-                       core::FileDescriptor client, const core::SocketAddress& peer)
+                       const tls::ServerContext* tls, core::FileDescriptor client,
+                       const core::SocketAddress& peer)
     : Session(host, generation),
       listener_(listener),
       cluster_(cluster),
+      tls_context_(tls),
       client_(std::move(client)),
       client_ip_(core::ip_text(peer)) {}
 
+TcpSession::~TcpSession() = default;
+
 bool TcpSession::start() noexcept {
+  if (tls_context_ != nullptr) {
+    tls_ = std::make_unique<tls::TlsStream>(tls_context_->new_connection(), client_.get());
+    if (!tls_->valid()) {
+      return false;
+    }
+  }
   if (!host_.loop().watch(client_.get(), client_endpoint_)) {
     return false;
+  }
+  if (tls_ != nullptr) {
+    timer_.arm(host_.loop().timers(),
+               host_.loop().now_ns() + tls_context_->handshake_timeout_ms() * core::kNsPerMs);
+    advance_handshake();
+    return true;
   }
   if (cluster_ == nullptr) {
     const uint64_t deadline_ms = generation_.shared->config->timeouts.client_header_ms;
@@ -73,22 +91,56 @@ void TcpSession::read_client_hello() noexcept {
       case tls::ClientHello::Status::complete:
         break;
     }
-    const config::RouteConfig* route = find_sni_route(listener_, hello.server_name());
-    const size_t index = route == nullptr ? generation_.clusters.size()
-                                          : generation_.shared->cluster_index(route->cluster);
-    if (index >= generation_.clusters.size()) {
-      observe::log_event(config::LogLevel::info, "no route for this server name",
-                         {{"listener", listener_.name},
-                          {"client", client_ip_.view()},
-                          {"sni", hello.server_name()}});
-      close();
+    route_by_name(hello.server_name());
+    return;
+  }
+}
+
+// The client's TLS handshake, on a listener that terminates it; once done, the connection is
+// routed (by the name agreed, with sni routes) and its server connected.
+void TcpSession::advance_handshake() noexcept {
+  switch (tls_->handshake()) {
+    case tls::TlsStream::Step::blocked:
+      return;  // the socket's next turn brings the next step
+    case tls::TlsStream::Step::failed:
+      tls_context_->stats().count_error(tls_->handshake_error());
+      refuse(tls::handshake_error_name(tls_->handshake_error()));
       return;
-    }
-    cluster_ = generation_.clusters[index].get();
+    case tls::TlsStream::Step::done:
+      break;
+  }
+  tls::TlsStats& stats = tls_context_->stats();
+  (tls_->resumed() ? stats.resumed_handshakes : stats.full_handshakes)
+      .fetch_add(1, std::memory_order_relaxed);
+  to_upstream_.source_readable = true;  // application data may have come with the last flight
+  if (cluster_ != nullptr) {
     timer_.cancel();
     connect_next();
     return;
   }
+  // Routes match lowercase names; a name is at most 255 bytes (RFC 6066).
+  std::array<char, tls::kMaxServerNameBytes> lowered;
+  const std::string_view name = tls_->server_name();
+  const size_t length = std::min(name.size(), lowered.size());
+  std::transform(name.begin(), name.begin() + static_cast<std::ptrdiff_t>(length), lowered.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; });
+  route_by_name({lowered.data(), length});
+}
+
+void TcpSession::route_by_name(std::string_view server_name) noexcept {
+  const config::RouteConfig* route = find_sni_route(listener_, server_name);
+  const size_t index = route == nullptr ? generation_.clusters.size()
+                                        : generation_.shared->cluster_index(route->cluster);
+  if (index >= generation_.clusters.size()) {
+    observe::log_event(
+        config::LogLevel::info, "no route for this server name",
+        {{"listener", listener_.name}, {"client", client_ip_.view()}, {"sni", server_name}});
+    close();
+    return;
+  }
+  cluster_ = generation_.clusters[index].get();
+  timer_.cancel();
+  connect_next();
 }
 
 void TcpSession::refuse(std::string_view why) noexcept {
@@ -139,6 +191,10 @@ void TcpSession::on_endpoint_io(bool is_client, uint32_t events) noexcept {
   if (closed_) {
     return;
   }
+  if (is_client && tls_ != nullptr && !tls_->established()) {
+    advance_handshake();
+    return;
+  }
   if (cluster_ == nullptr) {
     to_upstream_.source_readable |= (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
     read_client_hello();
@@ -175,6 +231,11 @@ void TcpSession::on_endpoint_io(bool is_client, uint32_t events) noexcept {
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
     write_side.sink_writable = true;
   }
+  // TLS: a read that had to write (or a write that had to read) waits on the other direction.
+  if (is_client && tls_ != nullptr) {
+    to_upstream_.source_readable |= (events & EPOLLOUT) != 0 && tls_->wants_writable_to_read();
+    to_client_.sink_writable |= (events & EPOLLIN) != 0 && tls_->wants_readable_to_write();
+  }
   drive();
 }
 
@@ -185,9 +246,9 @@ void TcpSession::drive() noexcept {
   timer_.arm(host_.loop().timers(),
              host_.loop().now_ns() + cluster_->config().timeouts.client_ms * core::kNsPerMs);
   for (int round = 0; round < kMaxRoundsPerDrive && !closed_; ++round) {
-    bool progress = pump(to_upstream_, client_.get(), upstream_.get());
+    bool progress = pump(to_upstream_, true);
     if (!closed_) {
-      progress |= pump(to_client_, upstream_.get(), client_.get());
+      progress |= pump(to_client_, false);
     }
     if (closed_) {
       return;
@@ -204,19 +265,46 @@ void TcpSession::drive() noexcept {
   host_.loop().resume_soon(*this);
 }
 
-bool TcpSession::pump(Direction& direction, int from_fd, int to_fd) noexcept {
+// One recv from a side, as recv: through TLS for a client on a listener with tls. `drained`:
+// the socket holds no more (a short read; TLS also counts what OpenSSL holds decrypted).
+ssize_t TcpSession::receive(bool from_client, std::span<char> space, bool& drained) noexcept {
+  if (from_client && tls_ != nullptr) {
+    return tls_->receive(space.data(), space.size(), drained);
+  }
+  const ssize_t received =
+      recv(from_client ? client_.get() : upstream_.get(), space.data(), space.size(), 0);
+  drained = received > 0 && static_cast<size_t>(received) < space.size();
+  return received;
+}
+
+ssize_t TcpSession::send_to(bool to_client, std::string_view bytes) noexcept {
+  if (to_client && tls_ != nullptr) {
+    return tls_->send(bytes.data(), bytes.size());
+  }
+  return send(to_client ? client_.get() : upstream_.get(), bytes.data(), bytes.size(),
+              MSG_NOSIGNAL);
+}
+
+void TcpSession::shut_write(bool to_client) noexcept {
+  if (to_client && tls_ != nullptr) {
+    tls_->close_notify();
+  }
+  shutdown(to_client ? client_.get() : upstream_.get(), SHUT_WR);
+}
+
+bool TcpSession::pump(Direction& direction, bool from_client) noexcept {
   bool progress = false;
   core::ByteBuffer& buffer = direction.buffer;
   if (direction.source_readable && !direction.source_eof) {
     buffer.compact();
     const std::span<char> space = buffer.writable();
     if (!space.empty()) {
-      const ssize_t received = recv(from_fd, space.data(), space.size(), 0);
+      bool drained = false;
+      const ssize_t received = receive(from_client, space, drained);
       if (received > 0) {
         buffer.commit(static_cast<size_t>(received));
-        // Short of the space: drained, and edge-triggered epoll reports the next arrival.
-        direction.source_readable =
-            static_cast<size_t>(received) == space.size() || direction.source_hung_up;
+        // Drained: edge-triggered epoll reports the next arrival.
+        direction.source_readable = !drained || direction.source_hung_up;
         progress = true;
       } else if (received == 0) {
         direction.source_eof = true;
@@ -231,9 +319,11 @@ bool TcpSession::pump(Direction& direction, int from_fd, int to_fd) noexcept {
   }
   if (direction.sink_writable && !buffer.empty()) {
     const std::string_view pending = buffer.readable();
-    const ssize_t sent = send(to_fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+    const ssize_t sent = send_to(!from_client, pending);
     if (sent > 0) {
-      direction.sink_writable = static_cast<size_t>(sent) == pending.size();
+      // Short: the socket's buffer is full (TLS takes a record at a time: only EAGAIN says so).
+      direction.sink_writable =
+          static_cast<size_t>(sent) == pending.size() || (!from_client && tls_ != nullptr);
       buffer.consume(static_cast<size_t>(sent));
       progress = true;
     } else if (sent < 0 && errno == EAGAIN) {
@@ -244,7 +334,7 @@ bool TcpSession::pump(Direction& direction, int from_fd, int to_fd) noexcept {
     }
   }
   if (direction.source_eof && buffer.empty() && !direction.shut_down) {
-    shutdown(to_fd, SHUT_WR);  // pass the half-close on
+    shut_write(!from_client);  // pass the half-close on
     direction.shut_down = true;
     progress = true;
   }
@@ -252,6 +342,11 @@ bool TcpSession::pump(Direction& direction, int from_fd, int to_fd) noexcept {
 }
 
 void TcpSession::on_timer(core::Timer& /*timer*/) noexcept {
+  if (tls_ != nullptr && !tls_->established()) {
+    tls_context_->stats().count_error(tls::HandshakeError::timeout);
+    refuse("TLS handshake timed out");
+    return;
+  }
   if (cluster_ == nullptr) {
     refuse("no ClientHello in time");
     return;
@@ -278,6 +373,9 @@ void TcpSession::close() noexcept {
   host_.loop().cancel_resume(*this);
   timer_.cancel();
   end_attempt(AttemptEnd::cancelled);
+  if (tls_ != nullptr && tls_->established()) {
+    tls_->close_notify();  // a clean end; OpenSSL keeps the session for resumption
+  }
   client_.reset();  // closing the descriptor takes it out of the loop's epoll set
   host_.session_closed(*this);
 }

@@ -14,8 +14,13 @@
 // terminating TLS: the client's first bytes are read (into the buffer that will carry them on)
 // until its ClientHello is whole (tls/client_hello.h), within timeouts.client_header; a
 // connection that is not TLS, or whose name no route takes, is closed.
+//
+// A listener with `tls` terminates it instead (as nginx's stream ssl and HAProxy's bind ssl in
+// mode tcp): the handshake comes first, within tls.handshake_timeout, sni routes match the name
+// it agreed, and the client's side of the pump reads and writes through the TLS stream.
 
 #include <cstdint>
+#include <memory>
 
 #include "balance/policy.h"
 #include "config/config.h"
@@ -25,15 +30,19 @@
 #include "core/timer_wheel.h"
 #include "proxy/session.h"
 #include "tls/client_hello.h"
+#include "tls/server_context.h"
+#include "tls/tls_stream.h"
 
 namespace ballast::proxy {
 
 class TcpSession final : public Session, public core::Resumable, public core::Timer::Handler {
  public:
-  // `cluster` is null when the listener routes by sni.
+  // `cluster` is null when the listener routes by sni; `tls` null on a listener without tls.
   TcpSession(SessionHost& host, WorkerGeneration& generation,
              const config::ListenerConfig& listener, WorkerCluster* cluster,
-             core::FileDescriptor client, const core::SocketAddress& peer);
+             const tls::ServerContext* tls, core::FileDescriptor client,
+             const core::SocketAddress& peer);
+  ~TcpSession() override;
 
   bool start() noexcept;
 
@@ -69,16 +78,23 @@ class TcpSession final : public Session, public core::Resumable, public core::Ti
 
   void on_endpoint_io(bool is_client, uint32_t events) noexcept;
   void read_client_hello() noexcept;
+  void advance_handshake() noexcept;
+  void route_by_name(std::string_view server_name) noexcept;
   void refuse(std::string_view why) noexcept;
   void connect_next() noexcept;
   void drive() noexcept;
-  bool pump(Direction& direction, int from_fd, int to_fd) noexcept;
+  bool pump(Direction& direction, bool from_client) noexcept;
+  ssize_t receive(bool from_client, std::span<char> space, bool& drained) noexcept;
+  ssize_t send_to(bool to_client, std::string_view bytes) noexcept;
+  void shut_write(bool to_client) noexcept;
   void close() noexcept;
   void end_attempt(AttemptEnd end) noexcept;
 
   const config::ListenerConfig& listener_;
   WorkerCluster* cluster_;  // null until the ClientHello chose it, on a listener with sni routes
+  const tls::ServerContext* tls_context_;
   core::FileDescriptor client_;
+  std::unique_ptr<tls::TlsStream> tls_;  // the client's TLS, on a listener with tls
   core::FileDescriptor upstream_;
   core::IpText client_ip_;
   Endpoint client_endpoint_{*this, true};

@@ -216,6 +216,9 @@ void Worker::start_session(Listener& listener, core::FileDescriptor client,
                            ConnectionGate::Ticket ticket) noexcept {
   WorkerGeneration& generation = *generations_.back();
   const config::ListenerConfig& config = *listener.config;
+  // The listener's place in its generation's list is its TLS context's.
+  const size_t index = static_cast<size_t>(&config - generation.shared->config->listeners.data());
+  const tls::ServerContext* tls = generation.shared->listener_tls[index].get();
   if (config.mode == config::ListenerMode::tcp) {
     // One route without sni: every connection to its cluster; else the ClientHello decides.
     const config::RouteConfig& first = config.routes.front();
@@ -223,18 +226,14 @@ void Worker::start_session(Listener& listener, core::FileDescriptor client,
         config.routes.size() == 1 && first.sni.empty()
             ? generation.clusters[generation.shared->cluster_index(first.cluster)].get()
             : nullptr;
-    auto* tcp = new TcpSession(*this, generation, config, cluster, std::move(client), peer);
+    auto* tcp = new TcpSession(*this, generation, config, cluster, tls, std::move(client), peer);
     link_session(*tcp);
     tcp->ticket = ticket;
     if (!tcp->start()) {
       tcp->close_now();
     }
   } else {
-    // The listener's place in its generation's list is its TLS context's.
-    const size_t index = static_cast<size_t>(&config - generation.shared->config->listeners.data());
-    auto* http =
-        new HttpSession(*this, generation, config, generation.shared->listener_tls[index].get(),
-                        std::move(client), peer);
+    auto* http = new HttpSession(*this, generation, config, tls, std::move(client), peer);
     link_session(*http);
     http->ticket = ticket;
     if (!http->start()) {

@@ -1,13 +1,19 @@
-"""TLS passed through unterminated on a tcp listener, routed by the ClientHello's server name
-(nginx's ssl_preread, HAProxy's req.ssl_sni), to two real TLS servers (openssl s_server) each
-with its own certificate: the client sees the certificate of the server its name chose, and a
-request goes end to end through curl."""
+"""TLS on tcp listeners.
 
+Passed through unterminated, routed by the ClientHello's server name (nginx's ssl_preread,
+HAProxy's req.ssl_sni), to two real TLS servers (openssl s_server) each with its own certificate:
+the client sees the certificate of the server its name chose, and a request goes end to end
+through curl. And terminated (nginx's stream ssl): a TLS client's bytes reach plain TCP echo
+servers, chosen by the name the handshake agreed."""
+
+import socket
+import ssl
 import subprocess
 
 import pytest
 
-from harness import HOST, Process, accepts_connections, free_port, wait_until
+from events import metric_values, parse_samples, scrape
+from harness import HOST, Process, accepts_connections, free_port, server_entry, wait_until
 from tls_pki import Pki, served_subject
 
 
@@ -87,3 +93,52 @@ def test_a_route_without_sni_takes_the_rest(ballast, tls_servers):
     assert "CN = a.test" in served_subject(port, "-servername", "a.test")
     assert "CN = b.test" in served_subject(port, "-servername", "unknown.test")
     assert "CN = b.test" in served_subject(port, "-noservername")
+
+
+def terminated_config(pki, backends, routes):
+    port = free_port()
+    cert, key = pki.leaf("edge", ["a.test", "b.test"])
+    return port, {
+        "workers": 1,
+        "listeners": [{"name": "tls-tcp", "listen": f"{HOST}:{port}", "mode": "tcp",
+                       "tls": {"certificates": [{"cert": str(cert), "key": str(key)}]},
+                       "routes": routes}],
+        "clusters": {backend.name: {"servers": [server_entry(backend)]} for backend in backends},
+    }
+
+
+def echo_through_tls(port, ca, server_name, payload):
+    """What an echo server behind ballast sends back for `payload` over TLS."""
+    context = ssl.create_default_context(cafile=str(ca))
+    with socket.create_connection((HOST, port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=server_name) as tls:
+            assert tls.selected_alpn_protocol() is None  # a tcp listener speaks no ALPN unasked
+            tls.sendall(payload)
+            received = b""
+            while len(received) < len(payload):
+                chunk = tls.recv(65536)
+                assert chunk, f"closed after {len(received)} bytes"
+                received += chunk
+    return received
+
+
+def test_tls_terminated_in_tcp_mode_reaches_plain_servers_by_the_agreed_name(ballast, backends,
+                                                                              tmp_path):
+    pki = Pki(tmp_path / "pki")
+    echo_a = backends.start("ea", args=["--echo"])
+    echo_b = backends.start("eb", args=["--echo"])
+    port, config = terminated_config(pki, [echo_a, echo_b], [{"sni": "a.test", "cluster": "ea"},
+                                                             {"cluster": "eb"}])
+    ballast.start(config, port)
+    payload = bytes(range(256)) * 400
+    assert echo_through_tls(port, pki.ca, "a.test", payload) == payload
+    assert echo_through_tls(port, pki.ca, "b.test", b"to b") == b"to b"
+    samples = parse_samples(scrape(config))
+    assert sum(metric_values(samples, "ballast_tls_handshakes_total", listener="tls-tcp")) == 2
+    # Plain bytes to the TLS port: a handshake error, counted; the echo server never sees them.
+    with socket.create_connection((HOST, port), timeout=10) as plain:
+        plain.sendall(b"GET / HTTP/1.1\r\n\r\n")
+        assert plain.recv(100) == b""
+    wait_until(lambda: metric_values(parse_samples(scrape(config)),
+                                     "ballast_tls_handshake_errors_total", listener="tls-tcp",
+                                     kind="not_tls") == [1.0], 5, "the error counted")

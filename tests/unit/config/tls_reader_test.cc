@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "config/loader.h"
 #include "config_error_of.h"
@@ -91,18 +92,28 @@ TEST(TlsReader, SaysWhatIsWrongAndWhere) {
             "tls:); redirect a plain one");
 }
 
-TEST(TlsReader, ATcpListenerRefusesTlsRatherThanPassingItOnUnterminated) {
-  EXPECT_EQ(error_of("listeners:\n"
-                     "  - name: db\n"
-                     "    listen: 127.0.0.1:5432\n"
-                     "    mode: tcp\n"
-                     "    cluster: app\n"
-                     "    tls: {certificates: [{cert: a, key: b}]}\n"
-                     "clusters:\n"
-                     "  app:\n"
-                     "    servers: [{host: 127.0.0.1, port: 9000}]\n"),
-            "c.yaml:6:10: listeners[0].tls: TLS termination is for http listeners; a tcp listener "
-            "does not take tls: yet");
+std::string tcp_listener_with(const std::string& tls) {
+  return "listeners:\n"
+         "  - name: db\n"
+         "    listen: 127.0.0.1:5432\n"
+         "    mode: tcp\n"
+         "    cluster: app\n"
+         "    tls: " +
+         tls +
+         "\n"
+         "clusters:\n"
+         "  app:\n"
+         "    servers: [{host: 127.0.0.1, port: 9000}]\n";
+}
+
+TEST(TlsReader, ATcpListenerTerminatesTlsAndSpeaksAlpnOnlyWhenTold) {
+  const Config plain =
+      parse_config(tcp_listener_with("{certificates: [{cert: a, key: b}]}"), "c.yaml");
+  EXPECT_TRUE(plain.listeners.front().tls.enabled);
+  EXPECT_TRUE(plain.listeners.front().tls.alpn.empty());
+  const Config told = parse_config(
+      tcp_listener_with("{certificates: [{cert: a, key: b}], alpn: [postgresql]}"), "c.yaml");
+  EXPECT_EQ(told.listeners.front().tls.alpn, std::vector<std::string>{"postgresql"});
 }
 
 TEST(ListenerReader, AllowTraceIsOffUnlessAskedForAndNotForTcp) {
