@@ -13,9 +13,11 @@ import json
 import socket
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
+from differential import Peer
 from events import metric_values, parse_samples, scrape
 from harness import HOST, PatternCheck, free_port, listen_port, wait_until
 
@@ -54,7 +56,8 @@ class ScriptedServer:
         connection.settimeout(IO_TIMEOUT_S)
         with connection:
             try:
-                self.script(Peer(connection, record))
+                # differential.Peer records what it reads through `.record(data)`.
+                self.script(Peer(connection, SimpleNamespace(record=record.extend)))
             except (OSError, EOFError):
                 pass  # the proxy closed or reset the connection: the script ends with it
 
@@ -66,37 +69,6 @@ class ScriptedServer:
         self.stopping = True
         self.thread.join()
         self.listener.close()
-
-
-class Peer:
-    """One accepted connection, from the server's side: reads are recorded."""
-
-    def __init__(self, connection, record):
-        self.connection = connection
-        self.record = record
-        self.buffer = b""
-
-    def _fill(self):
-        data = self.connection.recv(65536)
-        if not data:
-            raise EOFError
-        self.record.extend(data)
-        self.buffer += data
-
-    def read_head(self):
-        while b"\r\n\r\n" not in self.buffer:
-            self._fill()
-        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-        return head.decode("latin-1")
-
-    def read_exactly(self, count):
-        while len(self.buffer) < count:
-            self._fill()
-        data, self.buffer = self.buffer[:count], self.buffer[count:]
-        return data
-
-    def send(self, data):
-        self.connection.sendall(data)
 
 
 @pytest.fixture
