@@ -22,6 +22,11 @@ int check_config(const std::string& path) {
   try {
     const ballast::config::Config config = ballast::config::load_config_file(path);
     ballast::upstream::build_listener_tls(config, nullptr);  // every certificate loads
+    for (const ballast::config::ClusterConfig& cluster : config.clusters) {
+      if (cluster.upstream_tls.enabled) {
+        ballast::tls::ClientContext::build(cluster.upstream_tls);  // and every CA and client key
+      }
+    }
     for (const std::string& warning : config.warnings) {
       std::cerr << "warning: " << warning << '\n';
     }

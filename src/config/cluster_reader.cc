@@ -8,6 +8,7 @@
 #include "balance/policy.h"
 #include "config/health_reader.h"
 #include "config/scalars.h"
+#include "config/tls_reader.h"
 
 namespace ballast::config {
 namespace {
@@ -357,6 +358,9 @@ ClusterConfig read_cluster(std::string name, const MapView& map, const ClusterDe
   check_server_regions(region_nodes, cluster.regions);
   if (const std::optional<Node> panic = map.find("panic_threshold")) {
     cluster.panic_threshold = panic->as_percent(0);
+  }
+  if (const std::optional<Node> tls = map.find("upstream_tls")) {
+    cluster.upstream_tls = read_upstream_tls(*tls);
   }
   return cluster;
 }

@@ -21,10 +21,10 @@ struct ClusterDefaults {
   BreakerLayers breaker;    // from `circuit_breaker:`
 };
 
-inline constexpr std::array<std::string_view, 12> kClusterKeys = {
-    "algorithm",       "servers",         "hash_on",  "health_check",     "outlier_detection",
-    "circuit_breaker", "retry",           "timeouts", "session_affinity", "pool",
-    "regions",         "panic_threshold",
+inline constexpr std::array<std::string_view, 13> kClusterKeys = {
+    "algorithm",       "servers",         "hash_on",      "health_check",     "outlier_detection",
+    "circuit_breaker", "retry",           "timeouts",     "session_affinity", "pool",
+    "regions",         "panic_threshold", "upstream_tls",
 };
 
 inline constexpr std::array<std::string_view, 8> kTimeoutKeys = {

@@ -202,6 +202,31 @@ struct RegionsConfig {
   double min_healthy_fraction = 0.5;  // the primary serves while this share is eligible
 };
 
+struct TlsCertificateConfig {
+  FileRef cert;  // PEM: the certificate, then its chain
+  FileRef key;   // PEM private key (RSA or EC)
+};
+
+enum class TlsVersion : uint8_t { v1_2, v1_3 };
+enum class ClientCertificateMode : uint8_t { off, optional, required };
+
+// TLS from ballast to a cluster's servers (`upstream_tls:`); off unless the block is present.
+struct UpstreamTlsConfig {
+  bool enabled = false;
+  std::string where;  // the block's place, for errors found when its context is built
+  // SNI and the name the server's certificate must carry; empty = each server's host when it is
+  // a name (a server given by IP address gets no SNI, and its certificate must name the address).
+  std::string server_name;
+  bool verify = true;  // false: any certificate is accepted (a test bed, never production)
+  FileRef ca;          // the CAs the servers' certificates chain to; empty path: the system store
+  TlsCertificateConfig certificate;  // presented when a server asks; empty paths: none
+  TlsVersion min_version = TlsVersion::v1_2;
+  TlsVersion max_version = TlsVersion::v1_3;
+  std::string ciphers;        // TLS 1.2 list; empty = kDefaultTlsCiphers
+  std::string ciphersuites;   // TLS 1.3 suites; empty = OpenSSL's default three
+  bool session_reuse = true;  // resume each server's last session on a new connection
+};
+
 struct ClusterConfig {
   std::string name;
   balance::Algorithm algorithm = balance::Algorithm::round_robin;
@@ -216,6 +241,7 @@ struct ClusterConfig {
   SessionAffinityConfig session_affinity;
   std::optional<RegionsConfig> regions;
   uint32_t panic_threshold = 0;  // percent; 0 = off
+  UpstreamTlsConfig upstream_tls;
 };
 
 // Written with designated initializers ({.host = ..., .cluster = ...}): what is left out is empty.
@@ -227,14 +253,6 @@ struct RouteConfig {
   std::string sni{};
   std::string cluster{};
 };
-
-struct TlsCertificateConfig {
-  FileRef cert;  // PEM: the certificate, then its chain
-  FileRef key;   // PEM private key (RSA or EC)
-};
-
-enum class TlsVersion : uint8_t { v1_2, v1_3 };
-enum class ClientCertificateMode : uint8_t { off, optional, required };
 
 // A listener's `tls:` block: TLS termination (docs/config.md "TLS").
 struct TlsListenerConfig {

@@ -21,6 +21,11 @@ constexpr std::array<std::string_view, 14> kTlsKeys = {
 
 constexpr std::array<std::string_view, 2> kCertificateKeys = {"cert", "key"};
 
+constexpr std::array<std::string_view, 9> kUpstreamTlsKeys = {
+    "server_name", "verify",  "ca",           "certificate",   "min_version",
+    "max_version", "ciphers", "ciphersuites", "session_reuse",
+};
+
 // More than this is a generated file gone wrong: each pair is a context in memory.
 constexpr size_t kMaxCertificates = 1024;
 constexpr size_t kMaxAlpnProtocols = 8;
@@ -39,6 +44,12 @@ constexpr std::array<Named<ClientCertificateMode>, 3> kClientModes = {{
     {"required", ClientCertificateMode::required},
 }};
 
+TlsCertificateConfig read_certificate(const Node& node) {
+  const MapView fields = node.as_map(kCertificateKeys);
+  return {fields.require("cert", "the PEM certificate (and its chain)").as_file(),
+          fields.require("key", "the PEM private key").as_file()};
+}
+
 std::vector<TlsCertificateConfig> read_certificates(const Node& list) {
   const std::vector<Node> items = list.as_list();
   if (items.empty()) {
@@ -47,9 +58,7 @@ std::vector<TlsCertificateConfig> read_certificates(const Node& list) {
   list.check_count(items.size(), kMaxCertificates, "certificates");
   std::vector<TlsCertificateConfig> certificates;
   for (const Node& item : items) {
-    const MapView fields = item.as_map(kCertificateKeys);
-    certificates.push_back({fields.require("cert", "the PEM certificate (and its chain)").as_file(),
-                            fields.require("key", "the PEM private key").as_file()});
+    certificates.push_back(read_certificate(item));
   }
   return certificates;
 }
@@ -77,6 +86,26 @@ std::string read_cipher_list(const Node& node) {
   return list;
 }
 
+// min_version, max_version, ciphers and ciphersuites, which both blocks take.
+void read_protocol(const MapView& block, TlsVersion& min_version, TlsVersion& max_version,
+                   std::string& ciphers, std::string& ciphersuites) {
+  if (const std::optional<Node> min = block.find("min_version")) {
+    min_version = min->as_enum(kVersions);
+  }
+  if (const std::optional<Node> max = block.find("max_version")) {
+    max_version = max->as_enum(kVersions);
+  }
+  if (min_version > max_version) {
+    block.get("min_version").fail("min_version is above max_version");
+  }
+  if (const std::optional<Node> list = block.find("ciphers")) {
+    ciphers = read_cipher_list(*list);
+  }
+  if (const std::optional<Node> suites = block.find("ciphersuites")) {
+    ciphersuites = read_cipher_list(*suites);
+  }
+}
+
 }  // namespace
 
 TlsListenerConfig read_listener_tls(const Node& node, ListenerMode mode) {
@@ -85,21 +114,7 @@ TlsListenerConfig read_listener_tls(const Node& node, ListenerMode mode) {
   tls.enabled = true;
   tls.certificates = read_certificates(
       block.require("certificates", "a list of {cert, key}; the first is the default"));
-  if (const std::optional<Node> min = block.find("min_version")) {
-    tls.min_version = min->as_enum(kVersions);
-  }
-  if (const std::optional<Node> max = block.find("max_version")) {
-    tls.max_version = max->as_enum(kVersions);
-  }
-  if (tls.min_version > tls.max_version) {
-    block.get("min_version").fail("min_version is above max_version");
-  }
-  if (const std::optional<Node> ciphers = block.find("ciphers")) {
-    tls.ciphers = read_cipher_list(*ciphers);
-  }
-  if (const std::optional<Node> suites = block.find("ciphersuites")) {
-    tls.ciphersuites = read_cipher_list(*suites);
-  }
+  read_protocol(block, tls.min_version, tls.max_version, tls.ciphers, tls.ciphersuites);
   if (const std::optional<Node> alpn = block.find("alpn")) {
     tls.alpn = read_alpn(*alpn);
   } else if (mode == ListenerMode::tcp) {
@@ -131,6 +146,36 @@ TlsListenerConfig read_listener_tls(const Node& node, ListenerMode mode) {
   }
   if (tls.client_certificate != ClientCertificateMode::off && tls.client_ca.path.empty()) {
     block.require("client_ca", "the CA file client certificates are verified against");
+  }
+  return tls;
+}
+
+UpstreamTlsConfig read_upstream_tls(const Node& node) {
+  UpstreamTlsConfig tls;
+  const MapView block = node.as_map(kUpstreamTlsKeys);
+  tls.enabled = true;
+  tls.where = node.where();
+  if (const std::optional<Node> name = block.find("server_name")) {
+    tls.server_name = name->as_string();
+    if (!is_host(tls.server_name)) {
+      name->fail(name->describe() + " is not a host name or IP address");
+    }
+  }
+  if (const std::optional<Node> verify = block.find("verify")) {
+    tls.verify = verify->as_bool();
+  }
+  if (const std::optional<Node> ca = block.find("ca")) {
+    if (!tls.verify) {
+      ca->fail("verify is false, so no CA is used; remove one or the other");
+    }
+    tls.ca = ca->as_file();
+  }
+  if (const std::optional<Node> certificate = block.find("certificate")) {
+    tls.certificate = read_certificate(*certificate);
+  }
+  read_protocol(block, tls.min_version, tls.max_version, tls.ciphers, tls.ciphersuites);
+  if (const std::optional<Node> reuse = block.find("session_reuse")) {
+    tls.session_reuse = reuse->as_bool();
   }
   return tls;
 }

@@ -1,5 +1,6 @@
 #pragma once
-// Reads a listener's `tls:` block (docs/config.md "TLS"). Files are named, not opened: the
+// Reads a listener's `tls:` block and a cluster's `upstream_tls:` block (docs/config.md "TLS",
+// "upstream_tls"). Files are named, not opened: the
 // certificates are loaded when the TLS contexts are built (tls/server_context.h), which reports
 // a bad file at the place the configuration names it.
 //
@@ -12,5 +13,7 @@ namespace ballast::config {
 
 // A tcp listener's ALPN is empty unless `alpn` is written: it carries any protocol.
 TlsListenerConfig read_listener_tls(const Node& node, ListenerMode mode);
+
+UpstreamTlsConfig read_upstream_tls(const Node& node);
 
 }  // namespace ballast::config

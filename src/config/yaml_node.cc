@@ -145,9 +145,14 @@ FileRef Node::as_file() const {
   if (file.path.front() != '/' && slash != std::string::npos) {
     file.path = source.substr(0, slash + 1) + file.path;
   }
-  file.where = located(*document_, mark_, path_, "");
-  file.where.resize(file.where.size() - 2);  // the ": " before the (empty) problem
+  file.where = where();
   return file;
+}
+
+std::string Node::where() const {
+  std::string text = located(*document_, mark_, path_, "");
+  text.resize(text.size() - 2);  // the ": " before the (empty) problem
+  return text;
 }
 
 void Node::fail(const std::string& problem) const {

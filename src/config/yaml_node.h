@@ -74,6 +74,8 @@ class Node {
   const std::string& path() const noexcept { return path_; }
   // "LINE:COL", counted from 1, for messages that point at a second place.
   std::string position() const;
+  // "FILE:LINE:COL: path", for an error found after loading (a file that does not open).
+  std::string where() const;
   bool is_null() const { return yaml_.IsNull(); }
   // An unquoted scalar of decimal digits: what as_uint() reads when in range.
   bool is_integer() const;

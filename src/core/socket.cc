@@ -121,4 +121,13 @@ void set_no_delay(int fd) noexcept {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
+ssize_t send_gathered(int fd, std::string_view head, std::string_view body) noexcept {
+  iovec parts[2] = {{const_cast<char*>(head.data()), head.size()},
+                    {const_cast<char*>(body.data()), body.size()}};
+  msghdr message{};
+  message.msg_iov = head.empty() ? parts + 1 : parts;
+  message.msg_iovlen = head.empty() || body.empty() ? 1 : 2;
+  return sendmsg(fd, &message, MSG_NOSIGNAL);
+}
+
 }  // namespace ballast::core

@@ -71,4 +71,9 @@ FileDescriptor accept_from(int listen_fd, SocketAddress& peer) noexcept;
 
 void set_no_delay(int fd) noexcept;
 
+// Sends a head and the body bytes after it in one call (sendmsg gathers both buffers), so a
+// small message leaves as one segment and costs one syscall, with no copy. As send: bytes
+// taken, or -1 with errno (EAGAIN when the socket is full); never SIGPIPE.
+ssize_t send_gathered(int fd, std::string_view head, std::string_view body) noexcept;
+
 }  // namespace ballast::core

@@ -84,9 +84,18 @@ void HealthProbe::start(const core::SocketAddress& address, const config::Health
     fail_soon("connect failed", errno, {});
     return;
   }
+  if (tls_context_ != nullptr) {
+    tls_ = std::make_unique<tls::TlsStream>(tls_context_->new_connection(tls_host_, tls_session_),
+                                            fd_.get());
+    if (!tls_->valid()) {
+      close();
+      fail_soon("TLS", 0, "cannot make a TLS connection");
+      return;
+    }
+  }
   if (!loop_.watch(fd_.get(), *this)) {
     const int error = errno;
-    fd_.reset();
+    close();
     fail_soon("cannot watch the socket", error, {});
     return;
   }
@@ -124,12 +133,21 @@ void HealthProbe::fail_soon(std::string_view what, int error, std::string_view w
   timer_.arm(loop_.timers(), loop_.now_ns());
 }
 
+void HealthProbe::use_tls(const tls::ClientContext& context, std::string server_host) {
+  tls_context_ = &context;
+  tls_host_ = std::move(server_host);
+}
+
 void HealthProbe::cancel() noexcept {
   close();
 }
 
 void HealthProbe::close() noexcept {
   timer_.cancel();
+  if (tls_ != nullptr) {
+    tls_->close_notify();
+    tls_.reset();
+  }
   if (fd_.valid()) {
     loop_.unwatch(fd_.get());
     fd_.reset();
@@ -164,6 +182,9 @@ void HealthProbe::on_io(uint32_t events) noexcept {
   if (phase_ == Phase::connecting && finish_connect(events) != Step::next) {
     return;
   }
+  if (phase_ == Phase::handshaking && handshake() != Step::next) {
+    return;
+  }
   if (phase_ == Phase::sending && send_request() != Step::next) {
     return;
   }
@@ -185,6 +206,10 @@ HealthProbe::Step HealthProbe::finish_connect(uint32_t events) noexcept {
   if (!is_connected(fd_.get())) {
     return Step::wait;
   }
+  if (tls_ != nullptr) {
+    phase_ = Phase::handshaking;
+    return Step::next;
+  }
   if (type_ == config::HealthCheckType::tcp) {
     finish(true, "connected");
     return Step::ended;
@@ -193,10 +218,36 @@ HealthProbe::Step HealthProbe::finish_connect(uint32_t events) noexcept {
   return Step::next;
 }
 
+HealthProbe::Step HealthProbe::handshake() noexcept {
+  switch (tls_->handshake()) {
+    case tls::TlsStream::Step::blocked:
+      return Step::wait;
+    case tls::TlsStream::Step::failed:
+      finish(false, describe("TLS handshake failed", tls_->failure_detail()));
+      return Step::ended;
+    case tls::TlsStream::Step::done:
+      break;
+  }
+  if (type_ == config::HealthCheckType::tcp) {
+    finish(true, "TLS handshake done");
+    return Step::ended;
+  }
+  phase_ = Phase::sending;
+  return Step::next;
+}
+
+ssize_t HealthProbe::send_bytes(const char* data, size_t size) noexcept {
+  return tls_ != nullptr ? tls_->send(data, size) : send(fd_.get(), data, size, MSG_NOSIGNAL);
+}
+
+ssize_t HealthProbe::receive_bytes(char* data, size_t size) noexcept {
+  bool drained = false;
+  return tls_ != nullptr ? tls_->receive(data, size, drained) : recv(fd_.get(), data, size, 0);
+}
+
 HealthProbe::Step HealthProbe::send_request() noexcept {
   while (request_sent_ < request_bytes_) {
-    const ssize_t sent =
-        send(fd_.get(), request_ + request_sent_, request_bytes_ - request_sent_, MSG_NOSIGNAL);
+    const ssize_t sent = send_bytes(request_ + request_sent_, request_bytes_ - request_sent_);
     if (sent >= 0) {
       request_sent_ += static_cast<size_t>(sent);
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -214,7 +265,7 @@ void HealthProbe::read_response() noexcept {
   for (;;) {
     // The parser reports a head over kHeadBytes before the buffer can fill, so space remains.
     const ssize_t received =
-        recv(fd_.get(), response_ + response_bytes_, kHeadBytes - response_bytes_, 0);
+        receive_bytes(response_ + response_bytes_, kHeadBytes - response_bytes_);
     if (received > 0) {
       response_bytes_ += static_cast<size_t>(received);
       if (judge_head()) {

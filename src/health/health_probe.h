@@ -17,6 +17,11 @@
 // it may start() the next check or destroy the probe; the detail it gets is valid only until it
 // returns.
 //
+// TLS (use_tls(), for a cluster with upstream_tls): the connect is followed by a handshake,
+// verified as the cluster's requests are, and the request and response go through it; a tcp
+// check passes once the handshake is done ("TLS handshake done"); a failed one fails the check
+// ("TLS handshake failed: hostname mismatch"). The probe resumes its own last session.
+//
 // Results (detail in quotes):
 // - tcp passes once the connect completes ("connected"); the socket closes at once.
 // - http sends `GET <path> HTTP/1.1` with Host, User-Agent: ballast-health-check and
@@ -31,10 +36,13 @@
 //   buffer", "cannot watch the socket: <strerror>".
 //
 // Cost: per check one socket, a connect, one send (the request is small), a recv or two and a
-// close, plus getsockopt and getpeername when the connect completes; no allocation.
+// close, plus getsockopt and getpeername when the connect completes; no allocation (but
+// OpenSSL's, on TLS).
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <string_view>
 
 #include "config/config.h"
@@ -43,6 +51,8 @@
 #include "core/timer_wheel.h"
 #include "http/head.h"
 #include "http/response_parser.h"
+#include "tls/client_context.h"
+#include "tls/tls_stream.h"
 
 namespace ballast::health {
 
@@ -74,6 +84,10 @@ class HealthProbe final : public core::IoHandler, public core::Timer::Handler {
   void start(const core::SocketAddress& address, const config::HealthCheckConfig& config,
              std::string_view host_header) noexcept;
 
+  // Checks from now on speak TLS from `context` (which must outlive the probe) to a server
+  // whose configured host is `server_host`.
+  void use_tls(const tls::ClientContext& context, std::string server_host);
+
   // Ends the running check, if any: closes its socket and timer; no callback follows.
   void cancel() noexcept;
 
@@ -88,6 +102,7 @@ class HealthProbe final : public core::IoHandler, public core::Timer::Handler {
     idle,
     failing,  // failed within start(): the timer, armed at now, reports it
     connecting,
+    handshaking,
     sending,
     reading,
   };
@@ -97,7 +112,10 @@ class HealthProbe final : public core::IoHandler, public core::Timer::Handler {
                      std::string_view host_header) noexcept;
   void fail_soon(std::string_view what, int error, std::string_view why) noexcept;
   Step finish_connect(uint32_t events) noexcept;
+  Step handshake() noexcept;
   Step send_request() noexcept;
+  ssize_t send_bytes(const char* data, size_t size) noexcept;
+  ssize_t receive_bytes(char* data, size_t size) noexcept;
   void read_response() noexcept;
   bool judge_head() noexcept;  // true when the check ended
   std::string_view describe(std::string_view what, std::string_view why) noexcept;
@@ -108,6 +126,10 @@ class HealthProbe final : public core::IoHandler, public core::Timer::Handler {
   core::EventLoop& loop_;
   Handler& handler_;
   core::FileDescriptor fd_;
+  const tls::ClientContext* tls_context_ = nullptr;  // null: plain checks
+  std::string tls_host_;
+  tls::SessionSlot tls_session_;
+  std::unique_ptr<tls::TlsStream> tls_;  // the running check's, on TLS
   core::Timer timer_{*this};  // the check's timeout, or "now" to report a failure from start()
   Phase phase_ = Phase::idle;
   config::HealthCheckType type_ = config::HealthCheckType::http;

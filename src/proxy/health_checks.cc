@@ -32,6 +32,9 @@ ServerHealthCheck::ServerHealthCheck(core::EventLoop& loop, const upstream::Clus
       host_header_(cluster.servers[server]->name),
       probe_(loop, *this) {
   const upstream::ServerState& state = *cluster.servers[server];
+  if (cluster.upstream_tls != nullptr) {
+    probe_.use_tls(*cluster.upstream_tls, state.config.host);
+  }
   const bool unknown = state.checks->state() == health::HealthState::unknown;
   const uint64_t spread =
       unknown ? kFirstCheckSpreadNs : cluster.config->health_check.interval_ms * core::kNsPerMs;

@@ -26,12 +26,11 @@ constexpr int kMaxRoundsPerDrive = 32;
 // A request with a partly read head larger than the usual buffer may grow it to the limit.
 constexpr size_t kMaxHeadBufferBytes = 64 * 1024 + 1024;
 
-// One recv into the buffer's free space: bytes read, 0 on EOF, -1 with errno (ENOBUFS when the
-// buffer is full). `drained` is set when the read came up short of the space: the socket had
-// no more, and edge-triggered epoll reports the next arrival, so no second recv is needed to
-// hear EAGAIN (nginx saves the same call) — unless the peer has hung up, whose EOF raises no
-// further edge and must still be read.
 // The buffer's free space, compacted first when its end is reached; empty when it is full.
+// Reads fill it one recv at a time, and `drained` (set when a read came up short of the space)
+// says the socket had no more: edge-triggered epoll reports the next arrival, so no second recv
+// is needed to hear EAGAIN (nginx saves the same call) — unless the peer has hung up, whose EOF
+// raises no further edge and must still be read.
 std::span<char> free_space(core::ByteBuffer& buffer) noexcept {
   if (buffer.writable().empty()) {
     buffer.compact();
@@ -39,40 +38,10 @@ std::span<char> free_space(core::ByteBuffer& buffer) noexcept {
   return buffer.writable();
 }
 
-ssize_t receive_into(int fd, core::ByteBuffer& buffer, bool& drained) noexcept {
-  const std::span<char> space = free_space(buffer);
-  if (space.empty()) {
-    errno = ENOBUFS;
-    return -1;
-  }
-  const ssize_t received = recv(fd, space.data(), space.size(), 0);
-  if (received > 0) {
-    buffer.commit(static_cast<size_t>(received));
-    drained = static_cast<size_t>(received) < space.size();
-  }
-  return received;
-}
-
-// One TLS record's worth: a head and body bytes gathered here go out as one record and one
-// send, as send_gathered's do in clear. Per worker thread; the write it serves is synchronous.
-constexpr size_t kTlsGatherBytes = 16 * 1024;
-thread_local char tls_gather[kTlsGatherBytes];
-
 // What a plain request to a TLS port is told (nginx says the same), before the close.
 constexpr std::string_view kNotTlsAnswer =
     "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 42\r\n"
     "Connection: close\r\n\r\nThis port speaks HTTPS: use https:// here.\n";
-
-// Sends a head and the body bytes after it in one call (sendmsg gathers both buffers), so a
-// small response leaves as one segment and costs one syscall, with no copy.
-ssize_t send_gathered(int fd, std::string_view head, std::string_view body) noexcept {
-  iovec parts[2] = {{const_cast<char*>(head.data()), head.size()},
-                    {const_cast<char*>(body.data()), body.size()}};
-  msghdr message{};
-  message.msg_iov = head.empty() ? parts + 1 : parts;
-  message.msg_iovlen = head.empty() || body.empty() ? 1 : 2;
-  return sendmsg(fd, &message, MSG_NOSIGNAL);
-}
 
 bool is_trusted(const config::ForwardingConfig& forwarding, const core::SocketAddress& peer) {
   return std::any_of(
@@ -139,16 +108,8 @@ void HttpSession::on_upstream_io(uint32_t events) noexcept {
   if (closed_ || upstream_ == nullptr) {
     return;
   }
-  if (connecting_ && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
-    const int error = core::connect_error(upstream_->fd());
-    if (error != 0) {
-      fail_attempt(Failure::connect_failure, std::strerror(error));
-      drive();
-      return;
-    }
-    connecting_ = false;
-    exchange_.connected();
-    arm_upstream_timer(response_timeout_ms());
+  if (connecting_ && !finish_upstream_connect(events)) {
+    return;
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     upstream_readable_ = true;
@@ -157,7 +118,53 @@ void HttpSession::on_upstream_io(uint32_t events) noexcept {
   if (events & EPOLLOUT) {
     upstream_writable_ = true;
   }
+  if (const tls::TlsStream* tls = upstream_->tls()) {
+    upstream_readable_ |= (events & EPOLLOUT) != 0 && tls->wants_writable_to_read();
+    upstream_writable_ |= (events & EPOLLIN) != 0 && tls->wants_readable_to_write();
+  }
   drive();
+}
+
+// The TCP connect, then (upstream_tls) the TLS handshake; true once the connection is
+// established, which is when the attempt counts as connected. Either failing is a connect
+// failure, retried as one: nothing of the request has been sent. The connect timeout covers
+// both, as nginx's proxy_connect_timeout does.
+bool HttpSession::finish_upstream_connect(uint32_t events) noexcept {
+  if (!upstream_handshaking_) {
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) {
+      return false;
+    }
+    const int error = core::connect_error(upstream_->fd());
+    if (error != 0) {
+      fail_attempt(Failure::connect_failure, std::strerror(error));
+      drive();
+      return false;
+    }
+    upstream_handshaking_ = upstream_->tls() != nullptr;
+  }
+  if (upstream_handshaking_) {
+    switch (upstream_->tls()->handshake()) {
+      case tls::TlsStream::Step::blocked:
+        return false;
+      case tls::TlsStream::Step::failed:
+        return fail_upstream_handshake();
+      case tls::TlsStream::Step::done:
+        upstream_handshaking_ = false;
+        break;
+    }
+  }
+  connecting_ = false;
+  exchange_.connected();
+  arm_upstream_timer(response_timeout_ms());
+  return true;
+}
+
+bool HttpSession::fail_upstream_handshake() noexcept {
+  const std::string detail =
+      "TLS handshake failed: " + std::string(upstream_->tls()->failure_detail());
+  fail_attempt(Failure::connect_failure, detail);
+  drive();
+  return false;
 }
 
 // One step of the TLS handshake; true once it is done. Blocked, it waits for the direction
@@ -212,20 +219,8 @@ ssize_t HttpSession::receive_client(char* data, size_t size, bool& drained) noex
 }
 
 ssize_t HttpSession::send_client(std::string_view head, std::string_view body) noexcept {
-  if (tls_ == nullptr) {
-    return send_gathered(client_.get(), head, body);
-  }
-  if (head.empty() || body.empty()) {
-    const std::string_view only = head.empty() ? body : head;
-    return tls_->send(only.data(), only.size());
-  }
-  // Both: one record for both, as far as one holds (the bytes offered are the same on a retry,
-  // since head and body only grow until sent).
-  const size_t head_part = std::min(head.size(), kTlsGatherBytes);
-  const size_t body_part = std::min(body.size(), kTlsGatherBytes - head_part);
-  std::memcpy(tls_gather, head.data(), head_part);
-  std::memcpy(tls_gather + head_part, body.data(), body_part);
-  return tls_->send(tls_gather, head_part + body_part);
+  return tls_ == nullptr ? core::send_gathered(client_.get(), head, body)
+                         : tls_->send_gathered(head, body);
 }
 
 void HttpSession::shut_client_write() noexcept {
@@ -562,6 +557,7 @@ void HttpSession::start_attempt() noexcept {
 // set and the caller fails the attempt.
 HttpSession::Opened HttpSession::open_upstream(bool allow_pooled) noexcept {
   upstream_head_sent_ = 0;
+  upstream_handshaking_ = false;
   upstream_eof_ = false;
   upstream_hung_up_ = false;
   upstream_write_failed_ = false;
@@ -591,6 +587,12 @@ HttpSession::Opened HttpSession::open_upstream(bool allow_pooled) noexcept {
   const int raw_fd = fd.get();
   upstream_ = new upstream::UpstreamConnection(host_.loop(), std::move(fd), pool);
   upstream_->attach(*this);
+  if (const tls::ClientContext* tls = cluster().state().upstream_tls.get();
+      tls != nullptr &&
+      !upstream_->start_tls(*tls, cluster().server(exchange_.server()).config.host)) {
+    errno = ENOMEM;
+    return Opened::failed;
+  }
   if (!host_.loop().watch(raw_fd, *upstream_)) {
     return Opened::failed;
   }
@@ -644,10 +646,12 @@ bool HttpSession::write_upstream() noexcept {
   if (head.empty() && body.empty()) {
     return false;
   }
-  const ssize_t sent = send_gathered(upstream_->fd(), head, body);
+  const ssize_t sent = upstream_->send(head, body);
   if (sent > 0) {
     const size_t total = static_cast<size_t>(sent);
-    upstream_writable_ = total == head.size() + body.size();  // short: the buffer is full
+    // Short: the buffer is full (TLS takes at most a gathered record at a time: only its EAGAIN
+    // says full).
+    upstream_writable_ = upstream_->tls() != nullptr || total == head.size() + body.size();
     const size_t head_part = std::min(total, head.size());
     const size_t body_part = total - head_part;
     upstream_head_sent_ += head_part;
@@ -676,8 +680,11 @@ bool HttpSession::read_upstream() noexcept {
     return false;
   }
   bool drained = false;
-  const ssize_t received = receive_into(upstream_->fd(), upstream_->in(), drained);
+  const std::span<char> space = free_space(upstream_->in());
+  const ssize_t received = space.empty() ? (errno = ENOBUFS, -1)
+                                         : upstream_->receive(space.data(), space.size(), drained);
   if (received > 0) {
+    upstream_->in().commit(static_cast<size_t>(received));
     upstream_readable_ = !drained || upstream_hung_up_;
     response_bytes_seen_ = true;
     cluster().stats(exchange_.server()).bytes_received.add(static_cast<uint64_t>(received));
@@ -886,7 +893,7 @@ bool HttpSession::pump_tunnel() noexcept {
     return true;
   }
   if (client_eof_ && request_body_.ready_bytes() == 0 && !upstream_shut_) {
-    shutdown(upstream_->fd(), SHUT_WR);
+    upstream_->shut_write();
     upstream_shut_ = true;
     progress = true;
   }
@@ -1125,7 +1132,7 @@ bool HttpSession::linger() noexcept {
     const ssize_t received = receive_client(discard, sizeof(discard), drained);
     if (received > 0) {
       progress = true;
-      // A short read drained the socket (see receive_into): the next arrival raises an edge.
+      // A short read drained the socket (see free_space): the next arrival raises an edge.
       client_readable_ = !drained || client_hung_up_;
       continue;
     }
@@ -1293,7 +1300,8 @@ void HttpSession::on_timer(core::Timer& timer) noexcept {
     return;
   }
   if (connecting_) {
-    fail_attempt(Failure::connect_failure, "connect timed out");
+    fail_attempt(Failure::connect_failure,
+                 upstream_handshaking_ ? "TLS handshake timed out" : "connect timed out");
   } else if (!response_started_) {
     fail_attempt(Failure::timeout, "no response in time");
   } else {

@@ -118,6 +118,8 @@ class HttpSession final : public Session,
   void write_upstream_head() noexcept;
   void start_attempt() noexcept;
   Opened open_upstream(bool allow_pooled) noexcept;
+  bool finish_upstream_connect(uint32_t events) noexcept;
+  bool fail_upstream_handshake() noexcept;
   void retrace_upstream_head() noexcept;
   void fail_attempt(Failure failure, std::string_view detail) noexcept;
   bool retry_on_fresh_connection(Failure failure) noexcept;
@@ -203,7 +205,8 @@ class HttpSession final : public Session,
   upstream::UpstreamConnection* upstream_ = nullptr;
   core::Timer upstream_timer_{*this};
   size_t upstream_head_sent_ = 0;
-  bool connecting_ = false;
+  bool connecting_ = false;            // the connection to the server is not established yet
+  bool upstream_handshaking_ = false;  // connected over TCP; the TLS handshake runs
   bool upstream_readable_ = false;
   bool upstream_writable_ = false;
   bool upstream_eof_ = false;

@@ -162,8 +162,17 @@ void TcpSession::connect_next() noexcept {
     }
     ++attempts_made_;
     upstream_ = core::connect_to(cluster_->server(chosen).address);
-    if (upstream_.valid() && host_.loop().watch(upstream_.get(), upstream_endpoint_)) {
+    if (const tls::ClientContext* tls = cluster_->state().upstream_tls.get();
+        tls != nullptr && upstream_.valid()) {
+      upstream_tls_ =
+          std::make_unique<tls::TlsStream>(tls->new_connection(cluster_->server(chosen).config.host,
+                                                               cluster_->pool(chosen).session()),
+                                           upstream_.get());
+    }
+    const bool secured = upstream_tls_ == nullptr || upstream_tls_->valid();
+    if (upstream_.valid() && secured && host_.loop().watch(upstream_.get(), upstream_endpoint_)) {
       connecting_ = true;
+      upstream_handshaking_ = false;
       to_upstream_.sink_writable = false;
       to_client_.source_readable = false;
       timer_.arm(host_.loop().timers(),
@@ -184,6 +193,10 @@ void TcpSession::end_attempt(AttemptEnd end) noexcept {
     return;
   }
   cluster_->finish_attempt(attempt_, end, host_.loop().now_ns());
+  if (upstream_tls_ != nullptr) {
+    upstream_tls_->close_notify();  // when sound: a clean end keeps the session resumable
+    upstream_tls_.reset();
+  }
   upstream_.reset();  // closing the descriptor takes it out of the loop's epoll set
 }
 
@@ -200,27 +213,8 @@ void TcpSession::on_endpoint_io(bool is_client, uint32_t events) noexcept {
     read_client_hello();
     return;
   }
-  if (!is_client && connecting_) {
-    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
-      return;
-    }
-    const int error = core::connect_error(upstream_.get());
-    if (error != 0) {
-      log_server_failure(cluster_->server(attempt_.server),
-                         {"upstream connect failed", cluster_->config().name, "connect_failure",
-                          std::strerror(error)},
-                         host_.loop().now_ns());
-      excluded_.add(attempt_.server);
-      end_attempt(AttemptEnd::connect_failure);
-      connecting_ = false;
-      connect_next();
-      return;
-    }
-    connecting_ = false;
-    // Established: the verdict for the breaker, which must not wait for the connection's end.
-    cluster_->judge_attempt(attempt_, AttemptEnd::success, host_.loop().now_ns());
-    to_upstream_.sink_writable = true;
-    to_client_.source_readable = true;
+  if (!is_client && connecting_ && !finish_connect(events)) {
+    return;
   }
   Direction& read_side = is_client ? to_upstream_ : to_client_;
   Direction& write_side = is_client ? to_client_ : to_upstream_;
@@ -232,11 +226,56 @@ void TcpSession::on_endpoint_io(bool is_client, uint32_t events) noexcept {
     write_side.sink_writable = true;
   }
   // TLS: a read that had to write (or a write that had to read) waits on the other direction.
-  if (is_client && tls_ != nullptr) {
-    to_upstream_.source_readable |= (events & EPOLLOUT) != 0 && tls_->wants_writable_to_read();
-    to_client_.sink_writable |= (events & EPOLLIN) != 0 && tls_->wants_readable_to_write();
+  if (const tls::TlsStream* tls = tls_of(is_client)) {
+    read_side.source_readable |= (events & EPOLLOUT) != 0 && tls->wants_writable_to_read();
+    write_side.sink_writable |= (events & EPOLLIN) != 0 && tls->wants_readable_to_write();
   }
   drive();
+}
+
+// The TCP connect, then (upstream_tls) the TLS handshake; true once the connection to the server
+// is established, which is the breaker's verdict on the attempt (it must not wait for the
+// connection's end).
+bool TcpSession::finish_connect(uint32_t events) noexcept {
+  if (!upstream_handshaking_) {
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+      return false;
+    }
+    const int error = core::connect_error(upstream_.get());
+    if (error != 0) {
+      connect_failed("upstream connect failed", std::strerror(error));
+      return false;
+    }
+    upstream_handshaking_ = upstream_tls_ != nullptr;
+  }
+  if (upstream_handshaking_) {
+    switch (upstream_tls_->handshake()) {
+      case tls::TlsStream::Step::blocked:
+        return false;
+      case tls::TlsStream::Step::failed:
+        connect_failed("upstream TLS handshake failed", upstream_tls_->failure_detail());
+        return false;
+      case tls::TlsStream::Step::done:
+        upstream_handshaking_ = false;
+        break;
+    }
+  }
+  connecting_ = false;
+  cluster_->judge_attempt(attempt_, AttemptEnd::success, host_.loop().now_ns());
+  to_upstream_.sink_writable = true;
+  to_client_.source_readable = true;
+  return true;
+}
+
+// The attempt failed before the connection was established: the next server, if any is left.
+void TcpSession::connect_failed(std::string_view message, std::string_view detail) noexcept {
+  log_server_failure(cluster_->server(attempt_.server),
+                     {message, cluster_->config().name, "connect_failure", detail},
+                     host_.loop().now_ns());
+  excluded_.add(attempt_.server);
+  end_attempt(AttemptEnd::connect_failure);
+  connecting_ = false;
+  connect_next();  // closes the session when no attempt is left
 }
 
 void TcpSession::drive() noexcept {
@@ -265,11 +304,12 @@ void TcpSession::drive() noexcept {
   host_.loop().resume_soon(*this);
 }
 
-// One recv from a side, as recv: through TLS for a client on a listener with tls. `drained`:
+// One recv from a side, as recv: through TLS for a client on a listener with tls and a server
+// of a cluster with upstream_tls. `drained`:
 // the socket holds no more (a short read; TLS also counts what OpenSSL holds decrypted).
 ssize_t TcpSession::receive(bool from_client, std::span<char> space, bool& drained) noexcept {
-  if (from_client && tls_ != nullptr) {
-    return tls_->receive(space.data(), space.size(), drained);
+  if (tls::TlsStream* tls = tls_of(from_client)) {
+    return tls->receive(space.data(), space.size(), drained);
   }
   const ssize_t received =
       recv(from_client ? client_.get() : upstream_.get(), space.data(), space.size(), 0);
@@ -278,16 +318,16 @@ ssize_t TcpSession::receive(bool from_client, std::span<char> space, bool& drain
 }
 
 ssize_t TcpSession::send_to(bool to_client, std::string_view bytes) noexcept {
-  if (to_client && tls_ != nullptr) {
-    return tls_->send(bytes.data(), bytes.size());
+  if (tls::TlsStream* tls = tls_of(to_client)) {
+    return tls->send(bytes.data(), bytes.size());
   }
   return send(to_client ? client_.get() : upstream_.get(), bytes.data(), bytes.size(),
               MSG_NOSIGNAL);
 }
 
 void TcpSession::shut_write(bool to_client) noexcept {
-  if (to_client && tls_ != nullptr) {
-    tls_->close_notify();
+  if (tls::TlsStream* tls = tls_of(to_client)) {
+    tls->close_notify();
   }
   shutdown(to_client ? client_.get() : upstream_.get(), SHUT_WR);
 }
@@ -323,7 +363,7 @@ bool TcpSession::pump(Direction& direction, bool from_client) noexcept {
     if (sent > 0) {
       // Short: the socket's buffer is full (TLS takes a record at a time: only EAGAIN says so).
       direction.sink_writable =
-          static_cast<size_t>(sent) == pending.size() || (!from_client && tls_ != nullptr);
+          static_cast<size_t>(sent) == pending.size() || tls_of(!from_client) != nullptr;
       buffer.consume(static_cast<size_t>(sent));
       progress = true;
     } else if (sent < 0 && errno == EAGAIN) {
@@ -352,14 +392,9 @@ void TcpSession::on_timer(core::Timer& /*timer*/) noexcept {
     return;
   }
   if (connecting_) {
-    log_server_failure(
-        cluster_->server(attempt_.server),
-        {"upstream connect timed out", cluster_->config().name, "connect_failure", {}},
-        host_.loop().now_ns());
-    excluded_.add(attempt_.server);
-    end_attempt(AttemptEnd::connect_failure);
-    connecting_ = false;
-    connect_next();  // closes the session when no attempt is left
+    connect_failed(
+        upstream_handshaking_ ? "upstream TLS handshake timed out" : "upstream connect timed out",
+        {});
     return;
   }
   close();  // idle for the client timeout

@@ -18,6 +18,10 @@
 // A listener with `tls` terminates it instead (as nginx's stream ssl and HAProxy's bind ssl in
 // mode tcp): the handshake comes first, within tls.handshake_timeout, sni routes match the name
 // it agreed, and the client's side of the pump reads and writes through the TLS stream.
+//
+// A cluster with upstream_tls speaks TLS to its servers (nginx's stream proxy_ssl): after the
+// connect, the handshake, within the same connect timeout; a failed one is a connect failure and
+// the next server is tried. The server's side of the pump then goes through that stream.
 
 #include <cstdint>
 #include <memory>
@@ -82,6 +86,11 @@ class TcpSession final : public Session, public core::Resumable, public core::Ti
   void route_by_name(std::string_view server_name) noexcept;
   void refuse(std::string_view why) noexcept;
   void connect_next() noexcept;
+  bool finish_connect(uint32_t events) noexcept;
+  void connect_failed(std::string_view message, std::string_view detail) noexcept;
+  tls::TlsStream* tls_of(bool client_side) noexcept {
+    return client_side ? tls_.get() : upstream_tls_.get();
+  }
   void drive() noexcept;
   bool pump(Direction& direction, bool from_client) noexcept;
   ssize_t receive(bool from_client, std::span<char> space, bool& drained) noexcept;
@@ -96,6 +105,7 @@ class TcpSession final : public Session, public core::Resumable, public core::Ti
   core::FileDescriptor client_;
   std::unique_ptr<tls::TlsStream> tls_;  // the client's TLS, on a listener with tls
   core::FileDescriptor upstream_;
+  std::unique_ptr<tls::TlsStream> upstream_tls_;  // to the server, for a cluster with upstream_tls
   core::IpText client_ip_;
   Endpoint client_endpoint_{*this, true};
   Endpoint upstream_endpoint_{*this, false};
@@ -105,7 +115,8 @@ class TcpSession final : public Session, public core::Resumable, public core::Ti
   Attempt attempt_;
   balance::ExcludedServers excluded_;
   uint32_t attempts_made_ = 0;
-  bool connecting_ = false;
+  bool connecting_ = false;            // the connection to the server is not established yet
+  bool upstream_handshaking_ = false;  // connected over TCP; the TLS handshake runs
   bool closed_ = false;
 };
 

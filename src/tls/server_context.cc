@@ -8,19 +8,15 @@
 
 #include "config/config_error.h"
 #include "core/clock.h"
+#include "tls/protocol_settings.h"
 
 namespace ballast::tls {
 namespace {
 
-constexpr const char* kGroups = "X25519:P-256:P-384";
 constexpr size_t kSessionIdContextBytes = 32;  // SSL_MAX_SID_CTX_LENGTH
 
-int version_number(config::TlsVersion version) {
-  return version == config::TlsVersion::v1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
-}
-
 [[noreturn]] void fail(const std::string& where, const std::string& problem) {
-  throw config::ConfigError(where + ": " + problem + ": " + take_openssl_errors());
+  fail_with_openssl_errors(where, problem);
 }
 
 // Where the listener's tls block is, for errors about the block as a whole: its first
@@ -177,34 +173,12 @@ void ServerContext::add_context(const std::vector<const Certificate*>& pairs) {
 }
 
 void ServerContext::configure(SSL_CTX* context) {
-  const std::string& where = block_where(config_);
-  if (SSL_CTX_set_min_proto_version(context, version_number(config_.min_version)) != 1 ||
-      SSL_CTX_set_max_proto_version(context, version_number(config_.max_version)) != 1) {
-    fail(where, "cannot set the TLS versions");
-  }
-  const std::string ciphers =
-      config_.ciphers.empty() ? std::string(config::kDefaultTlsCiphers) : config_.ciphers;
-  if (SSL_CTX_set_cipher_list(context, ciphers.c_str()) != 1) {
-    fail(where, "tls.ciphers: OpenSSL takes none of \"" + ciphers + "\"");
-  }
-  if (!config_.ciphersuites.empty() &&
-      SSL_CTX_set_ciphersuites(context, config_.ciphersuites.c_str()) != 1) {
-    fail(where, "tls.ciphersuites: OpenSSL takes none of \"" + config_.ciphersuites + "\"");
-  }
-  if (SSL_CTX_set1_groups_list(context, kGroups) != 1) {
-    fail(where, "cannot set the key exchange groups");
-  }
-  uint64_t options = SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                     SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF;
-  if (!config_.session_tickets) {
-    options |= SSL_OP_NO_TICKET;
-  }
-  SSL_CTX_set_options(context, options);
+  apply_protocol_settings(context, {config_.min_version, config_.max_version, config_.ciphers,
+                                    config_.ciphersuites, block_where(config_), "tls"});
+  SSL_CTX_set_options(context, config_.session_tickets
+                                   ? SSL_OP_CIPHER_SERVER_PREFERENCE
+                                   : SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
   SSL_CTX_set_max_early_data(context, 0);
-  // Partial writes: a full socket takes part of a response, as a plain one does; reads ahead:
-  // one recv takes every record the socket holds, not one header and one body per record.
-  SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  SSL_CTX_set_read_ahead(context, 1);
 
   unsigned char session_id_context[kSessionIdContextBytes];
   unsigned int length = 0;

@@ -4,7 +4,9 @@
 #include <openssl/err.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace ballast::tls {
 namespace {
@@ -57,6 +59,10 @@ const BIO_METHOD* socket_method() {
   }();
   return method;
 }
+
+// One record's worth, for send_gathered. Per worker thread; the send it serves is synchronous.
+constexpr size_t kGatherBytes = 16 * 1024;
+thread_local char gather_buffer[kGatherBytes];
 
 std::string hex(const unsigned char* bytes, unsigned int length) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -119,7 +125,9 @@ TlsStream::Step TlsStream::handshake() noexcept {
   if (result == 1) {
     established_ = true;
     read_wants_write_ = write_wants_read_ = false;
-    record_peer();
+    if (SSL_is_server(ssl_.get()) == 1) {
+      record_peer();
+    }
     return Step::done;
   }
   const int error = SSL_get_error(ssl_.get(), result);
@@ -128,8 +136,17 @@ TlsStream::Step TlsStream::handshake() noexcept {
     return Step::blocked;
   }
   broken_ = true;
+  failure_reason_ = ERR_reason_error_string(ERR_peek_error());
   error_ = classify_handshake_failure(error);
   return Step::failed;
+}
+
+std::string_view TlsStream::failure_detail() const noexcept {
+  const long verified = SSL_get_verify_result(ssl_.get());
+  if (verified != X509_V_OK) {
+    return X509_verify_cert_error_string(verified);
+  }
+  return failure_reason_ != nullptr ? failure_reason_ : handshake_error_name(error_);
 }
 
 ssize_t TlsStream::receive(char* data, size_t size, bool& drained) noexcept {
@@ -186,6 +203,18 @@ ssize_t TlsStream::send(const char* data, size_t size) noexcept {
       errno = EPIPE;
       return -1;
   }
+}
+
+ssize_t TlsStream::send_gathered(std::string_view head, std::string_view body) noexcept {
+  if (head.empty() || body.empty()) {
+    const std::string_view only = head.empty() ? body : head;
+    return send(only.data(), only.size());
+  }
+  const size_t head_part = std::min(head.size(), kGatherBytes);
+  const size_t body_part = std::min(body.size(), kGatherBytes - head_part);
+  std::memcpy(gather_buffer, head.data(), head_part);
+  std::memcpy(gather_buffer + head_part, body.data(), body_part);
+  return send(gather_buffer, head_part + body_part);
 }
 
 void TlsStream::close_notify() noexcept {

@@ -43,6 +43,9 @@ class TlsStream {
   Step handshake() noexcept;
   bool established() const noexcept { return established_; }
   HandshakeError handshake_error() const noexcept { return error_; }
+  // Why a handshake failed, for a log line: the certificate check that failed ("certificate
+  // has expired"), else OpenSSL's reason ("tlsv1 alert unknown ca"), else the kind.
+  std::string_view failure_detail() const noexcept;
 
   // As recv: bytes read (and `drained` when the socket holds no more), 0 when the peer closed,
   // -1 with errno EAGAIN (nothing yet) or an error (ECONNRESET, EPROTO).
@@ -50,6 +53,10 @@ class TlsStream {
   // As send: bytes taken (at most one record's when the socket fills), -1 with errno EAGAIN or
   // EPIPE. A call after EAGAIN must offer at least the bytes offered before, unchanged.
   ssize_t send(const char* data, size_t size) noexcept;
+  // As send of `head` then `body`: what fits in one record (16 KiB) of both goes as one record,
+  // gathered in a per-thread buffer (the bytes offered are the same on a retry, as long as
+  // head and body only grow until sent).
+  ssize_t send_gathered(std::string_view head, std::string_view body) noexcept;
   // Sends close_notify, once, if the connection is sound; then the caller shuts the socket.
   void close_notify() noexcept;
 
@@ -62,7 +69,7 @@ class TlsStream {
   std::string_view server_name() const noexcept;  // the SNI sent, or ""
   std::string_view alpn() const noexcept;         // "http/1.1", or ""
   bool resumed() const noexcept;
-  // The client's verified certificate (client_certificate on), else empty.
+  // The client's verified certificate (a server side with client_certificate on), else empty.
   const std::string& peer_subject() const noexcept { return peer_subject_; }
   const std::string& peer_fingerprint() const noexcept { return peer_fingerprint_; }
 
@@ -82,6 +89,7 @@ class TlsStream {
   bool read_wants_write_ = false;
   bool write_wants_read_ = false;
   HandshakeError error_ = HandshakeError::other;
+  const char* failure_reason_ = nullptr;  // OpenSSL's static text, or null
   std::string peer_subject_;
   std::string peer_fingerprint_;
 };

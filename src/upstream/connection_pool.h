@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/event_loop.h"
+#include "tls/client_context.h"
 
 namespace ballast::upstream {
 
@@ -33,12 +34,15 @@ class ConnectionPool {
   void forget(UpstreamConnection& connection) noexcept;
 
   size_t idle_count() const noexcept { return idle_.size(); }
+  // The last TLS session the server gave this worker (upstream_tls), to resume.
+  tls::SessionSlot& session() noexcept { return session_; }
 
  private:
   core::EventLoop& loop_;
   uint32_t idle_limit_;
   uint64_t idle_timeout_ms_;
   std::vector<UpstreamConnection*> idle_;  // reserved to idle_limit: no allocation later
+  tls::SessionSlot session_;
 };
 
 }  // namespace ballast::upstream

@@ -100,7 +100,7 @@ std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config:
   generation->number = previous == nullptr ? 1 : previous->number + 1;
   for (const config::ClusterConfig& cluster : config->clusters) {
     const ClusterState* before = previous_cluster(previous, cluster.name);
-    ClusterState state{&cluster, {}, carried_over(before, cluster), nullptr, nullptr};
+    ClusterState state{&cluster, {}, carried_over(before, cluster), nullptr, nullptr, nullptr};
     if (state.health == nullptr) {
       state.health = std::make_shared<ClusterHealth>(cluster);
     }
@@ -121,6 +121,9 @@ std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config:
       state.servers.push_back(std::move(kept));
     }
     state.hash_tables = balance::build_hash_tables(cluster.algorithm, server_specs(state));
+    if (cluster.upstream_tls.enabled) {
+      state.upstream_tls = tls::ClientContext::build(cluster.upstream_tls);
+    }
     generation->clusters.push_back(std::move(state));
   }
   generation->listener_tls = build_listener_tls(*config, previous);

@@ -14,6 +14,7 @@
 #include "balance/hash_tables.h"
 #include "config/config.h"
 #include "observe/server_stats.h"
+#include "tls/client_context.h"
 #include "tls/server_context.h"
 #include "upstream/cluster_health.h"
 #include "upstream/server_state.h"
@@ -28,6 +29,8 @@ struct ClusterState {
   // The hash policies' ring or table, built once here for every worker; null for algorithms
   // that hash nothing.
   std::shared_ptr<const balance::HashTables> hash_tables;
+  // TLS to the servers (upstream_tls); null when the cluster speaks to them in clear.
+  std::shared_ptr<const tls::ClientContext> upstream_tls;
 };
 
 // What the balancing policies are built from: each server's name, weight and tier.
@@ -58,12 +61,13 @@ std::vector<std::shared_ptr<const tls::ServerContext>> build_listener_tls(
     const config::Config& config, const Generation* previous);
 
 // Builds a generation, resolving every server address (throws std::runtime_error naming the
-// server when one does not resolve). Servers that `previous` also has (same cluster, same
-// settings, same health-check and breaker settings) keep their ServerState, and with it their
-// counters, health and breaker; one whose settings changed starts afresh but for its health
-// verdict (healthy stays healthy); a cluster with the same servers in the same order and the same
-// outlier detection and limits keeps its ClusterHealth.
-// `workers`: how many shards each server's and cluster's counters keep (one per worker).
+// server when one does not resolve) and loading every TLS file (throws config::ConfigError).
+// Servers that `previous` also has (same cluster, same settings, same health-check and breaker
+// settings) keep their ServerState, and with it their counters, health and breaker; one whose
+// settings changed starts afresh but for its health verdict (healthy stays healthy); a cluster with
+// the same servers in the same order and the same outlier detection and limits keeps its
+// ClusterHealth. `workers`: how many shards each server's and cluster's counters keep (one per
+// worker).
 std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config::Config> config,
                                                    const Generation* previous, uint32_t workers);
 

@@ -28,15 +28,16 @@ class Pki:
             "-out", str(self.ca), "-days", "3", "-subj", f"/CN={name}", cwd=self.folder,
         )
 
-    def leaf(self, file_name, names, kind="ec", days=30, common_name=None):
-        """(cert, key) paths for a certificate valid for DNS `names` (the first as CN unless
-        common_name), signed by this CA, its key `kind` ("ec" or "rsa")."""
+    def leaf(self, file_name, names, kind="ec", days=30, common_name=None, ips=()):
+        """(cert, key) paths for a certificate valid for DNS `names` and IP addresses `ips` (the
+        first name as CN unless common_name), signed by this CA, its key `kind` ("ec" or
+        "rsa")."""
         cert = self.folder / f"{file_name}.pem"
         key = self.folder / f"{file_name}.key"
         csr = self.folder / f"{file_name}.csr"
         extensions = self.folder / f"{file_name}.ext"
-        alt = ",".join(f"DNS:{name}" for name in names)
-        extensions.write_text(f"subjectAltName={alt}\n" if names else "basicConstraints=CA:FALSE\n")
+        alt = ",".join([f"DNS:{name}" for name in names] + [f"IP:{ip}" for ip in ips])
+        extensions.write_text(f"subjectAltName={alt}\n" if alt else "basicConstraints=CA:FALSE\n")
         subject = common_name or (names[0] if names else file_name)
         _openssl(
             "req", "-new", *_new_key_args(kind), "-nodes", "-keyout", str(key), "-out", str(csr),

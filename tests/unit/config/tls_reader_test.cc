@@ -141,5 +141,68 @@ TEST(TlsReader, RedirectToHttpsTakesThePortToName) {
   EXPECT_FALSE(config.listeners.front().tls.enabled);
 }
 
+std::string with_upstream_tls(const std::string& block) {
+  return "load_balancer:\n"
+         "  listen: 127.0.0.1:8080\n"
+         "  servers: [{host: 10.0.0.7, port: 443}]\n"
+         "  upstream_tls:\n" +
+         block;
+}
+
+TEST(UpstreamTlsReader, ReadsEveryKey) {
+  const Config config =
+      parse_config(with_upstream_tls("    server_name: api.internal\n"
+                                     "    ca: ca.pem\n"
+                                     "    certificate: {cert: c.pem, key: c.key}\n"
+                                     "    min_version: \"1.3\"\n"
+                                     "    ciphersuites: TLS_AES_128_GCM_SHA256\n"
+                                     "    session_reuse: false\n"),
+                   "/etc/ballast/ballast.yaml");
+  const UpstreamTlsConfig& tls = config.clusters.front().upstream_tls;
+  ASSERT_TRUE(tls.enabled);
+  EXPECT_EQ(tls.where, "/etc/ballast/ballast.yaml:5:5: load_balancer.upstream_tls");
+  EXPECT_EQ(tls.server_name, "api.internal");
+  EXPECT_TRUE(tls.verify);
+  EXPECT_EQ(tls.ca.path, "/etc/ballast/ca.pem");
+  EXPECT_EQ(tls.certificate.cert.path, "/etc/ballast/c.pem");
+  EXPECT_EQ(tls.certificate.key.path, "/etc/ballast/c.key");
+  EXPECT_EQ(tls.min_version, TlsVersion::v1_3);
+  EXPECT_EQ(tls.ciphersuites, "TLS_AES_128_GCM_SHA256");
+  EXPECT_FALSE(tls.session_reuse);
+}
+
+TEST(UpstreamTlsReader, DefaultsVerifyAgainstTheSystemStoreByEachServersName) {
+  const Config config = parse_config(with_upstream_tls("    {}\n"), "c.yaml");
+  const UpstreamTlsConfig& tls = config.clusters.front().upstream_tls;
+  EXPECT_TRUE(tls.enabled);
+  EXPECT_TRUE(tls.verify);
+  EXPECT_TRUE(tls.ca.path.empty());
+  EXPECT_TRUE(tls.server_name.empty());
+  EXPECT_TRUE(tls.certificate.cert.path.empty());
+  EXPECT_EQ(tls.min_version, TlsVersion::v1_2);
+  EXPECT_EQ(tls.max_version, TlsVersion::v1_3);
+  EXPECT_TRUE(tls.session_reuse);
+  const Config plain = parse_config(
+      "load_balancer:\n  listen: 127.0.0.1:8080\n  servers: [{host: 10.0.0.7, port: 80}]\n",
+      "c.yaml");
+  EXPECT_FALSE(plain.clusters.front().upstream_tls.enabled);
+}
+
+TEST(UpstreamTlsReader, SaysWhatIsWrongAndWhere) {
+  EXPECT_EQ(error_of(with_upstream_tls("    server_name: \"a b\"\n")),
+            "c.yaml:5:18: load_balancer.upstream_tls.server_name: the string \"a b\" is not a "
+            "host name or IP address");
+  EXPECT_EQ(error_of(with_upstream_tls("    verify: false\n    ca: ca.pem\n")),
+            "c.yaml:6:9: load_balancer.upstream_tls.ca: verify is false, so no CA is used; remove "
+            "one or the other");
+  EXPECT_EQ(error_of(with_upstream_tls("    certificate: {cert: c.pem}\n")),
+            "c.yaml:5:5: load_balancer.upstream_tls.certificate.key: missing; the PEM private key");
+  EXPECT_EQ(error_of(with_upstream_tls("    min_version: \"1.3\"\n    max_version: \"1.2\"\n")),
+            "c.yaml:5:18: load_balancer.upstream_tls.min_version: min_version is above "
+            "max_version");
+  EXPECT_EQ(error_of(with_upstream_tls("    sni: x\n")).substr(0, 55),
+            "c.yaml:5:5: load_balancer.upstream_tls.sni: unknown key");
+}
+
 }  // namespace
 }  // namespace ballast::config
