@@ -24,7 +24,8 @@ int check_config(const std::string& path) {
     ballast::upstream::build_listener_tls(config, nullptr);  // every certificate loads
     for (const ballast::config::ClusterConfig& cluster : config.clusters) {
       if (cluster.upstream_tls.enabled) {
-        ballast::tls::ClientContext::build(cluster.upstream_tls);  // and every CA and client key
+        ballast::tls::ClientContext::build(cluster.upstream_tls,
+                                           nullptr);  // and every CA and client key
       }
     }
     for (const std::string& warning : config.warnings) {

@@ -110,6 +110,36 @@ class Page {
 };
 
 // The TLS listeners' handshakes and certificates. Counters run across reloads (tls_stats.h).
+// The clusters' handshakes with their servers (upstream_tls), counted across reloads.
+void render_upstream_tls(Page& page, const upstream::Generation& generation) {
+  std::vector<std::pair<const tls::UpstreamTlsStats*, std::string>> clusters;
+  for (const upstream::ClusterState& cluster : generation.clusters) {
+    if (cluster.upstream_tls != nullptr) {
+      std::string labels = "cluster=\"";
+      append_label_value(labels, cluster.config->name);
+      labels += '"';
+      clusters.emplace_back(&cluster.upstream_tls->stats(), std::move(labels));
+    }
+  }
+  if (clusters.empty()) {
+    return;
+  }
+  page.family("ballast_upstream_tls_handshakes_total", "counter",
+              "TLS handshakes with the cluster's servers, resumed=\"true\" for resumed sessions.");
+  for (const auto& [stats, labels] : clusters) {
+    page.sample("ballast_upstream_tls_handshakes_total", labels, "resumed", "false",
+                stats->full_handshakes.load(std::memory_order_relaxed));
+    page.sample("ballast_upstream_tls_handshakes_total", labels, "resumed", "true",
+                stats->resumed_handshakes.load(std::memory_order_relaxed));
+  }
+  page.family("ballast_upstream_tls_handshake_errors_total", "counter",
+              "TLS handshakes with the cluster's servers that failed (the log says why).");
+  for (const auto& [stats, labels] : clusters) {
+    page.sample("ballast_upstream_tls_handshake_errors_total", labels,
+                stats->failed_handshakes.load(std::memory_order_relaxed));
+  }
+}
+
 void render_tls(Page& page, const upstream::Generation& generation, int64_t now_unix) {
   std::vector<std::pair<const tls::ServerContext*, std::string>> listeners;
   for (const auto& context : generation.listener_tls) {
@@ -440,6 +470,7 @@ std::string render_metrics(const upstream::Generation& generation,
   page.family("ballast_spans_exported_total", "counter", "Trace spans the collector accepted.");
   page.sample("ballast_spans_exported_total", "", extra.spans_exported);
   render_tls(page, generation, static_cast<int64_t>(std::time(nullptr)));
+  render_upstream_tls(page, generation);
   page.family("ballast_config_generation", "gauge",
               "The configuration generation: 1 at start-up, +1 per successful reload.");
   page.sample("ballast_config_generation", "", generation.number);

@@ -150,6 +150,7 @@ bool HttpSession::finish_upstream_connect(uint32_t events) noexcept {
         return fail_upstream_handshake();
       case tls::TlsStream::Step::done:
         upstream_handshaking_ = false;
+        cluster().state().upstream_tls->stats().count_done(upstream_->tls()->resumed());
         break;
     }
   }
@@ -160,6 +161,7 @@ bool HttpSession::finish_upstream_connect(uint32_t events) noexcept {
 }
 
 bool HttpSession::fail_upstream_handshake() noexcept {
+  cluster().state().upstream_tls->stats().count_failed();
   const std::string detail =
       "TLS handshake failed: " + std::string(upstream_->tls()->failure_detail());
   fail_attempt(Failure::connect_failure, detail);
@@ -1300,6 +1302,9 @@ void HttpSession::on_timer(core::Timer& timer) noexcept {
     return;
   }
   if (connecting_) {
+    if (upstream_handshaking_) {
+      cluster().state().upstream_tls->stats().count_failed();
+    }
     fail_attempt(Failure::connect_failure,
                  upstream_handshaking_ ? "TLS handshake timed out" : "connect timed out");
   } else if (!response_started_) {

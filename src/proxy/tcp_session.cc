@@ -253,10 +253,12 @@ bool TcpSession::finish_connect(uint32_t events) noexcept {
       case tls::TlsStream::Step::blocked:
         return false;
       case tls::TlsStream::Step::failed:
+        cluster_->state().upstream_tls->stats().count_failed();
         connect_failed("upstream TLS handshake failed", upstream_tls_->failure_detail());
         return false;
       case tls::TlsStream::Step::done:
         upstream_handshaking_ = false;
+        cluster_->state().upstream_tls->stats().count_done(upstream_tls_->resumed());
         break;
     }
   }
@@ -392,6 +394,9 @@ void TcpSession::on_timer(core::Timer& /*timer*/) noexcept {
     return;
   }
   if (connecting_) {
+    if (upstream_handshaking_) {
+      cluster_->state().upstream_tls->stats().count_failed();
+    }
     connect_failed(
         upstream_handshaking_ ? "upstream TLS handshake timed out" : "upstream connect timed out",
         {});

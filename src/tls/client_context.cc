@@ -39,9 +39,11 @@ bool name_connection(SSL* ssl, const std::string& name, bool verify) {
 
 }  // namespace
 
-std::shared_ptr<const ClientContext> ClientContext::build(const config::UpstreamTlsConfig& tls) {
+std::shared_ptr<const ClientContext> ClientContext::build(const config::UpstreamTlsConfig& tls,
+                                                          const ClientContext* previous) {
   std::shared_ptr<ClientContext> built(new ClientContext(tls));
   built->configure();
+  built->stats_ = previous != nullptr ? previous->stats_ : std::make_shared<UpstreamTlsStats>();
   return built;
 }
 

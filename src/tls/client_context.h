@@ -15,10 +15,14 @@
 //
 // Lifetime and threading: built on the control side with each generation (start-up, reload,
 // --check), then immutable and shared by every worker; an SSL made from it keeps its context
-// alive. The callback runs on the worker that owns the connection and the slot.
+// alive. The callback runs on the worker that owns the connection and the slot. The handshake
+// counters are carried to the next generation's context of the same cluster, so they run
+// across reloads; workers add with relaxed atomics, once per new connection.
 
 #include <openssl/ssl.h>
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -48,10 +52,24 @@ class SessionSlot {
   SSL_SESSION* session_ = nullptr;
 };
 
+// The handshakes of a cluster's connections to its servers (health checks not counted).
+struct UpstreamTlsStats {
+  std::atomic<uint64_t> full_handshakes{0};
+  std::atomic<uint64_t> resumed_handshakes{0};
+  std::atomic<uint64_t> failed_handshakes{0};  // refused, broken or timed out
+
+  void count_done(bool resumed) noexcept {
+    (resumed ? resumed_handshakes : full_handshakes).fetch_add(1, std::memory_order_relaxed);
+  }
+  void count_failed() noexcept { failed_handshakes.fetch_add(1, std::memory_order_relaxed); }
+};
+
 class ClientContext {
  public:
-  // Throws config::ConfigError naming a file or setting that does not load.
-  static std::shared_ptr<const ClientContext> build(const config::UpstreamTlsConfig& tls);
+  // Throws config::ConfigError naming a file or setting that does not load. `previous`: the
+  // same cluster's context in the running generation, or null.
+  static std::shared_ptr<const ClientContext> build(const config::UpstreamTlsConfig& tls,
+                                                    const ClientContext* previous);
   ClientContext(const ClientContext&) = delete;
   ClientContext& operator=(const ClientContext&) = delete;
 
@@ -61,6 +79,7 @@ class ClientContext {
   SSL* new_connection(const std::string& server_host, SessionSlot& slot) const noexcept;
 
   const config::UpstreamTlsConfig& config() const noexcept { return config_; }
+  UpstreamTlsStats& stats() const noexcept { return *stats_; }
 
  private:
   explicit ClientContext(const config::UpstreamTlsConfig& tls) : config_(tls) {}
@@ -72,6 +91,7 @@ class ClientContext {
 
   config::UpstreamTlsConfig config_;
   SslCtxPtr context_;
+  std::shared_ptr<UpstreamTlsStats> stats_;
 };
 
 }  // namespace ballast::tls

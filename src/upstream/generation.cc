@@ -122,7 +122,8 @@ std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config:
     }
     state.hash_tables = balance::build_hash_tables(cluster.algorithm, server_specs(state));
     if (cluster.upstream_tls.enabled) {
-      state.upstream_tls = tls::ClientContext::build(cluster.upstream_tls);
+      state.upstream_tls = tls::ClientContext::build(
+          cluster.upstream_tls, before != nullptr ? before->upstream_tls.get() : nullptr);
     }
     generation->clusters.push_back(std::move(state));
   }

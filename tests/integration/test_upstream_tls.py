@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-from harness import HOST, Process, accepts_connections, free_port, get, server_entry, wait_until
+from events import metric_values, parse_samples, scrape
+from harness import (HOST, Process, accepts_connections, free_port, get, listen_port, server_entry,
+                     wait_until)
 from tls_pki import Pki
 
 NGINX = "/usr/sbin/nginx"
@@ -85,12 +87,14 @@ def test_a_verified_server_name_over_one_pooled_connection(ballast, pki, nginx_s
 
 def test_a_wrong_name_is_refused(ballast, pki, nginx_servers):
     server = nginx_servers(*pki.leaf("backend", ["backend.test"]))
-    proxy = ballast.start_short([server.port], upstream_tls={
+    config = ballast.short_config([server.port], upstream_tls={
         "ca": str(pki.ca), "server_name": "other.test"})
+    proxy = ballast.start(config, listen_port(config))
     response = get(proxy.port, "/")
     assert response.status == 502, response
     wait_until(lambda: "hostname mismatch" in proxy.output(), 5, "the failure logged")
     assert "TLS handshake failed" in proxy.output()
+    assert handshakes(config) == (0, 0, 1)
 
 
 def test_a_server_given_by_address_is_verified_by_address(ballast, pki, nginx_servers):
@@ -113,14 +117,26 @@ def test_the_system_store_refuses_a_private_ca_unless_verify_is_off(ballast, pki
     assert seen(get(unverified.port, "/"))["protocol"] == "TLSv1.3"
 
 
+def handshakes(config):
+    """(full, resumed, failed) upstream TLS handshakes of the cluster, from /metrics."""
+    samples = parse_samples(scrape(config))
+    return tuple(
+        sum(metric_values(samples, name, cluster="default", **labels))
+        for name, labels in (("ballast_upstream_tls_handshakes_total", {"resumed": "false"}),
+                             ("ballast_upstream_tls_handshakes_total", {"resumed": "true"}),
+                             ("ballast_upstream_tls_handshake_errors_total", {})))
+
+
 def test_new_connections_resume_the_last_session(ballast, pki, nginx_servers):
     server = nginx_servers(*pki.leaf("backend", ["backend.test"]))
-    proxy = ballast.start_short([server.port], pool={"idle_per_server": 0}, upstream_tls={
+    config = ballast.short_config([server.port], pool={"idle_per_server": 0}, upstream_tls={
         "ca": str(pki.ca), "server_name": "backend.test"})
+    proxy = ballast.start(config, listen_port(config))
     answers = [seen(get(proxy.port, "/")) for _ in range(4)]
     assert len({answer["conn"] for answer in answers}) == 4, answers  # no pooling here
     assert answers[0]["reused"] == "."
     assert [answer["reused"] for answer in answers[1:]] == ["r", "r", "r"], answers
+    assert handshakes(config) == (1, 3, 0)
 
 
 def test_session_reuse_off_makes_full_handshakes(ballast, pki, nginx_servers):

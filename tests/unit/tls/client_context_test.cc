@@ -88,7 +88,7 @@ TEST(ClientContext, VerifiesTheServersNameAndRefusesAnother) {
   const config::TlsCertificateConfig certificate = make_certificate("named", {"api.test"});
   const auto server = ServerContext::build(listener_with(certificate), nullptr);
   SessionSlot slot;
-  const auto by_host = ClientContext::build(upstream_trusting(certificate));
+  const auto by_host = ClientContext::build(upstream_trusting(certificate), nullptr);
   Pair good(*by_host, "api.test", slot, *server);
   ASSERT_TRUE(good.handshake());
   EXPECT_EQ(good.server().server_name(), "api.test");  // sent as SNI
@@ -99,7 +99,7 @@ TEST(ClientContext, VerifiesTheServersNameAndRefusesAnother) {
 
   config::UpstreamTlsConfig named = upstream_trusting(certificate);
   named.server_name = "api.test";  // overrides the server's host
-  Pair overridden(*ClientContext::build(named), "10.0.0.7", slot, *server);
+  Pair overridden(*ClientContext::build(named, nullptr), "10.0.0.7", slot, *server);
   EXPECT_TRUE(overridden.handshake());
 }
 
@@ -108,21 +108,22 @@ TEST(ClientContext, RefusesAnUntrustedCertificateUnlessVerifyIsOff) {
   const config::TlsCertificateConfig stranger = make_certificate("stranger", {"api.test"});
   const auto server = ServerContext::build(listener_with(certificate), nullptr);
   SessionSlot slot;
-  Pair refused(*ClientContext::build(upstream_trusting(stranger)), "api.test", slot, *server);
+  Pair refused(*ClientContext::build(upstream_trusting(stranger), nullptr), "api.test", slot,
+               *server);
   EXPECT_FALSE(refused.handshake());
   EXPECT_EQ(refused.client().failure_detail(), "self-signed certificate");
 
   config::UpstreamTlsConfig unverified;
   unverified.enabled = true;
   unverified.verify = false;
-  Pair accepted(*ClientContext::build(unverified), "api.test", slot, *server);
+  Pair accepted(*ClientContext::build(unverified, nullptr), "api.test", slot, *server);
   EXPECT_TRUE(accepted.handshake());
 }
 
 TEST(ClientContext, TheSlotKeepsTheServersTicketAndTheNextConnectionResumes) {
   const config::TlsCertificateConfig certificate = make_certificate("resumed", {"api.test"});
   const auto server = ServerContext::build(listener_with(certificate), nullptr);
-  const auto client = ClientContext::build(upstream_trusting(certificate));
+  const auto client = ClientContext::build(upstream_trusting(certificate), nullptr);
   SessionSlot slot;
   Pair first(*client, "api.test", slot, *server);
   ASSERT_TRUE(first.handshake());
@@ -139,7 +140,7 @@ TEST(ClientContext, TheSlotKeepsTheServersTicketAndTheNextConnectionResumes) {
   config::UpstreamTlsConfig no_reuse = upstream_trusting(certificate);
   no_reuse.session_reuse = false;
   SessionSlot unused;
-  Pair third(*ClientContext::build(no_reuse), "api.test", unused, *server);
+  Pair third(*ClientContext::build(no_reuse, nullptr), "api.test", unused, *server);
   ASSERT_TRUE(third.handshake());
   third.exchange();
   EXPECT_EQ(unused.get(), nullptr);
@@ -155,7 +156,7 @@ TEST(ClientContext, PresentsItsCertificateWhenTheServerAsks) {
   config::UpstreamTlsConfig tls = upstream_trusting(certificate);
   tls.certificate = own;
   SessionSlot slot;
-  Pair pair(*ClientContext::build(tls), "api.test", slot, *server);
+  Pair pair(*ClientContext::build(tls, nullptr), "api.test", slot, *server);
   ASSERT_TRUE(pair.handshake());
   EXPECT_EQ(pair.server().peer_subject(), "CN=ballast-client");
 }
@@ -165,7 +166,7 @@ TEST(ClientContext, NamesAFileThatDoesNotLoad) {
   tls.enabled = true;
   tls.ca = {"/nonexistent/ca.pem", "test.yaml:3:9: upstream_tls.ca"};
   try {
-    ClientContext::build(tls);
+    ClientContext::build(tls, nullptr);
     FAIL() << "built";
   } catch (const config::ConfigError& error) {
     EXPECT_EQ(std::string(error.what())
@@ -179,7 +180,7 @@ TEST(ClientContext, NamesAFileThatDoesNotLoad) {
   const config::TlsCertificateConfig other = make_certificate("other", {"b.test"});
   tls.ca = {};
   tls.certificate = {certificate.cert, other.key};
-  EXPECT_THROW(ClientContext::build(tls), config::ConfigError);
+  EXPECT_THROW(ClientContext::build(tls, nullptr), config::ConfigError);
 }
 
 }  // namespace
