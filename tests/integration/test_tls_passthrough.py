@@ -9,6 +9,7 @@ servers, chosen by the name the handshake agreed."""
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
 
@@ -83,6 +84,31 @@ def test_a_name_no_route_takes_and_plain_bytes_are_closed(ballast, tls_servers):
     assert result.returncode != 0  # closed without an answer
     wait_until(lambda: "no route for this server name" in proxy.output()
                and "not TLS" in proxy.output(), 5, "the refusals logged")
+
+
+def test_a_clienthello_trickled_past_client_header_is_closed(ballast, tls_servers):
+    _, servers = tls_servers
+    port, config = passthrough_config(servers, [{"sni": "a.test", "cluster": "a"}])
+    config["timeouts"] = {"client_header": "1s"}
+    proxy = ballast.start(config, port)
+    # A record and a ClientHello header announcing 512 and 508 bytes, then the client random one
+    # byte every 100 ms: each read finds progress, but the whole hello is due within
+    # client_header of the connection's start.
+    trickler = socket.create_connection((HOST, port), timeout=10)
+    trickler.sendall(bytes([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03]))
+    started = time.monotonic()
+    closed_after = None
+    try:
+        while time.monotonic() - started < 5:
+            time.sleep(0.1)
+            trickler.sendall(b"\x00")
+    except OSError:
+        closed_after = time.monotonic() - started
+    finally:
+        trickler.close()
+    assert closed_after is not None and 0.9 < closed_after < 2.5, closed_after
+    assert "no ClientHello in time" in proxy.output()
+    assert "CN = a.test" in served_subject(port, "-servername", "a.test")  # others still served
 
 
 def test_a_route_without_sni_takes_the_rest(ballast, tls_servers):
