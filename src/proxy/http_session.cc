@@ -26,6 +26,11 @@ constexpr int kMaxRoundsPerDrive = 32;
 // A request with a partly read head larger than the usual buffer may grow it to the limit.
 constexpr size_t kMaxHeadBufferBytes = 64 * 1024 + 1024;
 
+// Interim (1xx) responses a server may send before its final one. Each is passed on and resets
+// the server's timer, so without a cap a server sending 103 after 103 would hold the request
+// (and the client) forever. Real servers send one or two.
+constexpr uint32_t kMaxInterimResponses = 16;
+
 // The buffer's free space, compacted first when its end is reached; empty when it is full.
 // Reads fill it one recv at a time, and `drained` (set when a read came up short of the space)
 // says the socket had no more: edge-triggered epoll reports the next arrival, so no second recv
@@ -564,6 +569,7 @@ HttpSession::Opened HttpSession::open_upstream(bool allow_pooled) noexcept {
   upstream_hung_up_ = false;
   upstream_write_failed_ = false;
   response_bytes_seen_ = false;
+  interim_responses_ = 0;
   response_parser_.reset();
 
   upstream::ConnectionPool& pool = cluster().pool(exchange_.server());
@@ -790,6 +796,10 @@ bool HttpSession::handle_response_head() noexcept {
     return true;
   }
   if (response_.status >= 100 && response_.status < 200) {
+    if (++interim_responses_ > kMaxInterimResponses) {
+      fail_attempt(Failure::bad_response, "too many interim (1xx) responses");
+      return true;
+    }
     // Interim (100 Continue and friends): pass it on, but never to an HTTP/1.0 client
     // (RFC 9110 §15.2), and wait for the final head.
     if (!client_http10_ && !forward_response_head(http::ClientDelivery::keep_alive, {})) {

@@ -214,7 +214,8 @@ class HttpSession final : public Session,
   bool upstream_write_failed_ = false;  // the server takes no more of the request
   bool stale_connection_retried_ = false;
   bool response_bytes_seen_ = false;
-  bool response_started_ = false;  // a response head went to the client: no retry now
+  uint32_t interim_responses_ = 0;  // 1xx heads from the server in this attempt
+  bool response_started_ = false;   // a response head went to the client: no retry now
   http::ResponseHeadParser response_parser_;
   http::ResponseHead response_;
   BodyFramer response_body_;

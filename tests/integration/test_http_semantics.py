@@ -209,6 +209,17 @@ def test_interim_responses_are_relayed_to_an_http11_client(scripted):
     assert b"\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n" in data
 
 
+def test_a_server_that_sends_interim_responses_without_end_gets_a_502(scripted):
+    flood = b"HTTP/1.1 103 Early Hints\r\n\r\n" * 1000  # and never a final response
+    _, proxy, _ = scripted(answer_each_request(flood))
+    with connect(proxy.port) as client:
+        client.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        data = read_until_close(client)
+    assert data.count(b" 103 Early Hints") == 16, data[:200]
+    assert b"HTTP/1.1 502 " in data
+    wait_until(lambda: "too many interim (1xx) responses" in proxy.output(), 5, "the failure logged")
+
+
 # ---- Early answers: the body still reaches the server ------------------------------------
 
 BODY = b"hello world"
