@@ -179,6 +179,10 @@ void ServerContext::configure(SSL_CTX* context) {
                                    ? SSL_OP_CIPHER_SERVER_PREFERENCE
                                    : SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
   SSL_CTX_set_max_early_data(context, 0);
+  // The chain sent is the one in the certificate file. Otherwise OpenSSL builds one from the
+  // trust store at every handshake (an X509_verify_cert under the store's lock), which nginx
+  // also turns off.
+  SSL_CTX_set_mode(context, SSL_MODE_NO_AUTO_CHAIN);
 
   unsigned char session_id_context[kSessionIdContextBytes];
   unsigned int length = 0;
