@@ -160,6 +160,9 @@ bool HttpSession::finish_upstream_connect(uint32_t events) noexcept {
     }
   }
   connecting_ = false;
+  // Writable: the connect's EPOLLOUT, or the socket that just took the handshake's last flight
+  // (a send that finds it full hears EAGAIN).
+  upstream_writable_ = true;
   exchange_.connected();
   arm_upstream_timer(response_timeout_ms());
   return true;
