@@ -348,6 +348,7 @@ bool HttpSession::start_request() noexcept {
   request_active_ = true;
   request_bytes_ = parsed.status == http::ParseResult::error ? 0 : request_.head_bytes;
   response_bytes_ = 0;
+  body_after_answer_ = false;
   head_started_ns_ = 0;
   if (parsed.status == http::ParseResult::error) {
     observe::log_event(LogLevel::info, "rejected request",
@@ -669,6 +670,7 @@ bool HttpSession::write_upstream() noexcept {
     client_in_.consume(body_part);
     request_body_.forwarded(body_part);
     request_bytes_ += body_part;
+    body_after_answer_ |= body_part != 0 && response_started_ && response_body_.finished();
     exchange_.request_reached_server(body_part != 0);
     cluster().stats(exchange_.server()).bytes_sent.add(total);
     arm_upstream_timer(response_timeout_ms());
@@ -740,6 +742,12 @@ bool HttpSession::handle_response() noexcept {
     // reach the server, unless the server has closed: then the body was cut short.
     if (!upstream_request_written() && !upstream_eof_ && !upstream_write_failed_) {
       return skipped != 0;
+    }
+    if (body_after_answer_ && !upstream_eof_) {
+      // The rest of the body went after the answer. A server that had closed by then (its FIN
+      // waiting in the socket, its event not handled yet) never read it: one look tells.
+      upstream_readable_ = true;
+      read_upstream();
     }
     complete_exchange();
     return true;
@@ -1034,6 +1042,7 @@ void HttpSession::complete_exchange() noexcept {
   const bool reusable = response_.keep_alive && !response_body_.until_close() && !upstream_eof_ &&
                         !upstream_write_failed_ && !upstream_readable_ && upstream_->in().empty() &&
                         upstream_request_written();
+  const bool cut_short = request_cut_short();
   finish_exchange(response_.status, exchange_.server());
   upstream::UpstreamConnection* connection = upstream_;
   upstream_ = nullptr;               // end_attempt must not close it
@@ -1048,13 +1057,25 @@ void HttpSession::complete_exchange() noexcept {
   // are the request's, not the next one's.
   client_in_.consume(request_body_.ready_bytes());
   request_body_.forwarded(request_body_.ready_bytes());
-  if (!client_keep_alive_ || host_.draining() || client_eof_ || !request_body_.complete()) {
+  if (!client_keep_alive_ || host_.draining() || client_eof_ || !request_body_.complete() ||
+      cut_short) {
     enter_closing();
     return;
   }
   phase_ = Phase::reading_head;
   idle_since_ns_ = now_ns();
   head_started_ns_ = client_in_.empty() ? 0 : idle_since_ns_;  // a pipelined head has begun
+}
+
+// Whether the server answered a request that did not all reach it: it closed after an early
+// answer (before the rest of the body was sent, or before it read what went after the answer),
+// or the client stopped sending.
+bool HttpSession::request_cut_short() const noexcept {
+  if (phase_ == Phase::tunnel) {
+    return false;
+  }
+  return !upstream_request_written() ||
+         (body_after_answer_ && (upstream_eof_ || upstream_write_failed_));
 }
 
 // The request's answer, counted once: the server's (forwarded) or ballast's own (kNoServer).
@@ -1066,8 +1087,7 @@ void HttpSession::finish_exchange(uint16_t status, balance::ServerIndex server) 
   const uint64_t queued = client_out_.size();  // what is queued will follow
   // A server's answer to a request that did not all reach it: the server closed after an early
   // answer, or the client stopped sending.
-  const bool cut_short =
-      server != balance::kNoServer && phase_ != Phase::tunnel && !upstream_request_written();
+  const bool cut_short = server != balance::kNoServer && request_cut_short();
   exchange_.finish({status, server, request_bytes_, response_bytes_ + queued, cut_short}, now_ns());
 }
 

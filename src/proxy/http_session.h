@@ -138,6 +138,7 @@ class HttpSession final : public Session,
   void conclude_locally(uint16_t status) noexcept;
   void redirect_to_https() noexcept;
   bool upstream_request_written() const noexcept;
+  bool request_cut_short() const noexcept;
   uint64_t response_timeout_ms() const noexcept;
 
   // The connection's end.
@@ -191,9 +192,10 @@ class HttpSession final : public Session,
   BodyFramer request_body_;
   core::ByteBuffer upstream_request_{4 * 1024};  // the serialized head, kept for retries
   Exchange exchange_;
-  bool request_active_ = false;  // its exchange has begun and is not yet finished
-  uint64_t request_bytes_ = 0;   // read from the client for this request: head and body
-  uint64_t response_bytes_ = 0;  // written to the client for it
+  bool request_active_ = false;     // its exchange has begun and is not yet finished
+  uint64_t request_bytes_ = 0;      // read from the client for this request: head and body
+  bool body_after_answer_ = false;  // some of the body went to the server after its answer
+  uint64_t response_bytes_ = 0;     // written to the client for it
   bool method_is_head_ = false;
   bool request_keep_alive_ = false;
   bool upgrade_requested_ = false;  // the head asked to switch protocols
