@@ -220,12 +220,7 @@ void HttpSession::handshake_failed(tls::HandshakeError error) noexcept {
 }
 
 ssize_t HttpSession::receive_client(char* data, size_t size, bool& drained) noexcept {
-  if (tls_ != nullptr) {
-    return tls_->receive(data, size, drained);
-  }
-  const ssize_t received = recv(client_.get(), data, size, 0);
-  drained = received > 0 && static_cast<size_t>(received) < size;
-  return received;
+  return tls::receive_on(tls_.get(), client_.get(), data, size, drained);
 }
 
 ssize_t HttpSession::send_client(std::string_view head, std::string_view body) noexcept {

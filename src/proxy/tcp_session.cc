@@ -310,13 +310,8 @@ void TcpSession::drive() noexcept {
 // of a cluster with upstream_tls. `drained`:
 // the socket holds no more (a short read; TLS also counts what OpenSSL holds decrypted).
 ssize_t TcpSession::receive(bool from_client, std::span<char> space, bool& drained) noexcept {
-  if (tls::TlsStream* tls = tls_of(from_client)) {
-    return tls->receive(space.data(), space.size(), drained);
-  }
-  const ssize_t received =
-      recv(from_client ? client_.get() : upstream_.get(), space.data(), space.size(), 0);
-  drained = received > 0 && static_cast<size_t>(received) < space.size();
-  return received;
+  return tls::receive_on(tls_of(from_client), from_client ? client_.get() : upstream_.get(),
+                         space.data(), space.size(), drained);
 }
 
 ssize_t TcpSession::send_to(bool to_client, std::string_view bytes) noexcept {

@@ -109,6 +109,15 @@ HandshakeError classify_handshake_failure(int ssl_error) noexcept {
   }
 }
 
+ssize_t receive_on(TlsStream* tls, int fd, char* data, size_t size, bool& drained) noexcept {
+  if (tls != nullptr) {
+    return tls->receive(data, size, drained);
+  }
+  const ssize_t received = recv(fd, data, size, 0);
+  drained = received > 0 && static_cast<size_t>(received) < size;
+  return received;
+}
+
 TlsStream::TlsStream(SSL* ssl, int fd) noexcept : ssl_(ssl) {
   socket_.fd = fd;
   BIO* bio = ssl_ != nullptr ? BIO_new(socket_method()) : nullptr;

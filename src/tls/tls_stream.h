@@ -94,6 +94,10 @@ class TlsStream {
   std::string peer_fingerprint_;
 };
 
+// A read from a socket that may carry TLS: through `tls` when it is set, else a plain recv on
+// `fd`, with receive()'s return and `drained` either way.
+ssize_t receive_on(TlsStream* tls, int fd, char* data, size_t size, bool& drained) noexcept;
+
 // Classifies the failure OpenSSL has queued for a failed handshake (and clears the queue).
 HandshakeError classify_handshake_failure(int ssl_error) noexcept;
 

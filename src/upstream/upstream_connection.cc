@@ -23,12 +23,7 @@ bool UpstreamConnection::start_tls(const tls::ClientContext& context,
 }
 
 ssize_t UpstreamConnection::receive(char* data, size_t size, bool& drained) noexcept {
-  if (tls_ != nullptr) {
-    return tls_->receive(data, size, drained);
-  }
-  const ssize_t received = recv(fd_.get(), data, size, 0);
-  drained = received > 0 && static_cast<size_t>(received) < size;
-  return received;
+  return tls::receive_on(tls_.get(), fd_.get(), data, size, drained);
 }
 
 ssize_t UpstreamConnection::send(std::string_view head, std::string_view body) noexcept {
