@@ -351,6 +351,9 @@ struct Config {
   // descriptor limit at start-up (proxy/connection_gate.h). Read at start-up.
   uint32_t max_connections = 0;
   uint32_t max_connections_per_client = 0;  // from one client address; 0 = unlimited
+  // Reads and sends in clear on HTTP listeners made in batches through io_uring
+  // (core/io_queue.h) where the kernel allows it. Read at start-up.
+  bool io_uring = true;
   TimeoutsConfig timeouts;  // top-level `timeouts:`; the client-side keys apply to every listener
   ForwardingConfig forwarding;
   std::vector<ListenerConfig> listeners;

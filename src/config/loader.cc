@@ -23,7 +23,7 @@
 namespace ballast::config {
 namespace {
 
-constexpr std::array<std::string_view, 13> kTopLevelKeys = {
+constexpr std::array<std::string_view, 14> kTopLevelKeys = {
     "load_balancer",
     "listeners",
     "clusters",
@@ -37,6 +37,7 @@ constexpr std::array<std::string_view, 13> kTopLevelKeys = {
     "forwarding",
     "max_connections",
     "max_connections_per_client",
+    "io_uring",
 };
 
 template <size_t A, size_t B>
@@ -151,6 +152,9 @@ Config read_config(const Node& root) {
   }
   if (const std::optional<Node> limit = top.find("max_connections_per_client")) {
     config.max_connections_per_client = limit->as_uint<uint32_t>(0, UINT16_MAX);
+  }
+  if (const std::optional<Node> io_uring = top.find("io_uring")) {
+    config.io_uring = io_uring->as_bool();
   }
   ClusterDefaults defaults;
   if (const std::optional<Node> timeouts = top.find("timeouts")) {

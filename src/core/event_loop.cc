@@ -12,11 +12,12 @@
 
 namespace ballast::core {
 
-EventLoop::EventLoop()
+EventLoop::EventLoop(bool batch_io)
     : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)),
       wakeup_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       now_ns_(monotonic_now_ns()),
-      timers_(now_ns_) {
+      timers_(now_ns_),
+      io_(batch_io) {
   if (epoll_fd_ < 0 || wakeup_fd_ < 0) {
     throw std::system_error(errno, std::generic_category(), "event loop");
   }
@@ -51,7 +52,8 @@ void EventLoop::run() {
     if (wait_hook_ != nullptr) {
       wait_hook_->before_wait();
     }
-    const int timeout_ms = resumes_ != nullptr ? 0 : timers_.poll_timeout_ms(now_ns_);
+    const bool busy = resumes_ != nullptr || io_.pending();
+    const int timeout_ms = busy ? 0 : timers_.poll_timeout_ms(now_ns_);
     const int ready =
         epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
     now_ns_ = monotonic_now_ns();
@@ -65,15 +67,27 @@ void EventLoop::run() {
       }
     }
     run_resumes();
+    flush_io();
     timers_.advance(now_ns_);
+    flush_io();
     if (woken) {
       uint64_t count = 0;
       [[maybe_unused]] const ssize_t n = read(wakeup_fd_, &count, sizeof(count));
       run_posted_tasks();
+      flush_io();
     }
-    run_releases();
+    run_releases();  // after the flushes: a queued operation's owner lives until its result
   }
   stopping_ = false;
+}
+
+// A request typically needs a read, then a write, per event: a few passes carry the iteration's
+// events through; what is still queued after them waits for the next iteration, which does not
+// sleep (a connection that streams does not keep the others waiting).
+void EventLoop::flush_io() noexcept {
+  for (int pass = 0; pass < kIoPassesPerStep && io_.pending(); ++pass) {
+    io_.flush();
+  }
 }
 
 void EventLoop::resume_soon(Resumable& object) noexcept {

@@ -1,8 +1,9 @@
 #pragma once
-// One worker's event loop: edge-triggered epoll, a cached clock, timers, and a queue of tasks
-// posted from other threads.
+// One worker's event loop: edge-triggered epoll, a cached clock, timers, socket reads and writes
+// made in batches (io_queue.h), and a queue of tasks posted from other threads.
 //
-// Owns: the epoll and eventfd descriptors, the timer wheel, the posted-task queue.
+// Owns: the epoll and eventfd descriptors, the timer wheel, the I/O queue, the posted-task
+// queue.
 // Threading: run() and everything it calls happen on the loop's own thread; post() and stop()
 // may be called from any thread (they are the control side's only way in). The task queue is
 // the one lock here, and it is never taken on the request path: only for control-plane
@@ -20,6 +21,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/io_queue.h"
 #include "core/timer_wheel.h"
 
 namespace ballast::core {
@@ -75,7 +77,9 @@ class WaitHook {
 
 class EventLoop {
  public:
-  EventLoop();
+  // With `batch_io`, the I/O queue asks the kernel for an io_uring (io().active() says whether
+  // it got one).
+  explicit EventLoop(bool batch_io = false);
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -87,8 +91,10 @@ class EventLoop {
   void unwatch(int fd) noexcept;
 
   // Runs until stop(). Each iteration: call the wait hook, wait for I/O until the earliest
-  // timer's deadline (TimerWheel::next_deadline_ns), refresh the clock, dispatch, fire timers,
-  // run posted tasks. A loop with nothing to do and no timer sleeps until woken.
+  // timer's deadline (TimerWheel::next_deadline_ns), refresh the clock, dispatch, make the reads
+  // and writes the handlers queued, fire timers, run posted tasks (each step followed by the
+  // I/O it queued).
+  // A loop with nothing to do and no timer sleeps until woken.
   void run();
   void stop() noexcept;                   // any thread
   void post(std::function<void()> task);  // any thread; runs on the loop thread
@@ -107,8 +113,12 @@ class EventLoop {
 
   uint64_t now_ns() const noexcept { return now_ns_; }
   TimerWheel& timers() noexcept { return timers_; }
+  IoQueue& io() noexcept { return io_; }
 
  private:
+  static constexpr int kIoPassesPerStep = 4;
+
+  void flush_io() noexcept;
   void run_posted_tasks();
   void run_releases() noexcept;
   void run_resumes() noexcept;
@@ -117,6 +127,7 @@ class EventLoop {
   int wakeup_fd_;  // an eventfd: post() and stop() write it to end a wait
   uint64_t now_ns_;
   TimerWheel timers_;
+  IoQueue io_;
   bool stopping_ = false;  // loop thread only; set by a posted task
   Releasable* releases_ = nullptr;
   Resumable* resumes_ = nullptr;

@@ -207,10 +207,12 @@ int ProxyProcess::run() {
   for (const std::string& address : open_) {
     listening += (listening.empty() ? "" : ",") + address;
   }
-  observe::log_event(LogLevel::info, "ballast started",
-                     {{"listen", listening},
-                      {"workers", std::to_string(workers_.size())},
-                      {"max_connections", std::to_string(connection_limit)}});
+  observe::log_event(
+      LogLevel::info, "ballast started",
+      {{"listen", listening},
+       {"workers", std::to_string(workers_.size())},
+       {"max_connections", std::to_string(connection_limit)},
+       {"socket_io", workers_.front()->loop().io().active() ? "io_uring" : "syscalls"}});
 
   for (;;) {
     const timespec expiry_check{kExpiryCheckSeconds, 0};

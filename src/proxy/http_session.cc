@@ -94,6 +94,10 @@ void HttpSession::on_io(uint32_t events) noexcept {
   if (closed_) {
     return;
   }
+  if (queued()) {
+    deferred_client_events_ |= events;
+    return;
+  }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     client_readable_ = true;
   }
@@ -111,6 +115,10 @@ void HttpSession::on_io(uint32_t events) noexcept {
 
 void HttpSession::on_upstream_io(uint32_t events) noexcept {
   if (closed_ || upstream_ == nullptr) {
+    return;
+  }
+  if (queued()) {
+    deferred_upstream_events_ |= events;
     return;
   }
   if (connecting_ && !finish_upstream_connect(events)) {
@@ -228,6 +236,72 @@ ssize_t HttpSession::send_client(std::string_view head, std::string_view body) n
                          : tls_->send_gathered(head, body);
 }
 
+// Queues a send (a read) in clear when the loop batches them; false: make it directly.
+bool HttpSession::queue_send(QueuedOp op, int fd, std::string_view head,
+                             std::string_view body) noexcept {
+  core::IoQueue& io = host_.loop().io();
+  if (!io.active()) {
+    return false;
+  }
+  io.queue_send(*this, fd, head, body);
+  queued_op_ = op;
+  queued_head_bytes_ = head.size();
+  queued_bytes_ = head.size() + body.size();
+  return true;
+}
+
+bool HttpSession::queue_read(QueuedOp op, int fd, std::span<char> space) noexcept {
+  core::IoQueue& io = host_.loop().io();
+  if (!io.active()) {
+    return false;
+  }
+  io.queue_read(*this, fd, space);
+  queued_op_ = op;
+  queued_bytes_ = space.size();
+  return true;
+}
+
+void HttpSession::on_io_done(ssize_t result) noexcept {
+  if (closed_) {
+    return;
+  }
+  // A read that came up short of the room drained the socket, as in tls::receive_on.
+  const bool drained = result > 0 && static_cast<size_t>(result) < queued_bytes_;
+  switch (queued_op_) {
+    case QueuedOp::client_read:
+      client_received(result, drained);
+      break;
+    case QueuedOp::client_send:
+      client_sent(result, queued_head_bytes_, queued_bytes_);
+      break;
+    case QueuedOp::upstream_read:
+      upstream_received(result, drained);
+      break;
+    case QueuedOp::upstream_send:
+      upstream_sent(result, queued_head_bytes_, queued_bytes_);
+      break;
+  }
+  replay_deferred();
+  drive();
+}
+
+// What came while the send was queued, server side first: the client's events may start the
+// next request on another connection. A timer re-armed meanwhile is no longer due.
+void HttpSession::replay_deferred() noexcept {
+  if (const uint32_t events = std::exchange(deferred_upstream_events_, 0); events != 0) {
+    on_upstream_io(events);
+  }
+  if (const uint32_t events = std::exchange(deferred_client_events_, 0); events != 0) {
+    on_io(events);
+  }
+  if (std::exchange(upstream_timer_deferred_, false) && !upstream_timer_.armed()) {
+    on_timer(upstream_timer_);
+  }
+  if (std::exchange(client_timer_deferred_, false) && !client_timer_.armed()) {
+    on_timer(client_timer_);
+  }
+}
+
 void HttpSession::shut_client_write() noexcept {
   if (tls_ != nullptr) {
     tls_->close_notify();
@@ -236,6 +310,9 @@ void HttpSession::shut_client_write() noexcept {
 }
 
 void HttpSession::drive() noexcept {
+  if (queued()) {
+    return;  // on_io_done drives
+  }
   drive_rounds();
   if (!closed_) {
     update_client_timer();
@@ -248,8 +325,9 @@ void HttpSession::drive_rounds() noexcept {
       return;  // the client's next bytes (or room for ours) bring the next step
     }
     bool progress = read_client();
-    if (closed_) {
-      return;  // the client's socket failed: no request may start on a closed session
+    if (closed_ || queued()) {
+      return;  // the client's socket failed (no request may start on a closed session), or the
+               // read is queued
     }
     // A response still waiting for the client holds the next request back: a client that is
     // not reading gets no more answers queued, and each head has the whole buffer to fit in.
@@ -259,16 +337,25 @@ void HttpSession::drive_rounds() noexcept {
     if (phase_ == Phase::proxying) {
       progress |= frame_request_body();
       progress |= write_upstream();
+      if (queued()) {
+        return;
+      }
       progress |= read_upstream();
+      if (queued()) {
+        return;
+      }
       progress |= handle_response();
     }
     if (phase_ == Phase::tunnel) {
       progress |= pump_tunnel();
-      if (closed_) {
+      if (closed_ || queued()) {
         return;
       }
     }
     progress |= write_client();
+    if (queued()) {
+      return;
+    }
     if (phase_ == Phase::closing && client_out_.empty()) {
       progress |= linger();
       if (closed_) {
@@ -286,7 +373,7 @@ void HttpSession::drive_rounds() noexcept {
 }
 
 bool HttpSession::read_client() noexcept {
-  if (!client_readable_ || client_eof_ || phase_ == Phase::closing) {
+  if (!client_readable_ || client_eof_ || phase_ == Phase::closing || queued()) {
     return false;
   }
   if (client_in_.writable().empty() && client_in_.full()) {
@@ -295,10 +382,20 @@ bool HttpSession::read_client() noexcept {
     }
     client_in_.grow(kMaxHeadBufferBytes);
   }
-  bool drained = false;
   const std::span<char> space = free_space(client_in_);
-  const ssize_t received =
-      space.empty() ? (errno = ENOBUFS, -1) : receive_client(space.data(), space.size(), drained);
+  if (space.empty()) {
+    return client_received(-ENOBUFS, false);
+  }
+  if (tls_ == nullptr && queue_read(QueuedOp::client_read, client_.get(), space)) {
+    return false;  // client_received() follows, from on_io_done
+  }
+  bool drained = false;
+  const ssize_t received = receive_client(space.data(), space.size(), drained);
+  return client_received(received >= 0 ? received : -errno, drained);
+}
+
+// The result of reading the client's next bytes into client_in_'s free space, as recv's.
+bool HttpSession::client_received(ssize_t received, bool drained) noexcept {
   if (received > 0) {
     client_in_.commit(static_cast<size_t>(received));
     client_readable_ = !drained || client_hung_up_;  // a hang-up's EOF is still to be read
@@ -317,8 +414,8 @@ bool HttpSession::read_client() noexcept {
     }
     return true;
   }
-  if (errno == EAGAIN || errno == ENOBUFS) {
-    client_readable_ = errno != EAGAIN;
+  if (received == -EAGAIN || received == -ENOBUFS) {
+    client_readable_ = received != -EAGAIN;
     return false;
   }
   abort_exchange("client connection error");
@@ -645,7 +742,7 @@ bool HttpSession::upstream_request_written() const noexcept {
 }
 
 bool HttpSession::write_upstream() noexcept {
-  if (upstream_ == nullptr || connecting_ || !upstream_writable_) {
+  if (upstream_ == nullptr || connecting_ || !upstream_writable_ || queued()) {
     return false;
   }
   const std::string_view head = upstream_request_.readable().substr(upstream_head_sent_);
@@ -653,13 +750,23 @@ bool HttpSession::write_upstream() noexcept {
   if (head.empty() && body.empty()) {
     return false;
   }
+  if (upstream_->tls() == nullptr &&
+      queue_send(QueuedOp::upstream_send, upstream_->fd(), head, body)) {
+    return false;  // upstream_sent() follows, from on_io_done
+  }
   const ssize_t sent = upstream_->send(head, body);
-  if (sent > 0) {
-    const size_t total = static_cast<size_t>(sent);
+  return upstream_sent(sent >= 0 ? sent : -errno, head.size(), head.size() + body.size());
+}
+
+// The result of sending the request's next bytes (head_bytes of head, then body bytes) to the
+// server, as sendmsg's.
+bool HttpSession::upstream_sent(ssize_t result, size_t head_bytes, size_t total_bytes) noexcept {
+  if (result > 0) {
+    const size_t total = static_cast<size_t>(result);
     // Short: the buffer is full (TLS takes at most a gathered record at a time: only its EAGAIN
     // says full).
-    upstream_writable_ = upstream_->tls() != nullptr || total == head.size() + body.size();
-    const size_t head_part = std::min(total, head.size());
+    upstream_writable_ = upstream_->tls() != nullptr || total == total_bytes;
+    const size_t head_part = std::min(total, head_bytes);
     const size_t body_part = total - head_part;
     upstream_head_sent_ += head_part;
     client_in_.consume(body_part);
@@ -671,7 +778,7 @@ bool HttpSession::write_upstream() noexcept {
     arm_upstream_timer(response_timeout_ms());
     return true;
   }
-  if (sent < 0 && errno == EAGAIN) {
+  if (result == -EAGAIN) {
     upstream_writable_ = false;
     return false;
   }
@@ -683,14 +790,25 @@ bool HttpSession::write_upstream() noexcept {
   return true;
 }
 
-bool HttpSession::read_upstream() noexcept {
-  if (upstream_ == nullptr || connecting_ || !upstream_readable_ || upstream_eof_) {
+bool HttpSession::read_upstream(Io io) noexcept {
+  if (upstream_ == nullptr || connecting_ || !upstream_readable_ || upstream_eof_ || queued()) {
     return false;
   }
-  bool drained = false;
   const std::span<char> space = free_space(upstream_->in());
-  const ssize_t received = space.empty() ? (errno = ENOBUFS, -1)
-                                         : upstream_->receive(space.data(), space.size(), drained);
+  if (space.empty()) {
+    return upstream_received(-ENOBUFS, false);
+  }
+  if (io == Io::batched && upstream_->tls() == nullptr &&
+      queue_read(QueuedOp::upstream_read, upstream_->fd(), space)) {
+    return false;  // upstream_received() follows, from on_io_done
+  }
+  bool drained = false;
+  const ssize_t received = upstream_->receive(space.data(), space.size(), drained);
+  return upstream_received(received >= 0 ? received : -errno, drained);
+}
+
+// The result of reading the server's next bytes into the connection's free space, as recv's.
+bool HttpSession::upstream_received(ssize_t received, bool drained) noexcept {
   if (received > 0) {
     upstream_->in().commit(static_cast<size_t>(received));
     upstream_readable_ = !drained || upstream_hung_up_;
@@ -703,8 +821,8 @@ bool HttpSession::read_upstream() noexcept {
     upstream_eof_ = true;
     return true;
   }
-  if (errno == EAGAIN || errno == ENOBUFS) {
-    upstream_readable_ = errno != EAGAIN;
+  if (received == -EAGAIN || received == -ENOBUFS) {
+    upstream_readable_ = received != -EAGAIN;
     return false;
   }
   upstream_eof_ = true;  // reset: treated as an abrupt close
@@ -742,7 +860,7 @@ bool HttpSession::handle_response() noexcept {
       // The rest of the body went after the answer. A server that had closed by then (its FIN
       // waiting in the socket, its event not handled yet) never read it: one look tells.
       upstream_readable_ = true;
-      read_upstream();
+      read_upstream(Io::direct);  // its answer is needed now, before the connection is pooled
     }
     complete_exchange();
     return true;
@@ -899,12 +1017,18 @@ void HttpSession::start_tunnel() noexcept {
 // passes each side's close to the other once what it sent before has been written.
 bool HttpSession::pump_tunnel() noexcept {
   bool progress = read_upstream();
+  if (queued()) {
+    return progress;
+  }
   const size_t to_server = request_body_.ready_bytes();
   request_body_.frame(client_in_.readable().substr(to_server));
   const size_t to_client = response_body_.ready_bytes();
   response_body_.frame(upstream_->in().readable().substr(to_client));
   progress |= request_body_.ready_bytes() != to_server || response_body_.ready_bytes() != to_client;
   progress |= write_upstream();
+  if (queued()) {
+    return progress;
+  }
   if ((upstream_write_failed_ || (upstream_eof_ && !upstream_writable_)) &&
       request_body_.ready_bytes() != 0 && !upstream_shut_) {
     abort_exchange("server closed the tunnel");  // a write failed: the server is gone
@@ -931,7 +1055,7 @@ bool HttpSession::pump_tunnel() noexcept {
 }
 
 bool HttpSession::write_client() noexcept {
-  if (!client_writable_) {
+  if (!client_writable_ || queued()) {
     return false;
   }
   const std::string_view head = client_out_.readable();
@@ -943,14 +1067,23 @@ bool HttpSession::write_client() noexcept {
     client_write_ns_ = now_ns();  // the client has everything we had for it
     return false;
   }
+  if (tls_ == nullptr && queue_send(QueuedOp::client_send, client_.get(), head, body)) {
+    return false;  // client_sent() follows, from on_io_done
+  }
   const ssize_t sent = send_client(head, body);
-  if (sent > 0) {
-    const size_t total = static_cast<size_t>(sent);
+  return client_sent(sent >= 0 ? sent : -errno, head.size(), head.size() + body.size());
+}
+
+// The result of sending what we hold for the client (head_bytes from client_out_, then response
+// body bytes), as sendmsg's.
+bool HttpSession::client_sent(ssize_t result, size_t head_bytes, size_t total_bytes) noexcept {
+  if (result > 0) {
+    const size_t total = static_cast<size_t>(result);
     client_write_ns_ = now_ns();
     // Short: the socket's buffer is full. (TLS takes at most a gathered record at a time, so
     // only its EAGAIN says full.)
-    client_writable_ = tls_ != nullptr || total == head.size() + body.size();
-    const size_t head_part = std::min(total, head.size());
+    client_writable_ = tls_ != nullptr || total == total_bytes;
+    const size_t head_part = std::min(total, head_bytes);
     const size_t body_part = total - head_part;
     response_bytes_ += total;
     client_out_.consume(head_part);
@@ -960,7 +1093,7 @@ bool HttpSession::write_client() noexcept {
     }
     return true;
   }
-  if (sent < 0 && errno == EAGAIN) {
+  if (result == -EAGAIN) {
     client_writable_ = false;
     return false;
   }
@@ -1196,6 +1329,7 @@ void HttpSession::close() noexcept {
   }
   closed_ = true;
   host_.loop().cancel_resume(*this);
+  host_.loop().io().cancel(*this);
   const bool tunnel = phase_ == Phase::tunnel;
   // Cut short: the response's status if it had begun (the server's answer, broken off), else
   // nginx's 499, "client closed request".
@@ -1315,6 +1449,10 @@ void HttpSession::arm_upstream_timer(uint64_t timeout_ms) noexcept {
 
 void HttpSession::on_timer(core::Timer& timer) noexcept {
   if (closed_) {
+    return;
+  }
+  if (queued()) {  // replayed by on_io_done
+    (&timer == &client_timer_ ? client_timer_deferred_ : upstream_timer_deferred_) = true;
     return;
   }
   if (&timer == &client_timer_) {

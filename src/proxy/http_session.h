@@ -33,6 +33,11 @@
 // been delivered, or the server has closed — then the body was cut short, which the access log
 // and ballast_request_bodies_cut_short_total say.
 //
+// Reads and sends in clear go through the loop's I/O queue when it is active (core/io_queue.h):
+// the session queues one operation, on the client's socket or the server's, and does nothing
+// else until its result comes back in the same loop iteration (on_io_done) — the buffers it
+// names stay as they are. What happens meanwhile (readiness, a timer) is kept and replayed then.
+//
 // A reused keep-alive connection that turns out closed is tried once more on a fresh connection
 // to the same server, without counting as a failure or a retry — that race is the pool's, not
 // the server's — but only for a request the exchange says may be sent again.
@@ -64,6 +69,7 @@ class HttpSession final : public Session,
                           public core::IoHandler,
                           public core::Resumable,
                           public core::Timer::Handler,
+                          public core::QueuedIo,
                           public upstream::UpstreamConnection::User {
  public:
   HttpSession(SessionHost& host, WorkerGeneration& generation,
@@ -77,6 +83,7 @@ class HttpSession final : public Session,
   void on_io(uint32_t events) noexcept override;
   void on_upstream_io(uint32_t events) noexcept override;
   void on_timer(core::Timer& timer) noexcept override;
+  void on_io_done(ssize_t result) noexcept override;
   void begin_drain() noexcept override;
   void close_now() noexcept override { close(); }
   void resume() noexcept override { drive(); }
@@ -85,6 +92,8 @@ class HttpSession final : public Session,
  private:
   enum class Phase : uint8_t { reading_head, proxying, tunnel, closing };
   enum class Opened : uint8_t { yes, failed, overflow };
+  enum class Io : uint8_t { batched, direct };  // batched: through the loop's queue if active
+  enum class QueuedOp : uint8_t { client_read, client_send, upstream_read, upstream_send };
 
   static constexpr size_t kClientBufferBytes = 16 * 1024;
   static constexpr size_t kClientOutBytes = 8 * 1024;
@@ -96,16 +105,23 @@ class HttpSession final : public Session,
   bool handshaking() const noexcept { return tls_ != nullptr && !tls_->established(); }
   ssize_t receive_client(char* data, size_t size, bool& drained) noexcept;
   ssize_t send_client(std::string_view head, std::string_view body) noexcept;
+  bool queue_send(QueuedOp op, int fd, std::string_view head, std::string_view body) noexcept;
+  bool queue_read(QueuedOp op, int fd, std::span<char> space) noexcept;
+  void replay_deferred() noexcept;
   void shut_client_write() noexcept;
 
   // The loop.
   void drive() noexcept;
   void drive_rounds() noexcept;
   bool read_client() noexcept;
+  bool client_received(ssize_t received, bool drained) noexcept;
   bool write_client() noexcept;
+  bool client_sent(ssize_t result, size_t head_bytes, size_t total_bytes) noexcept;
   bool frame_request_body() noexcept;
   bool write_upstream() noexcept;
-  bool read_upstream() noexcept;
+  bool upstream_sent(ssize_t result, size_t head_bytes, size_t total_bytes) noexcept;
+  bool read_upstream(Io io = Io::batched) noexcept;
+  bool upstream_received(ssize_t received, bool drained) noexcept;
   bool handle_response() noexcept;
   bool pump_tunnel() noexcept;
 
@@ -185,6 +201,15 @@ class HttpSession final : public Session,
   uint64_t idle_since_ns_ = 0;
   uint64_t accepted_ns_ = 0;       // the TLS handshake's deadline runs from here
   std::string redirect_location_;  // redirect_to_https's Location (its capacity is kept)
+
+  // The operation in the loop's queue (queued()), and what happened while it was there.
+  QueuedOp queued_op_ = QueuedOp::client_read;
+  size_t queued_head_bytes_ = 0;  // sends: how much of the bytes is the head
+  size_t queued_bytes_ = 0;       // the bytes to send, or the room to read into
+  uint32_t deferred_client_events_ = 0;
+  uint32_t deferred_upstream_events_ = 0;
+  bool client_timer_deferred_ = false;
+  bool upstream_timer_deferred_ = false;
 
   // The current request.
   http::RequestHeadParser request_parser_;

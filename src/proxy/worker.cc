@@ -69,6 +69,7 @@ Worker::Worker(WorkerSlot slot, const config::Config& config, observe::SpanExpor
                observe::WorkerLogQueue& log_queue, ConnectionGate& gate)
     : slot_(slot),
       drain_timeout_ms_(config.drain_timeout_ms),
+      loop_(config.io_uring),
       telemetry_(slot.index, worker_seed(slot.index)),
       access_log_(log_queue, config.monitoring.logging, worker_seed(slot.index) + 1, &loop_),
       log_queue_(log_queue),

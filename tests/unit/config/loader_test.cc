@@ -125,6 +125,7 @@ TEST(ShortShape, WhatIsNotWrittenTakesTheDefaults) {
   EXPECT_TRUE(config.warnings.empty());
   EXPECT_EQ(config.workers, 0u);
   EXPECT_EQ(config.drain_timeout_ms, 30'000u);
+  EXPECT_TRUE(config.io_uring);
   EXPECT_EQ(config.timeouts.client_ms, 60'000u);
   EXPECT_EQ(config.admin.listen.host, "127.0.0.1");
   EXPECT_EQ(config.admin.listen.port, 9091);
@@ -184,6 +185,10 @@ TEST(ShortShape, LogLevelIgnoresCase) {
         std::string(kMinimal) + "monitoring:\n  logging:\n    level: " + level + "\n", "x.yaml");
     EXPECT_EQ(config.monitoring.logging.level, LogLevel::debug) << level;
   }
+}
+
+TEST(ShortShape, IoUringMayBeTurnedOff) {
+  EXPECT_FALSE(parse_config(std::string(kMinimal) + "io_uring: false\n", "x.yaml").io_uring);
 }
 
 TEST(ShortShape, ServiceNamedDefaultOverridesTheDefaultCluster) {
