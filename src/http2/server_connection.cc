@@ -1,0 +1,427 @@
+#include "http2/server_connection.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <new>
+
+#include "http/chars.h"
+
+namespace ballast::http2 {
+namespace {
+
+// The connection's receive window: room for several streams' bodies at once; each stream's own
+// window (Limits::stream_window_bytes) bounds what one stream may have in flight.
+constexpr int32_t kConnectionWindowBytes = 1 << 20;
+
+// RFC 9113 §8.2.2: fields that are HTTP/1's connection management, never sent over HTTP/2.
+constexpr std::array<std::string_view, 5> kConnectionSpecific = {
+    "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"};
+
+bool connection_specific(std::string_view lowercase_name) noexcept {
+  return std::find(kConnectionSpecific.begin(), kConnectionSpecific.end(), lowercase_name) !=
+         kConnectionSpecific.end();
+}
+
+std::string_view view_of(nghttp2_rcbuf* buffer) noexcept {
+  const nghttp2_vec bytes = nghttp2_rcbuf_get_buf(buffer);
+  return {reinterpret_cast<const char*>(bytes.base), bytes.len};
+}
+
+nghttp2_nv field(std::string_view name, std::string_view value) noexcept {
+  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+          NGHTTP2_NV_FLAG_NONE};
+}
+
+// RFC 9113 §4.3: a field counts its name, its value and 32 bytes towards the header list size.
+constexpr size_t kFieldOverheadBytes = 32;
+
+}  // namespace
+
+struct ServerConnection::Stream {
+  int32_t id = 0;
+  Request request;
+  std::vector<nghttp2_rcbuf*> kept;  // what the request's views point into
+  size_t field_bytes = 0;            // the header list's size so far (RFC 9113 §4.3)
+  uint16_t refusal = 0;              // a status we answer ourselves instead (431)
+  bool announced = false;            // the listener has had on_request
+  bool request_ended = false;
+  // The response body: queued bytes, whether more may come, trailers to end it with.
+  std::unique_ptr<core::ByteBuffer> body;
+  bool body_ended = false;
+  bool deferred = false;  // nghttp2 waits for resume_data
+  std::string trailer_bytes;
+  std::vector<std::pair<size_t, size_t>> trailer_fields;  // name and value lengths, in order
+
+  ~Stream() {
+    for (nghttp2_rcbuf* buffer : kept) {
+      nghttp2_rcbuf_decref(buffer);
+    }
+  }
+};
+
+// The nghttp2 callbacks: each finds the connection in user_data and the stream by its id.
+struct ServerConnection::Callbacks {
+  static ServerConnection& of(void* user_data) {
+    return *static_cast<ServerConnection*>(user_data);
+  }
+
+  // nghttp2 is C: an exception must not cross it. Out of memory fails the connection.
+  static int begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      try {
+        of(user_data).open_stream(frame->hd.stream_id);
+      } catch (const std::bad_alloc&) {
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+      }
+    }
+    return 0;
+  }
+
+  static int header(nghttp2_session*, const nghttp2_frame* frame, nghttp2_rcbuf* name,
+                    nghttp2_rcbuf* value, uint8_t, void* user_data) {
+    ServerConnection& connection = of(user_data);
+    Stream* stream = connection.find(frame->hd.stream_id);
+    if (stream == nullptr || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+      return 0;  // trailers of a request: not passed on (HTTP/1.1 servers rarely take them)
+    }
+    const std::string_view n = view_of(name);
+    const std::string_view v = view_of(value);
+    // Decoded bytes are what an HPACK bomb inflates: they are counted, not the encoded ones.
+    stream->field_bytes += n.size() + v.size() + kFieldOverheadBytes;
+    if (stream->field_bytes > connection.limits_.max_header_list_bytes) {
+      stream->refusal = 431;
+      return 0;
+    }
+    try {
+      stream->kept.reserve(stream->kept.size() + 2);
+    } catch (const std::bad_alloc&) {
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    nghttp2_rcbuf_incref(name);
+    nghttp2_rcbuf_incref(value);
+    stream->kept.push_back(name);
+    stream->kept.push_back(value);
+    http::RequestHead& head = stream->request.head;
+    if (n == ":method") {
+      head.method = v;
+    } else if (n == ":path") {
+      head.target = v;
+    } else if (n == ":scheme") {
+      stream->request.scheme = v;
+    } else if (n == ":authority") {
+      head.host = v;
+      head.has_host = true;
+    } else if (n.front() != ':') {
+      if (n == "host" && !head.has_host) {
+        head.host = v;
+        head.has_host = true;
+      } else if (n == "content-length") {
+        uint64_t length = 0;  // nghttp2 has checked it is a number, and one value only
+        std::from_chars(v.data(), v.data() + v.size(), length);
+        head.content_length = length;
+        head.body_kind = http::BodyKind::content_length;
+      }
+      if (head.headers.count == http::kMaxHeaders) {
+        stream->refusal = 431;
+        return 0;
+      }
+      head.headers.lines[head.headers.count++] = {n, v};
+    }
+    return 0;
+  }
+
+  static int frame_received(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    ServerConnection& connection = of(user_data);
+    Stream* stream = connection.find(frame->hd.stream_id);
+    if (stream == nullptr) {
+      return 0;
+    }
+    const bool ends = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      if (stream->refusal != 0) {
+        connection.submit_head(stream->id, stream->refusal, {}, false);
+        return 0;
+      }
+      http::RequestHead& head = stream->request.head;
+      if (ends) {
+        head.body_kind = http::BodyKind::none;
+      } else if (head.body_kind != http::BodyKind::content_length) {
+        head.body_kind = http::BodyKind::chunked;  // a body of unknown length
+      }
+      stream->announced = true;
+      connection.listener_.on_request(stream->id, stream->request);
+    }
+    if (ends && stream->announced && !stream->request_ended &&
+        (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA)) {
+      stream->request_ended = true;
+      connection.listener_.on_request_end(stream->id);
+    }
+    return 0;
+  }
+
+  static int data_chunk(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data,
+                        size_t length, void* user_data) {
+    ServerConnection& connection = of(user_data);
+    Stream* stream = connection.find(stream_id);
+    if (stream == nullptr || !stream->announced) {
+      nghttp2_session_consume(session, stream_id, length);  // dropped: the window reopens
+      return 0;
+    }
+    connection.listener_.on_request_data(stream_id, {reinterpret_cast<const char*>(data), length});
+    return 0;
+  }
+
+  static int stream_closed(nghttp2_session*, int32_t stream_id, uint32_t error_code,
+                           void* user_data) {
+    of(user_data).close_stream(stream_id, error_code);
+    return 0;
+  }
+
+  // The response body, as nghttp2 asks for it: what is queued, then EOF (and trailers).
+  static ssize_t read_body(nghttp2_session* session, int32_t stream_id, uint8_t* out, size_t length,
+                           uint32_t* flags, nghttp2_data_source*, void* user_data) {
+    ServerConnection& connection = of(user_data);
+    Stream* stream = connection.find(stream_id);
+    if (stream == nullptr) {
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    core::ByteBuffer& body = *stream->body;
+    const size_t taken = std::min(length, body.size());
+    std::memcpy(out, body.readable().data(), taken);
+    body.consume(taken);
+    if (!body.empty() || !stream->body_ended) {
+      if (taken == 0) {
+        stream->deferred = true;
+        return NGHTTP2_ERR_DEFERRED;
+      }
+      return static_cast<ssize_t>(taken);
+    }
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!stream->trailer_fields.empty()) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      std::vector<nghttp2_nv> trailers;
+      size_t offset = 0;
+      for (const auto& [name_bytes, value_bytes] : stream->trailer_fields) {
+        const std::string_view bytes = stream->trailer_bytes;
+        trailers.push_back(field(bytes.substr(offset, name_bytes),
+                                 bytes.substr(offset + name_bytes, value_bytes)));
+        offset += name_bytes + value_bytes;
+      }
+      nghttp2_submit_trailer(session, stream_id, trailers.data(), trailers.size());
+    }
+    return static_cast<ssize_t>(taken);
+  }
+};
+
+ServerConnection::ServerConnection(const Limits& limits, StreamListener& listener)
+    : limits_(limits), listener_(listener) {
+  nghttp2_session_callbacks* callbacks = nullptr;
+  nghttp2_session_callbacks_new(&callbacks);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, Callbacks::begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback2(callbacks, Callbacks::header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, Callbacks::frame_received);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, Callbacks::data_chunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, Callbacks::stream_closed);
+
+  nghttp2_option* options = nullptr;
+  nghttp2_option_new(&options);
+  nghttp2_option_set_no_auto_window_update(options, 1);  // consume() grants the window back
+  nghttp2_option_set_stream_reset_rate_limit(options, limits.reset_burst, limits.resets_per_second);
+  nghttp2_option_set_max_continuations(options, limits.max_continuations);
+  nghttp2_option_set_max_settings(options, 32);        // entries in one SETTINGS frame
+  nghttp2_option_set_max_outbound_ack(options, 1000);  // queued PING/SETTINGS acks: a flood
+  nghttp2_session_server_new2(&session_, callbacks, this, options);
+  nghttp2_option_del(options);
+  nghttp2_session_callbacks_del(callbacks);
+
+  const std::array<nghttp2_settings_entry, 4> settings = {{
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits.stream_window_bytes},
+      {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, limits.max_frame_bytes},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list_bytes},
+  }};
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindowBytes);
+}
+
+ServerConnection::~ServerConnection() {
+  nghttp2_session_del(session_);  // closes no stream through the callbacks
+}
+
+bool ServerConnection::receive(std::string_view bytes) noexcept {
+  if (over_) {
+    return false;
+  }
+  const ssize_t taken = nghttp2_session_mem_recv(
+      session_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  if (taken < 0) {
+    over_ = true;  // a connection error: nghttp2 has queued its GOAWAY where one is due
+  }
+  return !over_ && nghttp2_session_want_read(session_) != 0;
+}
+
+std::string_view ServerConnection::output() noexcept {
+  if (pending_output_.empty()) {
+    const uint8_t* data = nullptr;
+    const ssize_t length = nghttp2_session_mem_send(session_, &data);
+    if (length < 0) {
+      over_ = true;
+      return {};
+    }
+    pending_output_ = {reinterpret_cast<const char*>(data), static_cast<size_t>(length)};
+  }
+  return pending_output_;
+}
+
+void ServerConnection::sent(size_t bytes) noexcept {
+  pending_output_.remove_prefix(std::min(bytes, pending_output_.size()));
+}
+
+bool ServerConnection::finished() const noexcept {
+  return pending_output_.empty() && (over_ || (nghttp2_session_want_read(session_) == 0 &&
+                                               nghttp2_session_want_write(session_) == 0));
+}
+
+bool ServerConnection::respond(int32_t stream, uint16_t status,
+                               std::span<const http::Header> fields, bool body_follows) noexcept {
+  Stream* open = find(stream);
+  if (open == nullptr) {
+    return false;
+  }
+  if (body_follows) {
+    open->body = std::make_unique<core::ByteBuffer>(limits_.response_buffer_bytes);
+  }
+  return submit_head(stream, status, fields, body_follows);
+}
+
+bool ServerConnection::submit_head(int32_t stream, uint16_t status,
+                                   std::span<const http::Header> fields, bool with_body) noexcept {
+  std::array<char, 4> status_text{};
+  std::to_chars(status_text.data(), status_text.data() + 3, status);
+  // Names lowercased into one buffer, sized first so that no view into it moves.
+  size_t name_bytes = 0;
+  for (const http::Header& header : fields) {
+    name_bytes += header.name.size();
+  }
+  field_names_.assign(name_bytes, '\0');
+  std::array<nghttp2_nv, http::kMaxHeaders + 1> nva;
+  size_t count = 0;
+  nva[count++] = field(":status", {status_text.data(), 3});
+  size_t offset = 0;
+  for (const http::Header& header : fields) {
+    if (count == nva.size()) {
+      break;
+    }
+    char* name = field_names_.data() + offset;
+    std::transform(header.name.begin(), header.name.end(), name,
+                   [](char c) { return http::chars::to_lower(c); });
+    const std::string_view lowercase(name, header.name.size());
+    offset += header.name.size();
+    if (!connection_specific(lowercase)) {
+      nva[count++] = field(lowercase, header.value);
+    }
+  }
+  nghttp2_data_provider provider{};
+  provider.read_callback = Callbacks::read_body;
+  return nghttp2_submit_response(session_, stream, nva.data(), count,
+                                 with_body ? &provider : nullptr) == 0;
+}
+
+size_t ServerConnection::send_body(int32_t stream, std::string_view bytes) noexcept {
+  Stream* open = find(stream);
+  if (open == nullptr || open->body == nullptr || open->body_ended) {
+    return 0;
+  }
+  core::ByteBuffer& body = *open->body;
+  body.compact();
+  const size_t taken = std::min(bytes.size(), body.writable().size());
+  body.append(bytes.substr(0, taken));
+  if (taken != 0 && open->deferred) {
+    open->deferred = false;
+    nghttp2_session_resume_data(session_, stream);
+  }
+  return taken;
+}
+
+size_t ServerConnection::body_room(int32_t stream) const noexcept {
+  const Stream* open = find(stream);
+  if (open == nullptr || open->body == nullptr || open->body_ended) {
+    return 0;
+  }
+  return open->body->capacity() - open->body->size();
+}
+
+void ServerConnection::end_body(int32_t stream, std::span<const http::Header> trailers) noexcept {
+  Stream* open = find(stream);
+  if (open == nullptr || open->body == nullptr || open->body_ended) {
+    return;
+  }
+  open->body_ended = true;
+  for (const http::Header& trailer : trailers) {
+    std::string lowercase(trailer.name);
+    std::transform(lowercase.begin(), lowercase.end(), lowercase.begin(),
+                   [](char c) { return http::chars::to_lower(c); });
+    if (connection_specific(lowercase)) {
+      continue;
+    }
+    open->trailer_bytes.append(lowercase).append(trailer.value);
+    open->trailer_fields.emplace_back(lowercase.size(), trailer.value.size());
+  }
+  if (open->deferred) {
+    open->deferred = false;
+    nghttp2_session_resume_data(session_, stream);
+  }
+}
+
+void ServerConnection::reset(int32_t stream, uint32_t error_code) noexcept {
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream, error_code);
+}
+
+void ServerConnection::consume(int32_t stream, size_t bytes) noexcept {
+  nghttp2_session_consume(session_, stream, bytes);
+}
+
+void ServerConnection::shut_down() noexcept {
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+}
+
+size_t ServerConnection::open_streams() const noexcept {
+  return streams_.size();
+}
+
+ServerConnection::Stream* ServerConnection::find(int32_t stream) const noexcept {
+  for (const std::unique_ptr<Stream>& open : streams_) {
+    if (open->id == stream) {
+      return open.get();
+    }
+  }
+  return nullptr;
+}
+
+ServerConnection::Stream& ServerConnection::open_stream(int32_t id) {
+  streams_.push_back(std::make_unique<Stream>());
+  streams_.back()->id = id;
+  return *streams_.back();
+}
+
+void ServerConnection::close_stream(int32_t id, uint32_t error_code) noexcept {
+  const auto open = std::find_if(streams_.begin(), streams_.end(),
+                                 [id](const std::unique_ptr<Stream>& s) { return s->id == id; });
+  if (open == streams_.end()) {
+    return;
+  }
+  const bool told = (*open)->announced;
+  streams_.erase(open);
+  if (told) {
+    listener_.on_stream_closed(id, error_code);
+  }
+}
+
+}  // namespace ballast::http2
