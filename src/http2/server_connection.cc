@@ -8,7 +8,8 @@
 #include <cstring>
 #include <new>
 
-#include "http/chars.h"
+#include "http2/field_list.h"
+#include "http2/outgoing_body.h"
 
 namespace ballast::http2 {
 namespace {
@@ -17,24 +18,9 @@ namespace {
 // window (Limits::stream_window_bytes) bounds what one stream may have in flight.
 constexpr int32_t kConnectionWindowBytes = 1 << 20;
 
-// RFC 9113 §8.2.2: fields that are HTTP/1's connection management, never sent over HTTP/2.
-constexpr std::array<std::string_view, 5> kConnectionSpecific = {
-    "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"};
-
-bool connection_specific(std::string_view lowercase_name) noexcept {
-  return std::find(kConnectionSpecific.begin(), kConnectionSpecific.end(), lowercase_name) !=
-         kConnectionSpecific.end();
-}
-
 std::string_view view_of(nghttp2_rcbuf* buffer) noexcept {
   const nghttp2_vec bytes = nghttp2_rcbuf_get_buf(buffer);
   return {reinterpret_cast<const char*>(bytes.base), bytes.len};
-}
-
-nghttp2_nv field(std::string_view name, std::string_view value) noexcept {
-  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
 }
 
 // RFC 9113 §4.3: a field counts its name, its value and 32 bytes towards the header list size.
@@ -50,12 +36,7 @@ struct ServerConnection::Stream {
   uint16_t refusal = 0;              // a status we answer ourselves instead (431)
   bool announced = false;            // the listener has had on_request
   bool request_ended = false;
-  // The response body: queued bytes, whether more may come, trailers to end it with.
-  std::unique_ptr<core::ByteBuffer> body;
-  bool body_ended = false;
-  bool deferred = false;  // nghttp2 waits for resume_data
-  std::string trailer_bytes;
-  std::vector<std::pair<size_t, size_t>> trailer_fields;  // name and value lengths, in order
+  std::unique_ptr<OutgoingBody> body;  // the response's, once respond() said one follows
 
   ~Stream() {
     for (nghttp2_rcbuf* buffer : kept) {
@@ -144,7 +125,11 @@ struct ServerConnection::Callbacks {
     const bool ends = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
       if (stream->refusal != 0) {
-        connection.submit_head(stream->id, stream->refusal, {}, false);
+        try {
+          connection.submit_head(stream->id, stream->refusal, {}, false);
+        } catch (const std::bad_alloc&) {
+          return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
         return 0;
       }
       http::RequestHead& head = stream->request.head;
@@ -182,39 +167,13 @@ struct ServerConnection::Callbacks {
     return 0;
   }
 
-  // The response body, as nghttp2 asks for it: what is queued, then EOF (and trailers).
   static ssize_t read_body(nghttp2_session* session, int32_t stream_id, uint8_t* out, size_t length,
                            uint32_t* flags, nghttp2_data_source*, void* user_data) {
-    ServerConnection& connection = of(user_data);
-    Stream* stream = connection.find(stream_id);
-    if (stream == nullptr) {
+    Stream* stream = of(user_data).find(stream_id);
+    if (stream == nullptr || stream->body == nullptr) {
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
-    core::ByteBuffer& body = *stream->body;
-    const size_t taken = std::min(length, body.size());
-    std::memcpy(out, body.readable().data(), taken);
-    body.consume(taken);
-    if (!body.empty() || !stream->body_ended) {
-      if (taken == 0) {
-        stream->deferred = true;
-        return NGHTTP2_ERR_DEFERRED;
-      }
-      return static_cast<ssize_t>(taken);
-    }
-    *flags |= NGHTTP2_DATA_FLAG_EOF;
-    if (!stream->trailer_fields.empty()) {
-      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-      std::vector<nghttp2_nv> trailers;
-      size_t offset = 0;
-      for (const auto& [name_bytes, value_bytes] : stream->trailer_fields) {
-        const std::string_view bytes = stream->trailer_bytes;
-        trailers.push_back(field(bytes.substr(offset, name_bytes),
-                                 bytes.substr(offset + name_bytes, value_bytes)));
-        offset += name_bytes + value_bytes;
-      }
-      nghttp2_submit_trailer(session, stream_id, trailers.data(), trailers.size());
-    }
-    return static_cast<ssize_t>(taken);
+    return stream->body->read(session, stream_id, out, length, flags);
   }
 };
 
@@ -293,56 +252,37 @@ bool ServerConnection::respond(int32_t stream, uint16_t status,
   if (open == nullptr) {
     return false;
   }
-  if (body_follows) {
-    open->body = std::make_unique<core::ByteBuffer>(limits_.response_buffer_bytes);
+  try {
+    if (body_follows) {
+      open->body = std::make_unique<OutgoingBody>(limits_.response_buffer_bytes);
+    }
+    return submit_head(stream, status, fields, body_follows);
+  } catch (const std::bad_alloc&) {
+    return false;
   }
-  return submit_head(stream, status, fields, body_follows);
 }
 
 bool ServerConnection::submit_head(int32_t stream, uint16_t status,
-                                   std::span<const http::Header> fields, bool with_body) noexcept {
-  std::array<char, 4> status_text{};
-  std::to_chars(status_text.data(), status_text.data() + 3, status);
-  // Names lowercased into one buffer, sized first so that no view into it moves.
-  size_t name_bytes = 0;
-  for (const http::Header& header : fields) {
-    name_bytes += header.name.size();
-  }
-  field_names_.assign(name_bytes, '\0');
-  std::array<nghttp2_nv, http::kMaxHeaders + 1> nva;
-  size_t count = 0;
-  nva[count++] = field(":status", {status_text.data(), 3});
-  size_t offset = 0;
-  for (const http::Header& header : fields) {
-    if (count == nva.size()) {
-      break;
-    }
-    char* name = field_names_.data() + offset;
-    std::transform(header.name.begin(), header.name.end(), name,
-                   [](char c) { return http::chars::to_lower(c); });
-    const std::string_view lowercase(name, header.name.size());
-    offset += header.name.size();
-    if (!connection_specific(lowercase)) {
-      nva[count++] = field(lowercase, header.value);
-    }
-  }
+                                   std::span<const http::Header> fields, bool with_body) {
+  std::array<char, 3> status_text{};
+  std::to_chars(status_text.data(), status_text.data() + status_text.size(), status);
+  fields_.clear();
+  fields_.add_pseudo(":status", {status_text.data(), status_text.size()});
+  fields_.add(fields);
   nghttp2_data_provider provider{};
   provider.read_callback = Callbacks::read_body;
-  return nghttp2_submit_response(session_, stream, nva.data(), count,
+  return nghttp2_submit_response(session_, stream, fields_.data(), fields_.size(),
                                  with_body ? &provider : nullptr) == 0;
 }
 
 size_t ServerConnection::send_body(int32_t stream, std::string_view bytes) noexcept {
   Stream* open = find(stream);
-  if (open == nullptr || open->body == nullptr || open->body_ended) {
+  if (open == nullptr || open->body == nullptr) {
     return 0;
   }
-  core::ByteBuffer& body = *open->body;
-  body.compact();
-  const size_t taken = std::min(bytes.size(), body.writable().size());
-  body.append(bytes.substr(0, taken));
-  if (taken != 0 && open->deferred) {
-    open->deferred = false;
+  bool resume = false;
+  const size_t taken = open->body->append(bytes, resume);
+  if (resume) {
     nghttp2_session_resume_data(session_, stream);
   }
   return taken;
@@ -350,30 +290,22 @@ size_t ServerConnection::send_body(int32_t stream, std::string_view bytes) noexc
 
 size_t ServerConnection::body_room(int32_t stream) const noexcept {
   const Stream* open = find(stream);
-  if (open == nullptr || open->body == nullptr || open->body_ended) {
-    return 0;
-  }
-  return open->body->capacity() - open->body->size();
+  return open == nullptr || open->body == nullptr ? 0 : open->body->room();
 }
 
 void ServerConnection::end_body(int32_t stream, std::span<const http::Header> trailers) noexcept {
   Stream* open = find(stream);
-  if (open == nullptr || open->body == nullptr || open->body_ended) {
+  if (open == nullptr || open->body == nullptr) {
     return;
   }
-  open->body_ended = true;
-  for (const http::Header& trailer : trailers) {
-    std::string lowercase(trailer.name);
-    std::transform(lowercase.begin(), lowercase.end(), lowercase.begin(),
-                   [](char c) { return http::chars::to_lower(c); });
-    if (connection_specific(lowercase)) {
-      continue;
-    }
-    open->trailer_bytes.append(lowercase).append(trailer.value);
-    open->trailer_fields.emplace_back(lowercase.size(), trailer.value.size());
+  bool resume = false;
+  try {
+    open->body->end(trailers, resume);
+  } catch (const std::bad_alloc&) {
+    reset(stream, NGHTTP2_INTERNAL_ERROR);
+    return;
   }
-  if (open->deferred) {
-    open->deferred = false;
+  if (resume) {
     nghttp2_session_resume_data(session_, stream);
   }
 }

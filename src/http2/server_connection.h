@@ -25,8 +25,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/byte_buffer.h"
 #include "http/head.h"
+#include "http2/field_list.h"
 
 struct nghttp2_session;
 
@@ -111,14 +111,14 @@ class ServerConnection {
   Stream& open_stream(int32_t id);
   void close_stream(int32_t id, uint32_t error_code) noexcept;
   bool submit_head(int32_t stream, uint16_t status, std::span<const http::Header> fields,
-                   bool with_body) noexcept;
+                   bool with_body);
 
   Limits limits_;
   StreamListener& listener_;
   nghttp2_session* session_ = nullptr;
   std::vector<std::unique_ptr<Stream>> streams_;  // open ones; few, so searched in order
   std::string_view pending_output_;               // from nghttp2's buffer, not yet sent
-  std::string field_names_;                       // lowercased names being submitted
+  FieldList fields_;                              // the head being submitted
   bool over_ = false;
 };
 
