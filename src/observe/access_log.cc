@@ -20,9 +20,11 @@ constexpr size_t kMaxServer = 256;
 constexpr size_t kMaxTraceId = 64;
 constexpr size_t kMaxRequestId = 128;
 constexpr size_t kMaxTlsName = 64;        // a TLS version or cipher name
-constexpr size_t kFixedAndNumbers = 608;  // keys, punctuation, time, six numbers (≤ 20 digits)
-static_assert(kMaxClientIp + kMaxMethod + kMaxLoggedPath + kMaxCluster + kMaxServer + kMaxTraceId +
-                      kMaxRequestId + 2 * kMaxTlsName + kMaxServer + kFixedAndNumbers <=
+constexpr size_t kMaxProtocol = 16;       // "HTTP/1.1"
+constexpr size_t kFixedAndNumbers = 624;  // keys, punctuation, time, six numbers (≤ 20 digits)
+static_assert(kMaxClientIp + kMaxMethod + kMaxLoggedPath + kMaxProtocol + kMaxCluster + kMaxServer +
+                      kMaxTraceId + kMaxRequestId + 2 * kMaxTlsName + kMaxServer +
+                      kFixedAndNumbers <=
                   kMaxAccessLine,
               "the field bounds must fit a line");
 
@@ -171,6 +173,8 @@ size_t AccessLineFormatter::format(const AccessRecord& record, char* line) noexc
     out.escaped(record.method, kMaxMethod);
     out.literal("\",\"path\":\"");
     out.escaped(record.path, kMaxLoggedPath);
+    out.literal("\",\"protocol\":\"");
+    out.escaped(record.protocol, kMaxProtocol);
     out.literal("\",\"status\":");
     out.number(record.status);
     out.literal(",\"cluster\":\"");
@@ -212,6 +216,10 @@ size_t AccessLineFormatter::format(const AccessRecord& record, char* line) noexc
     out.word(record.method, kMaxMethod);
     out.literal(" ");
     out.word(record.path, kMaxLoggedPath);
+    if (!record.protocol.empty()) {
+      out.literal(" ");
+      out.word(record.protocol, kMaxProtocol);
+    }
     out.literal("\" ");
     out.number(record.status);
     out.literal(" ");

@@ -415,6 +415,7 @@ void Exchange::log_access(const Outcome& outcome, uint64_t now_ns) noexcept {
   record.client_ip = client_.ip;
   record.method = method_;
   record.path = target_;
+  record.protocol = protocol_;
   record.cluster = cluster_ == nullptr ? std::string_view{} : cluster_->config().name;
   record.server = outcome.server == balance::kNoServer ? std::string_view{}
                                                        : cluster_->server(outcome.server).name;

@@ -137,6 +137,8 @@ class Exchange {
     method_ = method;
     target_ = target;
   }
+  // The protocol the client speaks ("HTTP/1.1"), for the access log; kept across requests.
+  void set_protocol(std::string_view protocol) noexcept { protocol_ = protocol; }
 
   // The request's answer: `server` forwarded `status`, or ballast answered (server kNoServer).
   // Counts it once (counters, access log, request span) and gives back what the request held.
@@ -198,6 +200,7 @@ class Exchange {
   std::array<char, kMaxRequestIdBytes> request_id_{};
   size_t request_id_length_ = 0;
   std::string_view method_, target_;
+  std::string_view protocol_;
 
   // Attempts.
   Attempt attempt_;

@@ -4,12 +4,13 @@ proxying: lines are dropped and counted instead."""
 
 import json
 import os
+import socket
 import time
 
 from events import metric, parse_samples, scrape
-from harness import HttpConnection, get, listen_port, wait_until
+from harness import HOST, HttpConnection, get, listen_port, wait_until
 
-FIELDS = {"ts", "type", "client_ip", "method", "path", "status", "cluster", "server",
+FIELDS = {"ts", "type", "client_ip", "method", "path", "protocol", "status", "cluster", "server",
           "duration_ms", "bytes_received", "bytes_sent", "attempts", "trace_id", "request_id"}
 
 
@@ -40,6 +41,7 @@ def test_every_request_gets_one_line_with_what_happened(backends, ballast, tmp_p
     assert all(set(line) == FIELDS for line in lines), lines[0]
     hello = next(line for line in lines if line["path"] == "/hello?x=1")
     assert hello["method"] == "GET" and hello["status"] == 200
+    assert hello["protocol"] == "HTTP/1.1"
     assert hello["client_ip"] == "127.0.0.1" and hello["cluster"] == "default"
     assert hello["server"] in (f"127.0.0.1:{s1.port}", f"127.0.0.1:{s2.port}")
     assert hello["attempts"] == 1 and hello["duration_ms"] > 0 and hello["bytes_sent"] > 0
@@ -83,3 +85,16 @@ def test_a_log_output_that_blocks_costs_dropped_lines_not_requests(backends, bal
         )
     finally:
         os.close(holder)
+
+
+def test_the_line_says_which_http_version_the_client_spoke(backends, ballast, tmp_path):
+    log_path = tmp_path / "access.log"
+    _, proxy = logged_to(ballast, [backends.start("s1")], log_path)
+    with socket.create_connection((HOST, proxy.port), timeout=5) as sock:
+        sock.sendall(b"GET /ten HTTP/1.0\r\nHost: a\r\n\r\n")
+        while sock.recv(65536):  # an HTTP/1.0 answer ends with the connection
+            pass
+    assert get(proxy.port, "/eleven").status == 200
+    wait_until(lambda: len(access_lines(log_path)) >= 2, 5, "two access lines")
+    protocols = {line["path"]: line["protocol"] for line in access_lines(log_path)}
+    assert protocols == {"/ten": "HTTP/1.0", "/eleven": "HTTP/1.1"}

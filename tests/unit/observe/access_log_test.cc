@@ -33,6 +33,7 @@ AccessRecord sample_record() {
   record.client_ip = "10.0.0.7";
   record.method = "GET";
   record.path = "/v1/items?id=3";
+  record.protocol = "HTTP/1.1";
   record.cluster = "api";
   record.server = "10.0.1.1:8080";
   record.status = 200;
@@ -272,17 +273,19 @@ TEST(AccessLineTest, FormatsTheJsonLine) {
   EXPECT_EQ(
       format(sample_record()),
       "{\"ts\":\"2026-11-24T08:00:00.123Z\",\"type\":\"access\",\"client_ip\":\"10.0.0.7\","
-      "\"method\":\"GET\",\"path\":\"/v1/items?id=3\",\"status\":200,\"cluster\":\"api\","
+      "\"method\":\"GET\",\"path\":\"/v1/items?id=3\",\"protocol\":\"HTTP/1.1\",\"status\":200,"
+      "\"cluster\":\"api\","
       "\"server\":\"10.0.1.1:8080\",\"duration_ms\":1.234,\"bytes_received\":312,"
       "\"bytes_sent\":5120,\"attempts\":1,"
       "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"request_id\":\"f0e1d2c3b4a59687\"}\n");
 }
 
 TEST(AccessLineTest, FormatsTheTextLine) {
-  EXPECT_EQ(format(sample_record(), LogFormat::text),
-            "10.0.0.7 - - [24/Nov/2026:08:00:00.123 +0000] \"GET /v1/items?id=3\" 200 5120 "
-            "cluster=api server=10.0.1.1:8080 duration_ms=1.234 bytes_received=312 attempts=1 "
-            "trace_id=4bf92f3577b34da6a3ce929d0e0e4736 request_id=f0e1d2c3b4a59687\n");
+  EXPECT_EQ(
+      format(sample_record(), LogFormat::text),
+      "10.0.0.7 - - [24/Nov/2026:08:00:00.123 +0000] \"GET /v1/items?id=3 HTTP/1.1\" 200 5120 "
+      "cluster=api server=10.0.1.1:8080 duration_ms=1.234 bytes_received=312 attempts=1 "
+      "trace_id=4bf92f3577b34da6a3ce929d0e0e4736 request_id=f0e1d2c3b4a59687\n");
 }
 
 TEST(AccessLineTest, AnAnswerFromBallastHasNoServerAndMayHaveNoTrace) {
@@ -305,11 +308,11 @@ TEST(AccessLineTest, AnAnswerFromBallastHasNoServerAndMayHaveNoTrace) {
 TEST(AccessLineTest, CarriesEveryFieldTheIssueNames) {
   const std::map<std::string, std::string> members = parse(format(sample_record()));
   for (const char* key :
-       {"ts", "type", "client_ip", "method", "path", "status", "cluster", "server", "duration_ms",
-        "bytes_received", "bytes_sent", "attempts", "trace_id"}) {
+       {"ts", "type", "client_ip", "method", "path", "protocol", "status", "cluster", "server",
+        "duration_ms", "bytes_received", "bytes_sent", "attempts", "trace_id"}) {
     EXPECT_TRUE(members.contains(key)) << key;
   }
-  EXPECT_EQ(members.size(), 14u);
+  EXPECT_EQ(members.size(), 15u);
   EXPECT_EQ(members.at("type"), "access");
 }
 
@@ -468,7 +471,8 @@ TEST(AccessLineTest, EscapesEveryStringField) {
   EXPECT_EQ(members.at("client_ip"), "1.2.3.4\r");
   const std::string text = format(record, LogFormat::text);
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1);
-  EXPECT_NE(text.find("\"G\\u0009T /a\\\"b\\\\c\\u000a\\u00ff\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"G\\u0009T /a\\\"b\\\\c\\u000a\\u00ff HTTP/1.1\""), std::string::npos)
+      << text;
 }
 
 TEST(AccessLineTest, AnyBytesMakeOneValidJsonLine) {
@@ -482,7 +486,7 @@ TEST(AccessLineTest, AnyBytesMakeOneValidJsonLine) {
     record.path = path;
     record.method = std::string_view(path).substr(0, std::min<size_t>(path.size(), 7));
     const std::map<std::string, std::string> members = parse(format(record));
-    EXPECT_EQ(members.size(), 14u);
+    EXPECT_EQ(members.size(), 15u);
     if (::testing::Test::HasFailure()) {
       break;
     }
@@ -509,7 +513,7 @@ TEST(AccessLineTest, EveryFieldAtItsBoundStillFitsTheLine) {
   AccessRecord record = sample_record();
   const std::string huge(10'000, '\x02');
   const std::string trace_id(64, 'f');
-  record.client_ip = record.method = record.path = huge;
+  record.client_ip = record.method = record.path = record.protocol = huge;
   record.cluster = record.server = huge;
   record.trace_id = trace_id;
   record.bytes_received = record.bytes_sent = record.duration_ns = UINT64_MAX;
