@@ -76,7 +76,7 @@ struct ServerConfig {
   bool operator==(const ServerConfig&) const = default;
 };
 
-enum class HealthCheckType : uint8_t { http, tcp };
+enum class HealthCheckType : uint8_t { http, tcp, grpc };
 
 struct HealthCheckConfig {
   bool enabled = false;  // true when the block is present, unless it says `enabled: false`
@@ -84,6 +84,7 @@ struct HealthCheckConfig {
   std::string path = "/health";
   uint16_t expected_status_min = 200;  // `expected_status: 200-399` or a single code
   uint16_t expected_status_max = 399;
+  std::string service;  // type grpc: the grpc.health.v1 service name ("" = the whole server)
   uint64_t interval_ms = 30'000;
   uint64_t timeout_ms = 5'000;
   uint32_t healthy_threshold = 2;

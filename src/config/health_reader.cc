@@ -2,6 +2,7 @@
 
 #include <array>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "config/scalars.h"
@@ -9,11 +10,12 @@
 namespace ballast::config {
 namespace {
 
-constexpr std::array<std::string_view, 11> kHealthCheckKeys = {
+constexpr std::array<std::string_view, 12> kHealthCheckKeys = {
     "enabled",
     "type",
     "path",
     "expected_status",
+    "service",
     "interval",
     "timeout",
     "healthy_threshold",
@@ -23,10 +25,14 @@ constexpr std::array<std::string_view, 11> kHealthCheckKeys = {
     "start_healthy",
 };
 
-constexpr std::array<Named<HealthCheckType>, 2> kHealthCheckTypes = {{
+constexpr std::array<Named<HealthCheckType>, 3> kHealthCheckTypes = {{
     {"http", HealthCheckType::http},
     {"tcp", HealthCheckType::tcp},
+    {"grpc", HealthCheckType::grpc},
 }};
+
+// A grpc.health.v1 service name: what the probe's request carries, bounded by its buffer.
+constexpr size_t kMaxGrpcServiceBytes = 1024;
 
 constexpr std::array<std::string_view, 6> kOutlierDetectionKeys = {
     "enabled",           "consecutive_failures", "on_5xx", "base_ejection_time",
@@ -46,8 +52,19 @@ HealthCheckConfig read_health_check(const Node& node) {
   const std::optional<Node> path = block.find("path");
   const std::optional<Node> expected_status = block.find("expected_status");
   for (const std::optional<Node>& http_only : {path, expected_status}) {
-    if (http_only && check.type == HealthCheckType::tcp) {
-      http_only->fail("applies to http checks only; this check's type is tcp");
+    if (http_only && check.type != HealthCheckType::http) {
+      http_only->fail(std::string("applies to http checks only; this check's type is ") +
+                      (check.type == HealthCheckType::tcp ? "tcp" : "grpc"));
+    }
+  }
+  if (const std::optional<Node> service = block.find("service")) {
+    if (check.type != HealthCheckType::grpc) {
+      service->fail("applies to grpc checks only");
+    }
+    check.service = service->as_string();
+    if (check.service.size() > kMaxGrpcServiceBytes) {
+      service->fail("at most " + std::to_string(kMaxGrpcServiceBytes) + " bytes, got " +
+                    std::to_string(check.service.size()));
     }
   }
   if (path) {

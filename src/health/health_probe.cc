@@ -61,6 +61,19 @@ bool is_connected(int fd) noexcept {
   return getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) == 0;
 }
 
+uint16_t port_of(const core::SocketAddress& address) noexcept {
+  return ntohs(address.storage.ss_family == AF_INET6
+                   ? reinterpret_cast<const sockaddr_in6&>(address.storage).sin6_port
+                   : reinterpret_cast<const sockaddr_in&>(address.storage).sin_port);
+}
+
+// "10.0.0.7:8080", "[::1]:8080": what a check names its server by when no host is configured.
+std::string address_text(const core::SocketAddress& address) {
+  const bool v6 = address.storage.ss_family == AF_INET6;
+  return (v6 ? "[" : "") + std::string(core::ip_text(address).view()) + (v6 ? "]:" : ":") +
+         std::to_string(port_of(address));
+}
+
 }  // namespace
 
 HealthProbe::HealthProbe(core::EventLoop& loop, Handler& handler) noexcept
@@ -78,6 +91,10 @@ void HealthProbe::start(const core::SocketAddress& address, const config::Health
   if (type_ == config::HealthCheckType::http && !build_request(address, config.path, host_header)) {
     fail_soon("bad request", 0, "path and Host do not fit the request buffer");
     return;
+  }
+  if (type_ == config::HealthCheckType::grpc) {
+    authority_ = host_header.empty() ? address_text(address) : std::string(host_header);
+    service_ = config.service;
   }
   fd_ = core::connect_to(address);
   if (!fd_.valid()) {
@@ -113,12 +130,10 @@ bool HealthProbe::build_request(const core::SocketAddress& address, std::string_
     out.put(host_header);
   } else {
     const bool v6 = address.storage.ss_family == AF_INET6;
-    const in_port_t port = v6 ? reinterpret_cast<const sockaddr_in6&>(address.storage).sin6_port
-                              : reinterpret_cast<const sockaddr_in&>(address.storage).sin_port;
     out.put(v6 ? "[" : "");
     out.put(core::ip_text(address).view());
     out.put(v6 ? "]:" : ":");
-    out.put_number(ntohs(port));
+    out.put_number(port_of(address));
   }
   out.put("\r\nUser-Agent: ballast-health-check\r\nConnection: close\r\n\r\n");
   request_bytes_ = out.length();
@@ -144,6 +159,7 @@ void HealthProbe::cancel() noexcept {
 
 void HealthProbe::close() noexcept {
   timer_.cancel();
+  call_.reset();
   if (tls_ != nullptr) {
     tls_->close_notify();
     tls_.reset();
@@ -191,6 +207,9 @@ void HealthProbe::on_io(uint32_t events) noexcept {
   if (phase_ == Phase::reading) {
     read_response();
   }
+  if (phase_ == Phase::calling) {
+    pump_call();
+  }
   // idle or failing: an event of a socket already closed, left in this epoll batch.
 }
 
@@ -214,6 +233,10 @@ HealthProbe::Step HealthProbe::finish_connect(uint32_t events) noexcept {
     finish(true, "connected");
     return Step::ended;
   }
+  if (type_ == config::HealthCheckType::grpc) {
+    start_call();
+    return Step::next;
+  }
   phase_ = Phase::sending;
   return Step::next;
 }
@@ -231,6 +254,10 @@ HealthProbe::Step HealthProbe::handshake() noexcept {
   if (type_ == config::HealthCheckType::tcp) {
     finish(true, "TLS handshake done");
     return Step::ended;
+  }
+  if (type_ == config::HealthCheckType::grpc) {
+    start_call();
+    return Step::next;
   }
   phase_ = Phase::sending;
   return Step::next;
@@ -282,6 +309,61 @@ void HealthProbe::read_response() noexcept {
       return;
     }
   }
+}
+
+void HealthProbe::start_call() noexcept {
+  try {
+    call_ = std::make_unique<GrpcHealthCall>(authority_, service_);
+  } catch (const std::bad_alloc&) {
+    finish(false, "cannot make the call");
+    return;
+  }
+  phase_ = Phase::calling;
+}
+
+// The call's bytes out, the server's in, until the call has its verdict.
+void HealthProbe::pump_call() noexcept {
+  for (;;) {
+    for (std::string_view out; !(out = call_->output()).empty();) {
+      const ssize_t sent = send_bytes(out.data(), out.size());
+      if (sent < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          break;  // the rest when the socket is writable
+        }
+        finish(false, describe("send failed", std::strerror(errno)));
+        return;
+      }
+      call_->sent(static_cast<size_t>(sent));
+    }
+    const ssize_t received = receive_bytes(response_, kHeadBytes);
+    if (received > 0) {
+      const bool open = call_->receive({response_, static_cast<size_t>(received)});
+      if (call_->done()) {
+        finish(call_->passed(), describe_call());
+        return;
+      }
+      if (!open) {
+        finish(false, "bad response: HTTP/2 connection error");
+        return;
+      }
+    } else if (received == 0) {
+      finish(false, "connection closed before response");
+      return;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return;
+    } else if (errno != EINTR) {
+      finish(false, describe("receive failed", std::strerror(errno)));
+      return;
+    }
+  }
+}
+
+// The call's verdict, copied out: finish() destroys the call before the handler reads it.
+std::string_view HealthProbe::describe_call() noexcept {
+  const std::string_view detail = call_->detail();
+  const size_t length = std::min(detail.size(), sizeof(detail_) - 1);
+  std::memcpy(detail_, detail.data(), length);
+  return {detail_, length};
 }
 
 bool HealthProbe::judge_head() noexcept {

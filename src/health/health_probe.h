@@ -30,7 +30,10 @@
 //   heads other than 101 are skipped. Failures: "status 503", "connection closed before
 //   response", "bad response: <reason>" (malformed, truncated, or a head over kHeadBytes),
 //   "send failed: <strerror>", "receive failed: <strerror>".
-// - Either type: "connect failed: <strerror>", and "timed out" when connect, request and head
+// - grpc (plaintext HTTP/2, h2c) calls grpc.health.v1.Health/Check for the configured service
+//   and passes on grpc-status 0 with SERVING ("SERVING"); otherwise "NOT_SERVING",
+//   "grpc-status 12: …", "status 404", "stream reset" (grpc_health_call.h).
+// - Any type: "connect failed: <strerror>", and "timed out" when connect, request and head
 //   together take over timeout_ms (measured from start(), on the loop's wheel, so up to one
 //   tick late). Rarer, before the network: "bad request: path and Host do not fit the request
 //   buffer", "cannot watch the socket: <strerror>".
@@ -49,6 +52,7 @@
 #include "core/event_loop.h"
 #include "core/socket.h"
 #include "core/timer_wheel.h"
+#include "health/grpc_health_call.h"
 #include "http/head.h"
 #include "http/response_parser.h"
 #include "tls/client_context.h"
@@ -105,6 +109,7 @@ class HealthProbe final : public core::IoHandler, public core::Timer::Handler {
     handshaking,
     sending,
     reading,
+    calling,  // type grpc: the HTTP/2 call runs (grpc_health_call.h)
   };
   enum class Step : uint8_t { wait, next, ended };  // ended: the callback ran; touch nothing
 
@@ -117,8 +122,11 @@ class HealthProbe final : public core::IoHandler, public core::Timer::Handler {
   ssize_t send_bytes(const char* data, size_t size) noexcept;
   ssize_t receive_bytes(char* data, size_t size) noexcept;
   void read_response() noexcept;
+  void start_call() noexcept;
+  void pump_call() noexcept;
   bool judge_head() noexcept;  // true when the check ended
   std::string_view describe(std::string_view what, std::string_view why) noexcept;
+  std::string_view describe_call() noexcept;
   void close() noexcept;
   // Closes, then calls the handler: the last thing any path does.
   void finish(bool passed, std::string_view detail) noexcept;
@@ -129,7 +137,10 @@ class HealthProbe final : public core::IoHandler, public core::Timer::Handler {
   const tls::ClientContext* tls_context_ = nullptr;  // null: plain checks
   std::string tls_host_;
   tls::SessionSlot tls_session_;
-  std::unique_ptr<tls::TlsStream> tls_;  // the running check's, on TLS
+  std::unique_ptr<tls::TlsStream> tls_;   // the running check's, on TLS
+  std::unique_ptr<GrpcHealthCall> call_;  // the running check's, for type grpc
+  std::string authority_;                 // type grpc: the call's :authority
+  std::string service_;                   // type grpc: the service asked about
   core::Timer timer_{*this};  // the check's timeout, or "now" to report a failure from start()
   Phase phase_ = Phase::idle;
   config::HealthCheckType type_ = config::HealthCheckType::http;

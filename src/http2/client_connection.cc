@@ -95,10 +95,10 @@ struct ClientConnection::Callbacks {
     if (frame->hd.type == NGHTTP2_HEADERS) {
       if (frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
         connection.listener_.on_response(stream->id, {stream->status, stream->fields, !ends});
-        stream->release_fields();
-        if (ends) {
+        if (ends) {  // Trailers-Only: the head's fields stay valid through the end
           connection.listener_.on_response_end(stream->id, {});
         }
+        stream->release_fields();
       } else if (frame->headers.cat == NGHTTP2_HCAT_HEADERS && ends) {
         connection.listener_.on_response_end(stream->id, stream->fields);  // trailers
         stream->release_fields();

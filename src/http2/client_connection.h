@@ -39,7 +39,8 @@ struct RequestLine {
   std::string_view method, scheme, authority, path;
 };
 
-// One stream's response head, valid during on_response.
+// One stream's response head, valid during on_response (and, for a response without a body,
+// through the on_response_end that follows it at once).
 struct Response {
   uint16_t status = 0;
   std::span<const http::Header> fields;

@@ -108,8 +108,8 @@ const std::vector<ErrorCase> kTypeCases = {
      "here: host, port, weight, max_connections, backup, region"},
     {"UnknownHealthCheckKey", short_shape("  health_check:\n    grace: 5s\n"),
      "c.yaml:6:5: load_balancer.health_check.grace: unknown key; allowed here: enabled, type, "
-     "path, expected_status, interval, timeout, healthy_threshold, unhealthy_threshold, jitter, "
-     "slow_start, start_healthy"},
+     "path, expected_status, service, interval, timeout, healthy_threshold, unhealthy_threshold, "
+     "jitter, slow_start, start_healthy"},
     {"ServicesInAClustersOwnBreaker", short_shape("  circuit_breaker:\n    services: {}\n"),
      "c.yaml:6:5: load_balancer.circuit_breaker.services: unknown key; allowed here: enabled, "
      "mode, failure_threshold, timeout, half_open_requests, success_threshold, window_type, "
@@ -210,6 +210,12 @@ const std::vector<ErrorCase> kValueCases = {
     {"PathOnATcpCheck", short_shape("  health_check: {type: tcp, path: /health}\n"),
      "c.yaml:5:35: load_balancer.health_check.path: applies to http checks only; this check's "
      "type is tcp"},
+    {"ExpectedStatusOnAGrpcCheck",
+     short_shape("  health_check: {type: grpc, expected_status: 200}\n"),
+     "c.yaml:5:47: load_balancer.health_check.expected_status: applies to http checks only; this "
+     "check's type is grpc"},
+    {"ServiceOnAnHttpCheck", short_shape("  health_check: {service: orders}\n"),
+     "c.yaml:5:27: load_balancer.health_check.service: applies to grpc checks only"},
     {"PathWithALineBreak", short_shape("  health_check: {path: \"/a\\r\\nHost: x\"}\n"),
      "c.yaml:5:24: load_balancer.health_check.path: expected a path starting with / (visible "
      "ASCII, no spaces), got the string \"/a\\x0d\\x0aHost: x\""},
