@@ -271,9 +271,13 @@ def test_an_early_answer_leaves_the_body_flowing_to_the_server(scripted, tmp_pat
 def test_a_server_that_closes_after_an_early_answer_cuts_the_body_short_and_says_so(
     scripted, tmp_path
 ):
+    closed = threading.Event()
+
     def answer_and_close(peer):
         peer.read_head()
         peer.send(EARLY_OK)
+        peer.connection.close()
+        closed.set()
 
     log_path = tmp_path / "access.log"
     _, proxy, config = scripted(answer_and_close, logging_to(log_path))
@@ -281,6 +285,9 @@ def test_a_server_that_closes_after_an_early_answer_cuts_the_body_short_and_says
         client.sendall(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n")
         head, body, _ = read_response(client)
         assert head.startswith("HTTP/1.1 200") and body == b"ok"
+        # The body leaves once the server has closed. (Sent before, to a server still open, it
+        # is a body that reached the server: nothing was cut short.)
+        assert closed.wait(IO_TIMEOUT_S)
         try:
             client.sendall(BODY)
             read_until_close(client)  # ballast closes: the request's rest cannot be delivered
