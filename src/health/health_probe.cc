@@ -204,10 +204,11 @@ void HealthProbe::on_io(uint32_t events) noexcept {
   if (phase_ == Phase::sending && send_request() != Step::next) {
     return;
   }
+  // Each of these may end the check, and the handler may then destroy the probe: nothing may
+  // follow them.
   if (phase_ == Phase::reading) {
     read_response();
-  }
-  if (phase_ == Phase::calling) {
+  } else if (phase_ == Phase::calling) {
     pump_call();
   }
   // idle or failing: an event of a socket already closed, left in this epoll batch.
