@@ -5,8 +5,8 @@
 // logged — is its Exchange's (exchange.h); this class carries the bytes the exchange decides on.
 //
 // Owns: the client socket and its two buffers (bytes in; response heads and local answers out),
-// the serialized head of the current request (kept for a retry), the request's exchange, and,
-// while an attempt runs, the upstream connection it uses. Threading: one worker's; never shared.
+// the request's exchange, and its server side (upstream_leg.h: each attempt's connection, the
+// response head and body framing). Threading: one worker's; never shared.
 //
 // The connection, per request:
 //   reading_head --(head parsed, server chosen)--> proxying --(response forwarded and request
@@ -37,10 +37,6 @@
 // the session queues one operation, on the client's socket or the server's, and does nothing
 // else until its result comes back in the same loop iteration (on_io_done) — the buffers it
 // names stay as they are. What happens meanwhile (readiness, a timer) is kept and replayed then.
-//
-// A reused keep-alive connection that turns out closed is tried once more on a fresh connection
-// to the same server, without counting as a failure or a retry — that race is the pool's, not
-// the server's — but only for a request the exchange says may be sent again.
 
 #include <array>
 #include <cstdint>
@@ -54,14 +50,13 @@
 #include "core/timer_wheel.h"
 #include "http/head.h"
 #include "http/request_parser.h"
-#include "http/response_parser.h"
 #include "http/serializer.h"
 #include "proxy/body_framer.h"
 #include "proxy/exchange.h"
 #include "proxy/session.h"
+#include "proxy/upstream_leg.h"
 #include "tls/server_context.h"
 #include "tls/tls_stream.h"
-#include "upstream/upstream_connection.h"
 
 namespace ballast::proxy {
 
@@ -70,7 +65,7 @@ class HttpSession final : public Session,
                           public core::Resumable,
                           public core::Timer::Handler,
                           public core::QueuedIo,
-                          public upstream::UpstreamConnection::User {
+                          public UpstreamLeg::Owner {
  public:
   HttpSession(SessionHost& host, WorkerGeneration& generation,
               const config::ListenerConfig& listener, const tls::ServerContext* tls,
@@ -81,7 +76,6 @@ class HttpSession final : public Session,
   bool start() noexcept;
 
   void on_io(uint32_t events) noexcept override;
-  void on_upstream_io(uint32_t events) noexcept override;
   void on_timer(core::Timer& timer) noexcept override;
   void on_io_done(ssize_t result) noexcept override;
   void begin_drain() noexcept override;
@@ -89,10 +83,27 @@ class HttpSession final : public Session,
   void resume() noexcept override { drive(); }
   void release() noexcept override { delete this; }
 
+  // UpstreamLeg::Owner.
+  bool io_busy() const noexcept override { return queued(); }
+  bool queue_upstream_send(int fd, std::string_view head, std::string_view body) noexcept override;
+  bool queue_upstream_read(int fd, std::span<char> space) noexcept override;
+  void drive() noexcept override;
+  std::string_view request_body() const noexcept override;
+  void request_body_sent(size_t bytes) noexcept override;
+  bool request_body_finished() const noexcept override { return request_body_.finished(); }
+  bool client_holds_up() const noexcept override;
+  bool forward_interim(const http::ResponseHead& head) noexcept override;
+  bool forward_response(const http::ResponseHead& head, std::span<const http::Header> extra,
+                        BodyFramer::Coding& coding) noexcept override;
+  bool forward_upgrade(const http::ResponseHead& head) noexcept override;
+  void response_complete() noexcept override;
+  void answer_locally(uint16_t status, std::string_view reason) noexcept override {
+    respond_locally(status, reason);
+  }
+  void abort(std::string_view why) noexcept override { abort_exchange(why); }
+
  private:
   enum class Phase : uint8_t { reading_head, proxying, tunnel, closing };
-  enum class Opened : uint8_t { yes, failed, overflow };
-  enum class Io : uint8_t { batched, direct };  // batched: through the loop's queue if active
   enum class QueuedOp : uint8_t { client_read, client_send, upstream_read, upstream_send };
 
   static constexpr size_t kClientBufferBytes = 16 * 1024;
@@ -111,18 +122,12 @@ class HttpSession final : public Session,
   void shut_client_write() noexcept;
 
   // The loop.
-  void drive() noexcept;
   void drive_rounds() noexcept;
   bool read_client() noexcept;
   bool client_received(ssize_t received, bool drained) noexcept;
   bool write_client() noexcept;
   bool client_sent(ssize_t result, size_t head_bytes, size_t total_bytes) noexcept;
   bool frame_request_body() noexcept;
-  bool write_upstream() noexcept;
-  bool upstream_sent(ssize_t result, size_t head_bytes, size_t total_bytes) noexcept;
-  bool read_upstream(Io io = Io::batched) noexcept;
-  bool upstream_received(ssize_t received, bool drained) noexcept;
-  bool handle_response() noexcept;
   bool pump_tunnel() noexcept;
 
   // A request.
@@ -132,30 +137,13 @@ class HttpSession final : public Session,
   void answer_options() noexcept;
   void answer_trace() noexcept;
   void write_upstream_head() noexcept;
-  void start_attempt() noexcept;
-  Opened open_upstream(bool allow_pooled) noexcept;
-  bool finish_upstream_connect(uint32_t events) noexcept;
-  bool fail_upstream_handshake() noexcept;
-  void retrace_upstream_head() noexcept;
-  void fail_attempt(Failure failure, std::string_view detail) noexcept;
-  bool retry_on_fresh_connection(Failure failure) noexcept;
-  void end_attempt(AttemptEnd end) noexcept;
-  void log_failure(std::string_view message, std::string_view failure,
-                   std::string_view detail) noexcept;
-  bool handle_response_head() noexcept;
-  bool forward_response_head(http::ClientDelivery delivery,
-                             std::span<const http::Header> extra) noexcept;
-  void refuse_oversized_response() noexcept;
-  void start_tunnel() noexcept;
-  void complete_exchange() noexcept;
+  bool write_response_head(const http::ResponseHead& head, http::ClientDelivery delivery,
+                           std::span<const http::Header> extra) noexcept;
   void finish_exchange(uint16_t status, balance::ServerIndex server) noexcept;
   void respond_locally(uint16_t status, std::string_view reason,
                        std::span<const http::Header> extra = {}) noexcept;
   void conclude_locally(uint16_t status) noexcept;
   void redirect_to_https() noexcept;
-  bool upstream_request_written() const noexcept;
-  bool request_cut_short() const noexcept;
-  uint64_t response_timeout_ms() const noexcept;
 
   // The connection's end.
   void abort_exchange(std::string_view why) noexcept;
@@ -169,7 +157,6 @@ class HttpSession final : public Session,
   void on_client_timer() noexcept;
   bool waiting_on_client_send() const noexcept;
   bool waiting_on_client_body() const noexcept;
-  void arm_upstream_timer(uint64_t timeout_ms) noexcept;
 
   uint64_t now_ns() const noexcept { return host_.loop().now_ns(); }
   WorkerCluster& cluster() const noexcept { return *exchange_.cluster(); }
@@ -207,45 +194,21 @@ class HttpSession final : public Session,
   size_t queued_head_bytes_ = 0;  // sends: how much of the bytes is the head
   size_t queued_bytes_ = 0;       // the bytes to send, or the room to read into
   uint32_t deferred_client_events_ = 0;
-  uint32_t deferred_upstream_events_ = 0;
   bool client_timer_deferred_ = false;
-  bool upstream_timer_deferred_ = false;
 
   // The current request.
   http::RequestHeadParser request_parser_;
   http::RequestHead request_;  // valid while its head is in client_in_ (until start_request ends)
   BodyFramer request_body_;
-  core::ByteBuffer upstream_request_{4 * 1024};  // the serialized head, kept for retries
   Exchange exchange_;
-  bool request_active_ = false;     // its exchange has begun and is not yet finished
-  uint64_t request_bytes_ = 0;      // read from the client for this request: head and body
-  bool body_after_answer_ = false;  // some of the body went to the server after its answer
-  uint64_t response_bytes_ = 0;     // written to the client for it
-  bool method_is_head_ = false;
+  UpstreamLeg upstream_{*this, host_, exchange_};  // the server side: attempts and response
+  bool request_active_ = false;                    // its exchange has begun and is not yet finished
+  uint64_t request_bytes_ = 0;   // read from the client for this request: head and body
+  uint64_t response_bytes_ = 0;  // written to the client for it
   bool request_keep_alive_ = false;
-  bool upgrade_requested_ = false;  // the head asked to switch protocols
   bool client_keep_alive_ = false;
   // An HTTP/1.0 client: it gets no 1xx (RFC 9110 §15.2) and no chunked body (RFC 9112 §6.1).
   bool client_http10_ = false;
-
-  // The current attempt.
-  upstream::UpstreamConnection* upstream_ = nullptr;
-  core::Timer upstream_timer_{*this};
-  size_t upstream_head_sent_ = 0;
-  bool connecting_ = false;            // the connection to the server is not established yet
-  bool upstream_handshaking_ = false;  // connected over TCP; the TLS handshake runs
-  bool upstream_readable_ = false;
-  bool upstream_writable_ = false;
-  bool upstream_eof_ = false;
-  bool upstream_hung_up_ = false;
-  bool upstream_write_failed_ = false;  // the server takes no more of the request
-  bool stale_connection_retried_ = false;
-  bool response_bytes_seen_ = false;
-  uint32_t interim_responses_ = 0;  // 1xx heads from the server in this attempt
-  bool response_started_ = false;   // a response head went to the client: no retry now
-  http::ResponseHeadParser response_parser_;
-  http::ResponseHead response_;
-  BodyFramer response_body_;
   bool upstream_shut_ = false;  // tunnel: our write side to the server is shut down
   bool client_shut_ = false;    // tunnel: our write side to the client is shut down
 };
