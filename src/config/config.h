@@ -294,6 +294,8 @@ struct ListenerConfig {
   uint16_t https_port = 443;
   // TRACE is forwarded (and answered at Max-Forwards: 0) instead of refused with 405.
   bool allow_trace = false;
+  // Clear HTTP/2 by prior knowledge: a connection that opens with the HTTP/2 preface speaks it.
+  bool h2c = false;
 };
 
 // More client connections than this is a typo: no process has that many descriptors.

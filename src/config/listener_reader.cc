@@ -11,10 +11,10 @@
 namespace ballast::config {
 namespace {
 
-constexpr std::array<std::string_view, 10> kListenerKeys = {
+constexpr std::array<std::string_view, 11> kListenerKeys = {
     "name",       "listen",          "mode", "routes",
     "cluster",    "max_connections", "tls",  "redirect_to_https",
-    "https_port", "allow_trace",
+    "https_port", "allow_trace",     "h2c",
 };
 
 // Client connections a listener may hold at once; 0 = only the process's limit applies.
@@ -92,6 +92,20 @@ void read_allow_trace(const std::optional<Node>& node, ListenerConfig& listener)
   listener.allow_trace = node->as_bool();
   if (listener.allow_trace && listener.mode == ListenerMode::tcp) {
     node->fail("a tcp listener sees no requests to trace");
+  }
+}
+
+// HTTP/2 in clear by prior knowledge, beside HTTP/1.1 (TLS listeners offer h2 by ALPN instead).
+void read_h2c(const std::optional<Node>& node, ListenerConfig& listener) {
+  if (!node) {
+    return;
+  }
+  listener.h2c = node->as_bool();
+  if (listener.h2c && listener.mode == ListenerMode::tcp) {
+    node->fail("a tcp listener carries bytes, not HTTP/2");
+  }
+  if (listener.h2c && listener.tls.enabled) {
+    node->fail("on a tls listener HTTP/2 is chosen by ALPN: add h2 to tls.alpn instead");
   }
 }
 
@@ -206,6 +220,7 @@ std::vector<ListenerConfig> read_listeners(const Node& list,
     read_transport(fields.find("tls"), fields.find("redirect_to_https"), fields.find("https_port"),
                    listener);
     read_allow_trace(fields.find("allow_trace"), listener);
+    read_h2c(fields.find("h2c"), listener);
     const std::optional<Node> routes = fields.find("routes");
     const std::optional<Node> cluster = fields.find("cluster");
     if (listener.mode == ListenerMode::tcp && routes) {
@@ -249,6 +264,7 @@ ListenerConfig read_default_listener(const MapView& block, const ClusterConfig& 
   read_transport(block.find("tls"), block.find("redirect_to_https"), block.find("https_port"),
                  listener);
   read_allow_trace(block.find("allow_trace"), listener);
+  read_h2c(block.find("h2c"), listener);
   if (listener.mode == ListenerMode::tcp) {
     check_tcp_cluster(*mode, cluster);
   }

@@ -95,9 +95,18 @@ struct ServerConnection::Callbacks {
     } else if (n == ":scheme") {
       stream->request.scheme = v;
     } else if (n == ":authority") {
+      // RFC 9113 §8.3.1: the authority, not a host field, names the origin; an HTTP/1.1 Host is
+      // written from it, as from an absolute-form target's.
       head.host = v;
       head.has_host = true;
+      head.host_from_target = true;
     } else if (n.front() != ':') {
+      if (head.headers.count == http::kMaxHeaders) {
+        stream->refusal = 431;
+        return 0;
+      }
+      const uint32_t index = head.headers.count++;
+      head.headers.lines[index] = {n, v};
       if (n == "host" && !head.has_host) {
         head.host = v;
         head.has_host = true;
@@ -106,12 +115,10 @@ struct ServerConnection::Callbacks {
         std::from_chars(v.data(), v.data() + v.size(), length);
         head.content_length = length;
         head.body_kind = http::BodyKind::content_length;
+        head.headers.not_forwarded.set(index);  // framing: written anew for HTTP/1.1
+      } else if (n == "te") {
+        head.headers.not_forwarded.set(index);  // hop-by-hop (only "trailers" gets here)
       }
-      if (head.headers.count == http::kMaxHeaders) {
-        stream->refusal = 431;
-        return 0;
-      }
-      head.headers.lines[head.headers.count++] = {n, v};
     }
     return 0;
   }

@@ -12,6 +12,7 @@
 #include "http/request_target.h"
 #include "http/serializer.h"
 #include "observe/log.h"
+#include "proxy/http2_session.h"
 #include "proxy/read_space.h"
 
 namespace ballast::proxy {
@@ -44,6 +45,7 @@ HttpSession::HttpSession(SessionHost& host, WorkerGeneration& generation,
       client_(std::move(client)),
       client_ip_(core::ip_text(peer)),
       peer_trusted_(is_trusted(generation.shared->config->forwarding, peer)),
+      h2c_possible_(listener.h2c && tls == nullptr),
       exchange_(host.telemetry(), ClientInfo{client_ip_.view(), peer_trusted_, {}, {}, {}}) {
   const std::string port = std::to_string(listener.listen.port);
   listen_port_length_ = port.copy(listen_port_.data(), listen_port_.size());
@@ -106,6 +108,10 @@ bool HttpSession::advance_handshake() noexcept {
           .fetch_add(1, std::memory_order_relaxed);
       exchange_.client_secured(tls_->version(), tls_->cipher(), tls_->server_name());
       head_started_ns_ = now_ns();  // the first head's deadline runs from here
+      if (tls_->alpn() == "h2") {
+        hand_over_to_http2();
+        return false;
+      }
       return true;
     }
     case tls::TlsStream::Step::blocked:
@@ -120,6 +126,46 @@ bool HttpSession::advance_handshake() noexcept {
       return false;
   }
   return false;
+}
+
+// h2c by prior knowledge (RFC 9113 §3.3): a connection whose first bytes are the HTTP/2
+// preface speaks HTTP/2. `maybe` while the bytes so far are the preface's beginning.
+HttpSession::Preface HttpSession::h2c_preface() noexcept {
+  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  if (!h2c_possible_) {
+    return Preface::no;
+  }
+  const std::string_view received = client_in_.readable();
+  const size_t compared = std::min(received.size(), kPreface.size());
+  if (received.substr(0, compared) != kPreface.substr(0, compared)) {
+    h2c_possible_ = false;
+    return Preface::no;
+  }
+  if (compared == kPreface.size()) {
+    return Preface::yes;
+  }
+  return client_eof_ ? Preface::no : Preface::maybe;
+}
+
+// The connection goes on as an Http2Session, with what has been read and the TLS stream (if
+// any); this session ends without a request to count.
+void HttpSession::hand_over_to_http2() noexcept {
+  host_.loop().unwatch(client_.get());
+  Http2Session* next;
+  try {
+    next = new Http2Session(host_, generation_, listener_, std::move(client_), std::move(tls_),
+                            client_ip_, peer_trusted_, client_in_.readable());
+  } catch (const std::bad_alloc&) {
+    close();
+    return;
+  }
+  next->ticket = std::exchange(ticket, {});
+  host_.adopt(*next);
+  client_in_.clear();
+  close();
+  if (!next->start()) {
+    next->close_now();
+  }
 }
 
 void HttpSession::handshake_failed(tls::HandshakeError error) noexcept {
@@ -236,7 +282,14 @@ void HttpSession::drive_rounds() noexcept {
     // A response still waiting for the client holds the next request back: a client that is
     // not reading gets no more answers queued, and each head has the whole buffer to fit in.
     if (phase_ == Phase::reading_head && client_out_.empty()) {
-      progress |= start_request();
+      const Preface preface = h2c_preface();
+      if (preface == Preface::yes) {
+        hand_over_to_http2();
+        return;
+      }
+      if (preface == Preface::no) {
+        progress |= start_request();
+      }
     }
     if (phase_ == Phase::proxying) {
       progress |= frame_request_body();
@@ -341,6 +394,7 @@ bool HttpSession::start_request() noexcept {
     return false;
   }
   exchange_.begin(now_ns());
+  h2c_possible_ = false;
   request_active_ = true;
   request_bytes_ = parsed.status == http::ParseResult::error ? 0 : request_.head_bytes;
   response_bytes_ = 0;

@@ -112,6 +112,9 @@ class HttpSession final : public Session,
 
   // The client's bytes, in clear or through TLS.
   bool advance_handshake() noexcept;
+  enum class Preface : uint8_t { no, maybe, yes };
+  Preface h2c_preface() noexcept;
+  void hand_over_to_http2() noexcept;
   void handshake_failed(tls::HandshakeError error) noexcept;
   bool handshaking() const noexcept { return tls_ != nullptr && !tls_->established(); }
   ssize_t receive_client(char* data, size_t size, bool& drained) noexcept;
@@ -177,6 +180,7 @@ class HttpSession final : public Session,
   bool lingering_ = false;
   Phase phase_ = Phase::reading_head;
   bool peer_trusted_ = false;  // forwarding.trusted_proxies holds the client's address
+  bool h2c_possible_ = false;  // listener h2c, and no HTTP/1 request has begun
   std::array<char, 6> listen_port_{};
   size_t listen_port_length_ = 0;
   // The client's clocks (loop time): when the head being read began (0: none begun), the last

@@ -52,6 +52,9 @@ class SessionHost {
   virtual bool draining() const noexcept = 0;
   virtual WorkerTelemetry& telemetry() noexcept = 0;
   virtual void session_closed(Session& session) noexcept = 0;
+  // A session made by another for the same connection (an HTTP/1 connection that turned out to
+  // speak HTTP/2): linked as an accepted one is; the maker hands it its ticket.
+  virtual void adopt(Session& session) noexcept = 0;
 
  protected:
   ~SessionHost() = default;

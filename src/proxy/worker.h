@@ -79,6 +79,7 @@ class Worker final : public SessionHost, public core::Timer::Handler, public cor
   bool draining() const noexcept override { return draining_; }
   WorkerTelemetry& telemetry() noexcept override { return telemetry_; }
   void session_closed(Session& session) noexcept override;
+  void adopt(Session& session) noexcept override { link_session(session); }
 
   void accept_from(Listener& listener) noexcept;
   void on_timer(core::Timer& timer) noexcept override;

@@ -133,6 +133,25 @@ TEST(ListenerReader, AllowTraceIsOffUnlessAskedForAndNotForTcp) {
             "c.yaml:6:18: listeners[0].allow_trace: a tcp listener sees no requests to trace");
 }
 
+TEST(ListenerReader, H2cIsOffUnlessAskedForAndNotForTcpOrTls) {
+  EXPECT_FALSE(parse_config(with_listener(""), "c.yaml").listeners.front().h2c);
+  EXPECT_TRUE(parse_config(with_listener("    h2c: true\n"), "c.yaml").listeners.front().h2c);
+  EXPECT_EQ(error_of(with_listener("    tls: {certificates: [{cert: a, key: b}]}\n"
+                                   "    h2c: true\n")),
+            "c.yaml:6:10: listeners[0].h2c: on a tls listener HTTP/2 is chosen by ALPN: add h2 "
+            "to tls.alpn instead");
+  EXPECT_EQ(error_of("listeners:\n"
+                     "  - name: db\n"
+                     "    listen: 127.0.0.1:5432\n"
+                     "    mode: tcp\n"
+                     "    cluster: app\n"
+                     "    h2c: true\n"
+                     "clusters:\n"
+                     "  app:\n"
+                     "    servers: [{host: 127.0.0.1, port: 9000}]\n"),
+            "c.yaml:6:10: listeners[0].h2c: a tcp listener carries bytes, not HTTP/2");
+}
+
 TEST(TlsReader, RedirectToHttpsTakesThePortToName) {
   const Config config =
       parse_config(with_listener("    redirect_to_https: true\n    https_port: 8443\n"), "c.yaml");

@@ -1,0 +1,357 @@
+#include "proxy/http2_stream.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <charconv>
+#include <span>
+
+#include "http/request_target.h"
+#include "http/serializer.h"
+#include "observe/log.h"
+#include "proxy/http2_session.h"
+
+namespace ballast::proxy {
+namespace {
+
+// A body's buffer holds what the client may have in flight (its stream window), and the chunk
+// framing ballast adds around it.
+constexpr size_t kBodyBufferBytes = http2::Limits{}.stream_window_bytes;
+constexpr size_t kChunkFramingBytes = 32;
+
+}  // namespace
+
+Http2Stream::Http2Stream(Http2Session& connection, ClientInfo client)
+    : connection_(connection),
+      exchange_(connection.host().telemetry(), client),
+      upstream_(*this, connection.host(), exchange_) {
+  exchange_.set_protocol("HTTP/2");
+}
+
+uint64_t Http2Stream::now_ns() const noexcept {
+  return connection_.host().loop().now_ns();
+}
+
+void Http2Stream::start(int32_t id, const http2::Request& request) noexcept {
+  id_ = id;
+  request_ = request.head;
+  request_ended_ = request_.body_kind == http::BodyKind::none;
+  chunked_ = request_.body_kind == http::BodyKind::chunked;
+  last_chunk_framed_ = false;
+  body_in_.clear();
+  body_chunks_.clear();
+  request_bytes_ = 0;
+  response_bytes_ = 0;
+  answered_ = false;
+  body_follows_ = false;
+  client_progress_ns_ = now_ns();
+  exchange_.begin(client_progress_ns_);
+  active_ = true;
+  if (!prepare_target()) {
+    return;
+  }
+  if (!exchange_.route(connection_.generation(), connection_.listener(), request_)) {
+    answer_locally(404, "no route for this host and path");
+    return;
+  }
+  upstream_.begin_request(request_.method == "HEAD", false);
+  write_upstream_head();
+  if (!exchange_.admit(now_ns())) {
+    answer_locally(503, "too many requests to this cluster");
+    return;
+  }
+  upstream_.start();
+}
+
+// As for HTTP/1: CONNECT and (unless allowed) TRACE are refused, and the target is normalised
+// (request_target.h) in a copy of :path before anything routes on it.
+bool Http2Stream::prepare_target() noexcept {
+  const auto refuse = [this](uint16_t status, std::string_view reason) {
+    observe::log_event(config::LogLevel::info, "rejected request",
+                       {{"client", connection_.client().ip}, {"reason", reason}});
+    answer_locally(status, reason);
+    return false;
+  };
+  if (request_.method == "CONNECT") {
+    return refuse(405, "CONNECT is not served");
+  }
+  if (request_.method == "TRACE" && !connection_.listener().allow_trace) {
+    return refuse(405, "TRACE is not served");
+  }
+  target_.assign(request_.target);
+  request_.target = target_;
+  const http::TargetError error =
+      http::normalize_request_target(std::span<char>(target_.data(), target_.size()), request_);
+  return error.status == 0 || refuse(error.status, error.reason);
+}
+
+// The HTTP/1.1 head for the server, as an HTTP/1 client's would be (serializer.h): the
+// forwarding fields, the request id, the trace context; a body of unknown length goes chunked.
+void Http2Stream::write_upstream_head() noexcept {
+  http::ForwardContext forward;
+  forward.client_ip = connection_.client().ip;
+  forward.scheme = connection_.secure() ? "https" : "http";
+  forward.host_if_absent = connection_.listener().listen.host;
+  forward.port = connection_.listen_port();
+  forward.traceparent = exchange_.traceparent();
+  forward.request_id = exchange_.request_id();
+  forward.trusted_peer = connection_.client().trusted;
+  forward.forwarded = connection_.generation().shared->config->forwarding.forwarded;
+  core::ByteBuffer& head = upstream_.request_head();
+  head.clear();
+  size_t written = http::write_upstream_request(request_, forward, head.writable());
+  if (written == 0) {
+    size_t fields = 0;
+    for (const http::Header& field : request_.headers.all()) {
+      fields += field.name.size() + field.value.size() + 4;
+    }
+    head.grow(request_.method.size() + request_.target.size() + fields + 4 * request_.host.size() +
+              3 * forward.client_ip.size() + forward.port.size() + forward.traceparent.size() +
+              forward.request_id.size() + http::kSerializeSlackBytes);
+    written = http::write_upstream_request(request_, forward, head.writable());
+  }
+  head.commit(written);
+  request_bytes_ = written;
+  const std::string_view line = head.readable();
+  const size_t method_end = line.find(' ');
+  const size_t target_end = line.find(' ', method_end + 1);
+  exchange_.set_request_line(line.substr(0, method_end),
+                             line.substr(method_end + 1, target_end - method_end - 1));
+}
+
+void Http2Stream::on_data(std::string_view bytes) noexcept {
+  client_progress_ns_ = now_ns();
+  if (!active_) {
+    connection_.protocol().consume(id_, bytes.size());  // nobody wants it: the window reopens
+    return;
+  }
+  if (body_in_.capacity() == 0) {
+    body_in_.grow(kBodyBufferBytes);
+  }
+  if (!body_in_.append(bytes)) {
+    // More than the window we granted: nghttp2 would have refused it first.
+    connection_.protocol().reset(id_, NGHTTP2_FLOW_CONTROL_ERROR);
+    return;
+  }
+  connection_.drive();
+}
+
+void Http2Stream::on_end() noexcept {
+  request_ended_ = true;
+  connection_.drive();
+}
+
+// Payload waiting → one chunk for the server, once the previous chunk has gone; the window for
+// the payload reopens then (the buffers bound what is held: a window's payload and a chunk).
+void Http2Stream::frame_body() noexcept {
+  if (!chunked_ || !body_chunks_.empty() || last_chunk_framed_) {
+    return;
+  }
+  if (body_chunks_.capacity() == 0) {
+    body_chunks_.grow(kBodyBufferBytes + kChunkFramingBytes);
+  }
+  const std::string_view payload = body_in_.readable();
+  if (!payload.empty()) {
+    std::array<char, 16> size{};
+    const auto end = std::to_chars(size.data(), size.data() + size.size(), payload.size(), 16).ptr;
+    body_chunks_.append({size.data(), static_cast<size_t>(end - size.data())});
+    body_chunks_.append("\r\n");
+    body_chunks_.append(payload);
+    body_chunks_.append("\r\n");
+    connection_.protocol().consume(id_, payload.size());
+    body_in_.clear();
+  }
+  if (request_ended_ && body_in_.empty()) {
+    body_chunks_.append("0\r\n\r\n");
+    last_chunk_framed_ = true;
+  }
+}
+
+std::string_view Http2Stream::request_body() const noexcept {
+  return chunked_ ? body_chunks_.readable() : body_in_.readable();
+}
+
+void Http2Stream::request_body_sent(size_t bytes) noexcept {
+  if (bytes == 0) {
+    return;
+  }
+  request_bytes_ += bytes;
+  client_progress_ns_ = now_ns();
+  if (chunked_) {
+    body_chunks_.consume(bytes);
+    return;
+  }
+  body_in_.consume(bytes);
+  connection_.protocol().consume(id_, bytes);
+}
+
+bool Http2Stream::request_body_finished() const noexcept {
+  return request_ended_ && body_in_.empty() && body_chunks_.empty() &&
+         (!chunked_ || last_chunk_framed_);
+}
+
+bool Http2Stream::client_holds_up() const noexcept {
+  return client_wait_since_ns() != 0;
+}
+
+uint64_t Http2Stream::client_wait_since_ns() const noexcept {
+  if (!active_) {
+    return 0;
+  }
+  const bool body_owed = !request_ended_ && request_body().empty();
+  const bool window_shut = body_follows_ && upstream_.response_ready_bytes() != 0 &&
+                           connection_.protocol().body_room(id_) == 0;
+  return body_owed || window_shut ? client_progress_ns_ : 0;
+}
+
+void Http2Stream::client_timed_out() noexcept {
+  if (!answered_ && !request_ended_) {
+    upstream_.end_attempt(AttemptEnd::cancelled);  // the client's delay, not the server's
+    answer_locally(408, "request body not received in time");
+    return;
+  }
+  abort("client timed out");
+}
+
+bool Http2Stream::pump() noexcept {
+  if (!active_) {
+    return false;
+  }
+  frame_body();
+  bool progress = upstream_.write();
+  progress |= upstream_.read();
+  progress |= upstream_.handle_response();
+  progress |= push_response_body();
+  return progress;
+}
+
+bool Http2Stream::push_response_body() noexcept {
+  if (!active_ || !body_follows_) {
+    return false;
+  }
+  const std::string_view body = upstream_.response_body();
+  if (body.empty()) {
+    return false;
+  }
+  const size_t taken = connection_.protocol().send_body(id_, body);
+  if (taken == 0) {
+    return false;
+  }
+  upstream_.response_body_sent(taken);
+  response_bytes_ += taken;
+  client_progress_ns_ = now_ns();
+  return true;
+}
+
+void Http2Stream::drive() noexcept {
+  connection_.drive();
+}
+
+// 1xx heads are not passed on: HTTP/2 allows them, but clients gain little from a server's
+// 100 Continue that ballast's flow control already stands in for.
+bool Http2Stream::forward_interim(const http::ResponseHead& /*head*/) noexcept {
+  return true;
+}
+
+bool Http2Stream::forward_response(const http::ResponseHead& head,
+                                   std::span<const http::Header> extra,
+                                   BodyFramer::Coding& coding) noexcept {
+  coding = BodyFramer::Coding::dechunked;  // HTTP/2 frames the body itself
+  size_t count = 0;
+  for (uint32_t i = 0; i < head.headers.count && count < http::kMaxHeaders; ++i) {
+    if (head.headers.forwarded(i)) {
+      fields_[count++] = head.headers.lines[i];
+    }
+  }
+  if (head.has_content_length && !head.chunked && head.status != 204 && head.status != 304) {
+    const auto end = std::to_chars(length_text_.data(), length_text_.data() + length_text_.size(),
+                                   head.content_length)
+                         .ptr;
+    fields_[count++] = {"content-length",
+                        {length_text_.data(), static_cast<size_t>(end - length_text_.data())}};
+  }
+  for (const http::Header& field : extra) {
+    if (count < fields_.size()) {
+      fields_[count++] = field;
+    }
+  }
+  body_follows_ = head.body_kind != http::BodyKind::none;
+  if (!connection_.protocol().respond(id_, head.status, {fields_.data(), count}, body_follows_)) {
+    return false;
+  }
+  answered_ = true;
+  connection_.stream_answered();
+  return true;
+}
+
+// Upgrades (WebSocket over HTTP/1.1) do not exist in HTTP/2 (RFC 8441 is another mechanism):
+// the leg never asks, since begin_request() said none was requested.
+bool Http2Stream::forward_upgrade(const http::ResponseHead& /*head*/) noexcept {
+  return false;
+}
+
+void Http2Stream::response_complete() noexcept {
+  finish(upstream_.response().status, exchange_.server());
+  upstream_.complete();
+  if (body_follows_) {
+    connection_.protocol().end_body(id_);
+  }
+  if (!request_ended_) {
+    // RFC 9113 §8.1: a complete response before the whole request; the client may stop.
+    connection_.protocol().reset(id_, NGHTTP2_NO_ERROR);
+  }
+}
+
+void Http2Stream::answer_locally(uint16_t status, std::string_view reason) noexcept {
+  if (answered_) {
+    abort(reason);
+    return;
+  }
+  static constexpr http::Header kTextPlain{"content-type", "text/plain"};
+  static constexpr std::array<http::Header, 2> kWithRetryAfter{
+      {{"content-type", "text/plain"}, {"retry-after", "1"}}};
+  const std::span<const http::Header> fields = status == 503
+                                                   ? std::span<const http::Header>(kWithRetryAfter)
+                                                   : std::span<const http::Header>(&kTextPlain, 1);
+  answered_ = true;
+  upstream_.stop_timer();
+  http2::ServerConnection& protocol = connection_.protocol();
+  if (protocol.respond(id_, status, fields, true)) {
+    protocol.send_body(id_, reason);
+    protocol.send_body(id_, "\n");
+    protocol.end_body(id_);
+    response_bytes_ += reason.size() + 1;
+  }
+  if (!request_ended_) {
+    protocol.reset(id_, NGHTTP2_NO_ERROR);
+  }
+  finish(status, balance::kNoServer);
+}
+
+void Http2Stream::abort(std::string_view why) noexcept {
+  observe::log_event(config::LogLevel::debug, "resetting client stream",
+                     {{"client", connection_.client().ip}, {"reason", why}});
+  connection_.protocol().reset(id_, NGHTTP2_INTERNAL_ERROR);
+  on_closed();
+}
+
+void Http2Stream::finish(uint16_t status, balance::ServerIndex server) noexcept {
+  if (!active_) {
+    return;
+  }
+  active_ = false;
+  const bool cut_short = server != balance::kNoServer && upstream_.request_cut_short();
+  exchange_.finish({status, server, request_bytes_, response_bytes_, cut_short}, now_ns());
+}
+
+void Http2Stream::on_closed() noexcept {
+  const bool started = upstream_.response_started();
+  finish(started ? upstream_.response().status : 499,
+         started ? exchange_.server() : balance::kNoServer);
+  if (exchange_.server() != balance::kNoServer) {
+    upstream_.end_attempt(AttemptEnd::cancelled);
+  }
+  upstream_.stop_timer();
+}
+
+}  // namespace ballast::proxy

@@ -1,0 +1,106 @@
+#pragma once
+// One HTTP/2 stream from a client, carried to an HTTP/1.1 server: the request's fields become an
+// HTTP/1.1 head (the same serializer, forwarding fields and trace context as an HTTP/1 client's),
+// its DATA the body — as received when the client declared content-length, else chunked — and
+// the server's response goes back as HEADERS and DATA, its chunked framing removed. The request's
+// passage (route, limits, attempts, retries, telemetry) is its Exchange's and UpstreamLeg's, as
+// for HTTP/1.
+//
+// Flow control end to end: a request body's bytes are granted back to the client (WINDOW_UPDATE)
+// only as they go on to the server, so the client has at most a stream window in flight here;
+// a response body moves into the connection's per-stream buffer only while it has room, which
+// the client's window empties, so a slow client stops its stream's server reads.
+//
+// Owns: the request head (a copy with the normalised target), the body buffers, the exchange and
+// the leg. Threading: one worker's. Made once per concurrent stream of a connection and reused
+// (reset()) for the streams that follow.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/byte_buffer.h"
+#include "http/head.h"
+#include "http2/server_connection.h"
+#include "proxy/exchange.h"
+#include "proxy/upstream_leg.h"
+
+namespace ballast::proxy {
+
+class Http2Session;
+
+class Http2Stream final : public UpstreamLeg::Owner {
+ public:
+  Http2Stream(Http2Session& connection, ClientInfo client);
+
+  // Starts the stream `id`'s request: routed, admitted and sent to a server, or answered here.
+  void start(int32_t id, const http2::Request& request) noexcept;
+  void on_data(std::string_view bytes) noexcept;
+  void on_end() noexcept;
+  // The stream is over at the protocol's level (completed or reset): whatever is still in
+  // flight is ended, counted, and the stream may be reused.
+  void on_closed() noexcept;
+  // One round of the stream's steps; true when something moved.
+  bool pump() noexcept;
+  // The client has not moved this stream since this time (loop ns), while the stream waits on
+  // it; 0 when it does not.
+  uint64_t client_wait_since_ns() const noexcept;
+  // A client wait ran out: a body that stopped coming, or a response the client's window holds.
+  void client_timed_out() noexcept;
+
+  int32_t id() const noexcept { return id_; }
+
+  // UpstreamLeg::Owner.
+  bool io_busy() const noexcept override { return false; }
+  bool queue_upstream_send(int, std::string_view, std::string_view) noexcept override {
+    return false;
+  }
+  bool queue_upstream_read(int, std::span<char>) noexcept override { return false; }
+  void drive() noexcept override;
+  std::string_view request_body() const noexcept override;
+  void request_body_sent(size_t bytes) noexcept override;
+  bool request_body_finished() const noexcept override;
+  bool client_holds_up() const noexcept override;
+  bool forward_interim(const http::ResponseHead& head) noexcept override;
+  bool forward_response(const http::ResponseHead& head, std::span<const http::Header> extra,
+                        BodyFramer::Coding& coding) noexcept override;
+  bool forward_upgrade(const http::ResponseHead& head) noexcept override;
+  void response_complete() noexcept override;
+  void answer_locally(uint16_t status, std::string_view reason) noexcept override;
+  void abort(std::string_view why) noexcept override;
+
+ private:
+  bool prepare_target() noexcept;
+  void write_upstream_head() noexcept;
+  void frame_body() noexcept;
+  bool push_response_body() noexcept;
+  void finish(uint16_t status, balance::ServerIndex server) noexcept;
+  uint64_t now_ns() const noexcept;
+
+  Http2Session& connection_;
+  int32_t id_ = 0;
+  http::RequestHead request_;
+  std::string target_;  // the :path, normalised in place (request_.target views it)
+  Exchange exchange_;
+  UpstreamLeg upstream_;
+
+  // The request body: DATA payload not yet sent on, and (a body of unknown length) the chunks
+  // framed from it for the server. Made on the first body, kept for the streams that follow.
+  core::ByteBuffer body_in_{0};
+  core::ByteBuffer body_chunks_{0};
+  bool chunked_ = false;
+  bool request_ended_ = false;
+  bool last_chunk_framed_ = false;
+  uint64_t request_bytes_ = 0;       // head (as encoded for HTTP/1.1) and body bytes sent on
+  uint64_t response_bytes_ = 0;      // body bytes given to the connection for the client
+  bool active_ = false;              // the exchange has begun and is not yet counted
+  bool answered_ = false;            // a response head has gone to the client
+  bool body_follows_ = false;        // ... with a body
+  uint64_t client_progress_ns_ = 0;  // the client last sent body bytes or took response bytes
+
+  std::array<http::Header, http::kMaxHeaders + 2> fields_{};  // the response's, for nghttp2
+  std::array<char, 20> length_text_{};                        // its content-length value
+};
+
+}  // namespace ballast::proxy
