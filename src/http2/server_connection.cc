@@ -132,6 +132,7 @@ struct ServerConnection::Callbacks {
     const bool ends = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
       if (stream->refusal != 0) {
+        stream->request_ended = ends;
         try {
           connection.submit_head(stream->id, stream->refusal, {}, false);
         } catch (const std::bad_alloc&) {
@@ -148,10 +149,39 @@ struct ServerConnection::Callbacks {
       stream->announced = true;
       connection.listener_.on_request(stream->id, stream->request);
     }
-    if (ends && stream->announced && !stream->request_ended &&
+    if (ends && !stream->request_ended &&
         (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA)) {
       stream->request_ended = true;
-      connection.listener_.on_request_end(stream->id);
+      if (stream->announced) {
+        connection.listener_.on_request_end(stream->id);
+      }
+    }
+    return 0;
+  }
+
+  // RFC 9113 §5.1.1: a new stream's id must exceed every one the client used before. nghttp2
+  // ignores a HEADERS frame for a lower id that is no longer open; the RFC asks for a connection
+  // error, which this makes.
+  static int begin_frame(nghttp2_session* session, const nghttp2_frame_hd* hd, void*) {
+    if (hd->type == NGHTTP2_HEADERS && hd->stream_id % 2 == 1 &&
+        hd->stream_id <= nghttp2_session_get_last_proc_stream_id(session) &&
+        nghttp2_session_find_stream(session, hd->stream_id) == nullptr) {
+      nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
+    }
+    return 0;
+  }
+
+  // RFC 9113 §8.1: a complete response to a request still being sent may be followed by
+  // RST_STREAM with NO_ERROR, so the client stops sending a body nobody will read. Only once the
+  // response's last frame is out: a reset queued earlier would go first and discard it.
+  static int frame_sent(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    const bool ends = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (!ends || (frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS)) {
+      return 0;
+    }
+    const Stream* stream = of(user_data).find(frame->hd.stream_id);
+    if (stream != nullptr && !stream->request_ended) {
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
     }
     return 0;
   }
@@ -193,6 +223,8 @@ ServerConnection::ServerConnection(const Limits& limits, StreamListener& listene
   nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, Callbacks::frame_received);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, Callbacks::data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, Callbacks::stream_closed);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, Callbacks::begin_frame);
+  nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, Callbacks::frame_sent);
 
   nghttp2_option* options = nullptr;
   nghttp2_option_new(&options);
@@ -226,13 +258,45 @@ bool ServerConnection::receive(std::string_view bytes) noexcept {
   const ssize_t taken = nghttp2_session_mem_recv(
       session_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   if (taken < 0) {
-    over_ = true;  // a connection error: nghttp2 has queued its GOAWAY where one is due
+    // A fatal error: the session is done and sends nothing more itself (a flood, too many
+    // CONTINUATION frames, a callback's failure). Unless the client never spoke HTTP/2 at all,
+    // it is told why in a GOAWAY of our own.
+    over_ = true;
+    if (taken != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+      const bool flood =
+          taken == NGHTTP2_ERR_FLOODED || taken == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
+      write_farewell(flood ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_INTERNAL_ERROR);
+    }
   }
   return !over_ && nghttp2_session_want_read(session_) != 0;
 }
 
+// RFC 9113 §6.8: GOAWAY naming the last stream taken, and the error.
+void ServerConnection::write_farewell(uint32_t error_code) noexcept {
+  const uint32_t last = static_cast<uint32_t>(nghttp2_session_get_last_proc_stream_id(session_));
+  const std::array<uint8_t, kFarewellBytes> goaway = {0,
+                                                      0,
+                                                      8,
+                                                      NGHTTP2_GOAWAY,
+                                                      0,
+                                                      0,
+                                                      0,
+                                                      0,
+                                                      0,
+                                                      static_cast<uint8_t>(last >> 24),
+                                                      static_cast<uint8_t>(last >> 16),
+                                                      static_cast<uint8_t>(last >> 8),
+                                                      static_cast<uint8_t>(last),
+                                                      static_cast<uint8_t>(error_code >> 24),
+                                                      static_cast<uint8_t>(error_code >> 16),
+                                                      static_cast<uint8_t>(error_code >> 8),
+                                                      static_cast<uint8_t>(error_code)};
+  std::memcpy(farewell_.data(), goaway.data(), goaway.size());
+  pending_output_ = {farewell_.data(), farewell_.size()};
+}
+
 std::string_view ServerConnection::output() noexcept {
-  if (pending_output_.empty()) {
+  if (pending_output_.empty() && !over_) {
     const uint8_t* data = nullptr;
     const ssize_t length = nghttp2_session_mem_send(session_, &data);
     if (length < 0) {
@@ -249,8 +313,11 @@ void ServerConnection::sent(size_t bytes) noexcept {
 }
 
 bool ServerConnection::finished() const noexcept {
-  return pending_output_.empty() && (over_ || (nghttp2_session_want_read(session_) == 0 &&
-                                               nghttp2_session_want_write(session_) == 0));
+  if (!pending_output_.empty()) {
+    return false;
+  }
+  return over_ ||
+         (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0);
 }
 
 bool ServerConnection::respond(int32_t stream, uint16_t status,

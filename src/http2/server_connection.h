@@ -18,6 +18,7 @@
 // reference-counted buffers, kept until the stream closes, so the request's views stay valid)
 // and its queued response body. Threading: one worker's.
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -110,6 +111,7 @@ class ServerConnection {
   Stream* find(int32_t stream) const noexcept;
   Stream& open_stream(int32_t id);
   void close_stream(int32_t id, uint32_t error_code) noexcept;
+  void write_farewell(uint32_t error_code) noexcept;
   bool submit_head(int32_t stream, uint16_t status, std::span<const http::Header> fields,
                    bool with_body);
 
@@ -119,7 +121,9 @@ class ServerConnection {
   std::vector<std::unique_ptr<Stream>> streams_;  // open ones; few, so searched in order
   std::string_view pending_output_;               // from nghttp2's buffer, not yet sent
   FieldList fields_;                              // the head being submitted
-  bool over_ = false;
+  bool over_ = false;  // a fatal error: nothing more is read, nothing but farewell_ sent
+  static constexpr size_t kFarewellBytes = 17;
+  std::array<char, kFarewellBytes> farewell_{};  // our GOAWAY after a fatal error
 };
 
 }  // namespace ballast::http2

