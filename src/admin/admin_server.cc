@@ -633,6 +633,9 @@ Response AdminServer::Impl::handle_admin(const http::RequestHead& head, std::str
       ProcessInfo process;
       process.uptime_seconds = static_cast<double>(now_ns - started_ns) / 1e9;
       process.workers = workers;
+      if (hooks.protocols) {
+        process.protocols = hooks.protocols();
+      }
       response.body = status_json(*current, sampler, process, now_ns);
     } else {
       const std::string_view since_text = query_value(query, "since");

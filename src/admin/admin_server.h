@@ -25,6 +25,7 @@
 
 #include "config/config.h"
 #include "core/socket.h"
+#include "observe/protocol_stats.h"
 #include "upstream/generation.h"
 
 namespace ballast::admin {
@@ -33,6 +34,7 @@ struct AdminHooks {
   std::function<std::shared_ptr<const upstream::Generation>()> generation;  // the current one
   std::function<std::string(const upstream::Generation&)> metrics;          // Prometheus text
   std::function<void()> reload;                                             // like SIGHUP
+  std::function<observe::ProtocolTotals()> protocols;  // requests and HTTP/2 streams, for /status
   // Applies an admin state to the current generation's server, serialized with reloads.
   std::function<upstream::AdminWrite(const std::string& cluster, const std::string& server,
                                      upstream::AdminState state)>

@@ -454,6 +454,17 @@ std::string render_metrics(const upstream::Generation& generation,
   page.family("ballast_access_log_dropped_total", "counter",
               "Access log lines dropped because a queue was full or the output too slow.");
   page.sample("ballast_access_log_dropped_total", "", extra.access_log_dropped);
+  page.family("ballast_requests_by_protocol_total", "counter",
+              "Requests from clients, by the protocol they spoke.");
+  for (size_t i = 0; i < observe::kClientProtocols; ++i) {
+    page.sample("ballast_requests_by_protocol_total", "", "protocol",
+                observe::protocol_name(static_cast<observe::ClientProtocol>(i)),
+                extra.protocols.requests[i]);
+  }
+  page.family("ballast_http2_connections", "gauge", "HTTP/2 client connections open now.");
+  page.sample("ballast_http2_connections", "", extra.protocols.http2_connections);
+  page.family("ballast_http2_streams", "gauge", "HTTP/2 streams from clients open now.");
+  page.sample("ballast_http2_streams", "", extra.protocols.http2_streams);
   page.family("ballast_client_connections", "gauge", "Client connections open now.");
   page.sample("ballast_client_connections", "", extra.client_connections);
   page.family("ballast_client_connections_refused_total", "counter",

@@ -56,6 +56,7 @@
 #include <string_view>
 
 #include "observe/process_stats.h"
+#include "observe/protocol_stats.h"
 #include "upstream/generation.h"
 
 namespace ballast::admin {
@@ -72,6 +73,7 @@ struct ExtraCounters {
   uint64_t client_connections_refused = 0;  // closed at once: over the per-client limit
   uint64_t accept_pauses_at_limit = 0;      // a worker stopped accepting at a limit
   uint64_t accept_pauses_out_of_descriptors = 0;  // ... or because accept failed (EMFILE, ...)
+  observe::ProtocolTotals protocols{};            // requests by client protocol, HTTP/2 open now
   std::string_view version;  // ballast_build_info's label; empty shows as "unknown"
 };
 

@@ -547,6 +547,30 @@ void write_tls_listeners(observe::JsonWriter& json, const upstream::Generation& 
   json.end_array();
 }
 
+// Requests by the protocol clients spoke, and HTTP/2's connections and streams open now.
+void write_clients(observe::JsonWriter& json, const observe::ProtocolTotals& protocols) {
+  json.key("clients");
+  json.begin_object();
+  json.key("requests_by_protocol");
+  json.begin_object();
+  for (size_t i = 0; i < observe::kClientProtocols; ++i) {
+    json.field(observe::protocol_name(static_cast<observe::ClientProtocol>(i)),
+               protocols.requests[i]);
+  }
+  json.end_object();
+  json.key("http2");
+  json.begin_object();
+  json.field("connections", protocols.http2_connections);
+  json.field("streams", protocols.http2_streams);
+  const double per_connection = protocols.http2_connections == 0
+                                    ? 0.0
+                                    : static_cast<double>(protocols.http2_streams) /
+                                          static_cast<double>(protocols.http2_connections);
+  json.field("streams_per_connection", per_connection, 2);
+  json.end_object();
+  json.end_object();
+}
+
 std::string status_json(const upstream::Generation& generation, const RateSampler& sampler,
                         const ProcessInfo& process, uint64_t now_ns) {
   std::string out;
@@ -558,6 +582,7 @@ std::string status_json(const upstream::Generation& generation, const RateSample
   json.field("generation", generation.number);
   json.field("workers", process.workers);
   json.end_object();
+  write_clients(json, process.protocols);
   json.field("window_seconds", RateSampler::kWindowNs / RateSampler::kIntervalNs);
   json.key("clusters");
   json.begin_array();

@@ -17,6 +17,7 @@
 
 #include "admin/rate_sampler.h"
 #include "observe/json.h"
+#include "observe/protocol_stats.h"
 #include "upstream/eligibility.h"
 #include "upstream/generation.h"
 
@@ -69,6 +70,7 @@ uint8_t breaker_code(const upstream::ServerState& server) noexcept;
 struct ProcessInfo {
   double uptime_seconds = 0;
   uint32_t workers = 0;
+  observe::ProtocolTotals protocols{};
 };
 
 // The whole /status document.

@@ -39,7 +39,7 @@ namespace ballast::observe {
 struct AccessRecord {
   uint64_t unix_ns = 0;  // request start, wall clock (CLOCK_REALTIME)
   std::string_view client_ip, method, path, cluster;
-  std::string_view protocol;  // the client's: "HTTP/1.1" or "HTTP/1.0"
+  std::string_view protocol;  // the client's: "HTTP/1.0", "HTTP/1.1" or "HTTP/2"
   std::string_view server;    // host:port of the server that answered; "" when ballast answered
   uint16_t status = 0;
   uint64_t duration_ns = 0;     // request start to the response's last byte

@@ -119,6 +119,7 @@ void ProxyProcess::start_admin(const config::Config& config, uint32_t workers) {
     admin::ExtraCounters extra;
     extra.version = version_;
     extra.access_log_dropped = log_writer_->dropped_lines();
+    extra.protocols = protocols_->totals();
     if (gate_ != nullptr) {
       extra.client_connections = gate_->open();
       extra.client_connections_refused = gate_->refused_per_client();
@@ -132,6 +133,7 @@ void ProxyProcess::start_admin(const config::Config& config, uint32_t workers) {
     return admin::render_metrics(generation, observe::read_process_stats(), extra,
                                  core::monotonic_now_ns());
   };
+  hooks.protocols = [this] { return protocols_->totals(); };
   hooks.reload = [] { kill(getpid(), SIGHUP); };
   hooks.set_admin_state = [this](const std::string& cluster, const std::string& server,
                                  upstream::AdminState state) {
@@ -189,6 +191,7 @@ int ProxyProcess::run() {
   observe::attach_log_writer(log_writer_.get());
   // The admin API first: once a client can reach the listeners it can reach the API too, and a
   // port the API cannot have stops the start before anything serves.
+  protocols_ = std::make_unique<observe::ProtocolStats>(worker_total);
   start_admin(*config, worker_total);
   std::vector<ListenSockets> sockets = open_new_listeners(*config);
   open_ = listen_addresses(*config);
@@ -198,7 +201,7 @@ int ProxyProcess::run() {
   gate_ = std::make_unique<ConnectionGate>(connection_limit, config->max_connections_per_client);
   for (uint32_t i = 0; i < worker_total; ++i) {
     workers_.push_back(std::make_unique<Worker>(WorkerSlot{i, worker_total}, *config, spans_.get(),
-                                                log_writer_->queue(i), *gate_));
+                                                log_writer_->queue(i), *gate_, *protocols_));
   }
   for (uint32_t i = 0; i < sockets.size(); ++i) {
     workers_[i]->start(workers_[i]->prepare(generation_), std::move(sockets[i]));

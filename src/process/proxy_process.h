@@ -18,6 +18,7 @@
 #include "admin/admin_server.h"
 #include "config/config.h"
 #include "observe/log_writer.h"
+#include "observe/protocol_stats.h"
 #include "observe/span_exporter.h"
 #include "proxy/worker.h"
 #include "upstream/generation.h"
@@ -62,6 +63,7 @@ class ProxyProcess {
   // The client connection limits every worker shares; declared before workers_, so it outlives
   // them.
   std::unique_ptr<proxy::ConnectionGate> gate_;
+  std::unique_ptr<observe::ProtocolStats> protocols_;  // one shard per worker; outlives them
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::set<std::string> open_;  // listen addresses the workers have sockets for
   // The admin API and metrics, on their own thread; declared last, so it stops first: its hooks

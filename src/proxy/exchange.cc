@@ -374,6 +374,9 @@ void Exchange::finish(const Outcome& outcome, uint64_t now_ns) noexcept {
     return;
   }
   finished_ = true;
+  if (telemetry_.protocols != nullptr) {
+    telemetry_.protocols->count_request(protocol_);
+  }
   if (trace_.sampled && telemetry_.tracing()) {
     submit_request_span(outcome, now_ns);
   }
@@ -415,7 +418,7 @@ void Exchange::log_access(const Outcome& outcome, uint64_t now_ns) noexcept {
   record.client_ip = client_.ip;
   record.method = method_;
   record.path = target_;
-  record.protocol = protocol_;
+  record.protocol = observe::protocol_name(protocol_);
   record.cluster = cluster_ == nullptr ? std::string_view{} : cluster_->config().name;
   record.server = outcome.server == balance::kNoServer ? std::string_view{}
                                                        : cluster_->server(outcome.server).name;

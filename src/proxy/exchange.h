@@ -137,8 +137,8 @@ class Exchange {
     method_ = method;
     target_ = target;
   }
-  // The protocol the client speaks ("HTTP/1.1"), for the access log; kept across requests.
-  void set_protocol(std::string_view protocol) noexcept { protocol_ = protocol; }
+  // The protocol the client speaks, for the access log and the metrics; kept across requests.
+  void set_protocol(observe::ClientProtocol protocol) noexcept { protocol_ = protocol; }
 
   // The request's answer: `server` forwarded `status`, or ballast answered (server kNoServer).
   // Counts it once (counters, access log, request span) and gives back what the request held.
@@ -200,7 +200,7 @@ class Exchange {
   std::array<char, kMaxRequestIdBytes> request_id_{};
   size_t request_id_length_ = 0;
   std::string_view method_, target_;
-  std::string_view protocol_;
+  observe::ClientProtocol protocol_ = observe::ClientProtocol::http11;
 
   // Attempts.
   Attempt attempt_;

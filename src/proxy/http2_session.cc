@@ -47,6 +47,9 @@ bool Http2Session::start() noexcept {
   }
   started_ns_ = now_ns();
   client_write_ns_ = started_ns_;
+  if (observe::ProtocolShard* counts = host_.telemetry().protocols) {
+    observe::ProtocolShard::opened(counts->http2_connections_opened);
+  }
   drive();
   return true;
 }
@@ -195,6 +198,9 @@ void Http2Session::on_request(int32_t id, const http2::Request& request) noexcep
     }
   }
   ever_streamed_ = true;
+  if (observe::ProtocolShard* counts = host_.telemetry().protocols) {
+    observe::ProtocolShard::opened(counts->http2_streams_opened);
+  }
   streams_.push_back(std::move(stream));
   streams_.back()->start(id, request);
 }
@@ -222,6 +228,7 @@ void Http2Session::on_stream_closed(int32_t id, uint32_t /*error_code*/) noexcep
   *open = std::move(streams_.back());
   streams_.pop_back();
   stream->on_closed();
+  count_stream_closed();
   if (streams_.empty()) {
     idle_since_ns_ = now_ns();
   }
@@ -309,6 +316,12 @@ void Http2Session::on_timer(core::Timer& /*timer*/) noexcept {
   drive();
 }
 
+void Http2Session::count_stream_closed() noexcept {
+  if (observe::ProtocolShard* counts = host_.telemetry().protocols) {
+    observe::ProtocolShard::closed(counts->http2_streams_closed);
+  }
+}
+
 void Http2Session::close() noexcept {
   if (closed_) {
     return;
@@ -318,6 +331,10 @@ void Http2Session::close() noexcept {
   timer_.cancel();
   for (const std::unique_ptr<Http2Stream>& stream : streams_) {
     stream->on_closed();
+    count_stream_closed();
+  }
+  if (observe::ProtocolShard* counts = host_.telemetry().protocols; counts && started_ns_ != 0) {
+    observe::ProtocolShard::closed(counts->http2_connections_closed);
   }
   if (tls_ != nullptr) {
     tls_->close_notify();

@@ -87,6 +87,7 @@ class Http2Session final : public Session,
   uint64_t client_deadline_ns() const noexcept;
   void update_timer() noexcept;
   void close() noexcept;
+  void count_stream_closed() noexcept;
   uint64_t now_ns() const noexcept { return host_.loop().now_ns(); }
 
   const config::ListenerConfig& listener_;

@@ -25,7 +25,7 @@ Http2Stream::Http2Stream(Http2Session& connection, ClientInfo client)
     : connection_(connection),
       exchange_(connection.host().telemetry(), client),
       upstream_(*this, connection.host(), exchange_) {
-  exchange_.set_protocol("HTTP/2");
+  exchange_.set_protocol(observe::ClientProtocol::http2);
 }
 
 uint64_t Http2Stream::now_ns() const noexcept {

@@ -49,7 +49,7 @@ HttpSession::HttpSession(SessionHost& host, WorkerGeneration& generation,
       exchange_(host.telemetry(), ClientInfo{client_ip_.view(), peer_trusted_, {}, {}, {}}) {
   const std::string port = std::to_string(listener.listen.port);
   listen_port_length_ = port.copy(listen_port_.data(), listen_port_.size());
-  exchange_.set_protocol("HTTP/1.1");  // until a request says otherwise
+  exchange_.set_protocol(observe::ClientProtocol::http11);  // until a request says otherwise
 }
 
 HttpSession::~HttpSession() = default;
@@ -409,7 +409,8 @@ bool HttpSession::start_request() noexcept {
     return true;
   }
   client_http10_ = request_.version_minor == 0;
-  exchange_.set_protocol(client_http10_ ? "HTTP/1.0" : "HTTP/1.1");
+  exchange_.set_protocol(client_http10_ ? observe::ClientProtocol::http10
+                                        : observe::ClientProtocol::http11);
   if (listener_.redirect_to_https) {
     redirect_to_https();
     return true;

@@ -66,7 +66,8 @@ uint64_t worker_seed(uint32_t index) {
 }  // namespace
 
 Worker::Worker(WorkerSlot slot, const config::Config& config, observe::SpanExporter* spans,
-               observe::WorkerLogQueue& log_queue, ConnectionGate& gate)
+               observe::WorkerLogQueue& log_queue, ConnectionGate& gate,
+               observe::ProtocolStats& protocols)
     : slot_(slot),
       drain_timeout_ms_(config.drain_timeout_ms),
       loop_(config.io_uring),
@@ -78,6 +79,7 @@ Worker::Worker(WorkerSlot slot, const config::Config& config, observe::SpanExpor
   telemetry_.sample_rate = config.tracing.sample_rate;
   telemetry_.unix_offset_ns = observe::unix_minus_monotonic_ns();
   telemetry_.access_log = &access_log_;
+  telemetry_.protocols = &protocols.shard(slot.index);
 }
 
 Worker::~Worker() {

@@ -57,8 +57,10 @@ class Worker final : public SessionHost, public core::Timer::Handler, public cor
   // `spans`: the process's span exporter, or null when tracing is off; `log_queue`: this
   // worker's queue to the process's log writer. Both outlive the worker.
   // `gate`: the process's client connection limits, shared by every worker; outlives them.
+  // `protocols`: the process's counts by client protocol (this worker writes its own shard).
   Worker(WorkerSlot slot, const config::Config& config, observe::SpanExporter* spans,
-         observe::WorkerLogQueue& log_queue, ConnectionGate& gate);
+         observe::WorkerLogQueue& log_queue, ConnectionGate& gate,
+         observe::ProtocolStats& protocols);
   ~Worker();
 
   // This worker's view of `generation`: its balancers, pools and limits, built here, on the

@@ -11,6 +11,7 @@
 
 #include "core/random.h"
 #include "observe/access_log.h"
+#include "observe/protocol_stats.h"
 #include "observe/span_exporter.h"
 
 namespace ballast::proxy {
@@ -19,9 +20,10 @@ struct WorkerTelemetry {
   WorkerTelemetry(uint32_t worker, uint64_t seed) : worker(worker), random(seed) {}
 
   const uint32_t worker;
-  core::Random random;                       // trace and span ids, sampling
-  observe::SpanExporter* spans = nullptr;    // null when tracing is off
-  observe::AccessLog* access_log = nullptr;  // the worker's; always set once it runs
+  core::Random random;                          // trace and span ids, sampling
+  observe::SpanExporter* spans = nullptr;       // null when tracing is off
+  observe::AccessLog* access_log = nullptr;     // the worker's; always set once it runs
+  observe::ProtocolShard* protocols = nullptr;  // the worker's shard of the process's; may be null
   double sample_rate = 0.0;
   int64_t unix_offset_ns = 0;  // add to EventLoop::now_ns() for unix nanoseconds
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from events import log_events
+from events import admin_status, log_events, metric, parse_samples, scrape
 from harness import HOST, free_port, get, server_entry, wait_until
 from h2client import H2Client
 from tls_pki import Pki
@@ -215,3 +215,26 @@ def test_a_connection_that_never_sends_a_request_is_closed(ballast, backends):
     proxy, _ = h2c_proxy(ballast, [backends.start("s1")], timeouts={"client_header": "1s"})
     with H2Client(proxy.port) as client:
         client.wait_closed(10)
+
+
+def test_metrics_and_status_count_by_protocol_and_show_open_streams(ballast, backends):
+    proxy, config = h2c_proxy(ballast, [backends.start("s1")],
+                              admin={"listen": f"{HOST}:{free_port()}"},
+                              monitoring={"metrics": {"port": free_port()}})
+    assert get(proxy.port, "/").status == 200
+    with H2Client(proxy.port) as client:
+        assert client.get("/").status == 200
+        slow = [client.request("GET", "/delay/1500") for _ in range(3)]
+        client.read_events(0.3)
+        clients = admin_status(config)["clients"]
+        assert clients["http2"]["connections"] == 1
+        assert clients["http2"]["streams"] == 3
+        assert clients["http2"]["streams_per_connection"] == 3
+        for stream_id in slow:
+            assert client.wait(stream_id).status == 200
+    samples = parse_samples(scrape(config))
+    assert metric(samples, "ballast_requests_by_protocol_total", protocol="HTTP/2") == 4
+    assert metric(samples, "ballast_requests_by_protocol_total", protocol="HTTP/1.1") == 1
+    wait_until(lambda: metric(parse_samples(scrape(config)), "ballast_http2_connections") == 0,
+               5, "the HTTP/2 connection counted closed")
+    assert metric(parse_samples(scrape(config)), "ballast_http2_streams") == 0

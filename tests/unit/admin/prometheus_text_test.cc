@@ -110,7 +110,11 @@ TEST(PrometheusTextTest, ASmallGenerationRendersExactly) {
   gen->clusters[0].stats->shard(0).local_responses[4].add(2);
   gen->clusters[0].stats->shard(1).retries.add();
   const ExtraCounters extra{
-      .access_log_dropped = 1, .spans_dropped = 2, .spans_exported = 3, .version = "0.1.0"};
+      .access_log_dropped = 1,
+      .spans_dropped = 2,
+      .spans_exported = 3,
+      .protocols = {.requests = {1, 20, 7}, .http2_connections = 2, .http2_streams = 5},
+      .version = "0.1.0"};
 
   const std::string expected =
       R"(# HELP loadbalancer_requests_total Responses sent to clients, by status class; server="none" for ballast's own.
@@ -205,6 +209,17 @@ process_threads 5
 # HELP ballast_access_log_dropped_total Access log lines dropped because a queue was full or the output too slow.
 # TYPE ballast_access_log_dropped_total counter
 ballast_access_log_dropped_total 1
+# HELP ballast_requests_by_protocol_total Requests from clients, by the protocol they spoke.
+# TYPE ballast_requests_by_protocol_total counter
+ballast_requests_by_protocol_total{protocol="HTTP/1.0"} 1
+ballast_requests_by_protocol_total{protocol="HTTP/1.1"} 20
+ballast_requests_by_protocol_total{protocol="HTTP/2"} 7
+# HELP ballast_http2_connections HTTP/2 client connections open now.
+# TYPE ballast_http2_connections gauge
+ballast_http2_connections 2
+# HELP ballast_http2_streams HTTP/2 streams from clients open now.
+# TYPE ballast_http2_streams gauge
+ballast_http2_streams 5
 # HELP ballast_client_connections Client connections open now.
 # TYPE ballast_client_connections gauge
 ballast_client_connections 0
@@ -395,7 +410,7 @@ TEST(PrometheusTextTest, EachFamilyIsDeclaredOnceBeforeItsSamples) {
           << line;
     }
   }
-  EXPECT_EQ(declared.size(), 33u);  // 18 loadbalancer, 7 process, 8 ballast
+  EXPECT_EQ(declared.size(), 36u);  // 18 loadbalancer, 7 process, 11 ballast
 }
 
 TEST(PrometheusTextTest, PromtoolAcceptsThePage) {

@@ -433,6 +433,23 @@ TEST(StatusJson, EveryServerWithItsReasonsAndCounters) {
   EXPECT_EQ(one->string_or("name"), "127.0.0.1:9002");
 }
 
+TEST(StatusJson, ClientsSayRequestsByProtocolAndHttp2StreamsPerConnection) {
+  const auto generation = generation_of(cluster_of({server(9001)}));
+  RateSampler sampler;
+  ProcessInfo process{1.0, 1};
+  process.protocols = {.requests = {1, 20, 7}, .http2_connections = 2, .http2_streams = 5};
+  const std::optional<JsonValue> status =
+      parse_json(status_json(*generation, sampler, process, core::monotonic_now_ns()));
+  ASSERT_TRUE(status.has_value());
+  const JsonValue& clients = *status->find("clients");
+  EXPECT_DOUBLE_EQ(clients.find("requests_by_protocol")->number_or("HTTP/1.0"), 1);
+  EXPECT_DOUBLE_EQ(clients.find("requests_by_protocol")->number_or("HTTP/1.1"), 20);
+  EXPECT_DOUBLE_EQ(clients.find("requests_by_protocol")->number_or("HTTP/2"), 7);
+  EXPECT_DOUBLE_EQ(clients.find("http2")->number_or("connections"), 2);
+  EXPECT_DOUBLE_EQ(clients.find("http2")->number_or("streams"), 5);
+  EXPECT_DOUBLE_EQ(clients.find("http2")->number_or("streams_per_connection"), 2.5);
+}
+
 TEST(StatusJson, HistoryListsEveryServerAndItsPoints) {
   const auto generation = generation_of(cluster_of({server(9001), server(9002)}));
   RateSampler sampler;
