@@ -84,7 +84,8 @@ void Http2Session::drive() noexcept {
     if (closed_) {
       break;
     }
-    if (protocol_.finished() || (client_eof_ && streams_.empty())) {
+    if ((protocol_.finished() && out_.empty() && !writer_.queued()) ||
+        (client_eof_ && streams_.empty() && !writer_.queued())) {
       close();
       break;
     }
@@ -103,9 +104,10 @@ void Http2Session::drive() noexcept {
 }
 
 // Reads what the client sent and gives it to the protocol, which calls back for each stream.
+// In clear, through the loop's I/O queue when it is active (client_received follows).
 bool Http2Session::read_client() noexcept {
   bool progress = false;
-  if (!in_.empty()) {  // bytes read before the hand-over
+  if (!in_.empty() && !reader_.queued()) {  // bytes read before the hand-over
     progress = true;
     const std::string_view bytes = in_.readable();
     in_.clear();
@@ -113,56 +115,112 @@ bool Http2Session::read_client() noexcept {
       client_eof_ = true;  // a connection error, or the client's GOAWAY: no more to read
     }
   }
-  while (readable_ && !client_eof_ && !closed_) {
-    bool drained = false;
-    std::span<char> space = in_.writable();
-    const ssize_t received =
-        tls::receive_on(tls_.get(), client_.get(), space.data(), space.size(), drained);
-    if (received > 0) {
-      progress = true;
-      readable_ = !drained;
-      if (!protocol_.receive({space.data(), static_cast<size_t>(received)})) {
-        client_eof_ = true;
-      }
-      continue;
-    }
-    if (received < 0 && errno == EAGAIN) {
-      readable_ = false;
+  while (readable_ && !client_eof_ && !closed_ && !reader_.queued()) {
+    const std::span<char> space = in_.writable();
+    core::IoQueue& io = host_.loop().io();
+    if (tls_ == nullptr && io.active()) {
+      io.queue_read(reader_, client_.get(), space);
       break;
     }
-    client_eof_ = true;  // the client closed, or its connection failed
-    progress = true;
-    if (received < 0) {
-      close();
-    }
+    bool drained = false;
+    const ssize_t received =
+        tls::receive_on(tls_.get(), client_.get(), space.data(), space.size(), drained);
+    progress |= client_received(received >= 0 ? received : -errno, drained);
   }
   return progress;
 }
 
+// The result of a read into in_'s free space, as recv's.
+bool Http2Session::client_received(ssize_t received, bool drained) noexcept {
+  if (received > 0) {
+    readable_ = !drained;
+    if (!protocol_.receive({in_.writable().data(), static_cast<size_t>(received)})) {
+      client_eof_ = true;
+    }
+    return true;
+  }
+  if (received == -EAGAIN) {
+    readable_ = false;
+    return false;
+  }
+  client_eof_ = true;  // the client closed, or its connection failed
+  if (received < 0) {
+    close();
+  }
+  return true;
+}
+
+// Moves the protocol's pending frames into out_ while they fit.
+void Http2Session::gather_output() noexcept {
+  for (;;) {
+    const std::string_view bytes = protocol_.output();
+    if (bytes.empty()) {
+      return;
+    }
+    if (out_.writable().size() < bytes.size()) {
+      out_.compact();
+    }
+    const size_t taken = std::min(bytes.size(), out_.writable().size());
+    out_.append(bytes.substr(0, taken));
+    protocol_.sent(taken);
+    if (taken < bytes.size()) {
+      return;
+    }
+  }
+}
+
+// Sends what the protocol has for the client; in clear through the loop's I/O queue when it is
+// active (client_sent follows), so every stream's frames of an iteration leave together.
 bool Http2Session::write_client() noexcept {
   bool progress = false;
-  while (writable_ && !closed_) {
-    const std::string_view bytes = protocol_.output();
+  while (writable_ && !closed_ && !writer_.queued()) {
+    gather_output();
+    const std::string_view bytes = out_.readable();
     if (bytes.empty()) {
       client_write_ns_ = now_ns();  // the client has everything we had for it
       break;
     }
-    const ssize_t sent = tls_ == nullptr ? core::send_gathered(client_.get(), bytes, {})
-                                         : tls_->send_gathered(bytes, {});
-    if (sent > 0) {
-      progress = true;
-      protocol_.sent(static_cast<size_t>(sent));
-      client_write_ns_ = now_ns();
-      writable_ = tls_ != nullptr || static_cast<size_t>(sent) == bytes.size();
-      continue;
-    }
-    if (sent < 0 && errno == EAGAIN) {
-      writable_ = false;
+    core::IoQueue& io = host_.loop().io();
+    if (tls_ == nullptr && io.active()) {
+      io.queue_send(writer_, client_.get(), bytes, {});
+      queued_send_bytes_ = bytes.size();
       break;
     }
-    close();  // the client went away
+    const ssize_t sent = tls_ == nullptr ? core::send_gathered(client_.get(), bytes, {})
+                                         : tls_->send_gathered(bytes, {});
+    progress |= client_sent(sent >= 0 ? sent : -errno, bytes.size());
   }
   return progress;
+}
+
+// The result of sending `size` bytes from out_'s front, as sendmsg's.
+bool Http2Session::client_sent(ssize_t sent, size_t size) noexcept {
+  if (sent > 0) {
+    out_.consume(static_cast<size_t>(sent));
+    client_write_ns_ = now_ns();
+    // Short: the socket is full (TLS takes a record at a time: only its EAGAIN says full).
+    writable_ = tls_ != nullptr || static_cast<size_t>(sent) == size;
+    return true;
+  }
+  if (sent == -EAGAIN) {
+    writable_ = false;
+    return false;
+  }
+  close();  // the client went away
+  return true;
+}
+
+void Http2Session::on_client_io_done(bool send, ssize_t result) noexcept {
+  if (closed_) {
+    return;
+  }
+  if (send) {
+    client_sent(result, queued_send_bytes_);
+  } else {
+    // A read that came up short of the room drained the socket, as in tls::receive_on.
+    client_received(result, result > 0 && static_cast<size_t>(result) < in_.writable().size());
+  }
+  drive();
 }
 
 bool Http2Session::pump_streams() noexcept {
@@ -300,9 +358,11 @@ void Http2Session::on_timer(core::Timer& /*timer*/) noexcept {
     return;
   }
   if (streams_.empty() && client_deadline_ns() <= now) {
-    shut_down();  // idle (or never asked anything): GOAWAY, then the close
-    write_client();
-    close();
+    // Idle (or never asked anything): GOAWAY, read nothing more, close once it has been sent
+    // (client_send bounds a client that does not take it).
+    shut_down();
+    client_eof_ = true;
+    drive();
     return;
   }
   const uint64_t wait_ns =
@@ -328,6 +388,8 @@ void Http2Session::close() noexcept {
   }
   closed_ = true;
   host_.loop().cancel_resume(*this);
+  host_.loop().io().cancel(reader_);
+  host_.loop().io().cancel(writer_);
   timer_.cancel();
   for (const std::unique_ptr<Http2Stream>& stream : streams_) {
     stream->on_closed();

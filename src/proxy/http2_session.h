@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/byte_buffer.h"
+#include "core/io_queue.h"
 #include "core/socket.h"
 #include "core/timer_wheel.h"
 #include "http2/server_connection.h"
@@ -78,9 +79,24 @@ class Http2Session final : public Session,
 
  private:
   static constexpr size_t kInBufferBytes = 16 * 1024;
+  // nghttp2 hands its output over one frame at a time; gathered here, a round's frames (every
+  // stream's) leave in one send.
+  static constexpr size_t kOutBufferBytes = 32 * 1024;
 
   bool read_client() noexcept;
+  bool client_received(ssize_t received, bool drained) noexcept;
   bool write_client() noexcept;
+  bool client_sent(ssize_t sent, size_t size) noexcept;
+  void gather_output() noexcept;
+  void on_client_io_done(bool send, ssize_t result) noexcept;
+
+  // A slot in the loop's I/O queue: the session may have a read and a send queued at once.
+  struct IoSlot final : core::QueuedIo {
+    IoSlot(Http2Session& session, bool send) : session(session), send(send) {}
+    void on_io_done(ssize_t result) noexcept override { session.on_client_io_done(send, result); }
+    Http2Session& session;
+    const bool send;
+  };
   bool pump_streams() noexcept;
   Http2Stream* find(int32_t id) noexcept;
   void shut_down() noexcept;
@@ -98,6 +114,11 @@ class Http2Session final : public Session,
   std::string listen_port_;
   http2::ServerConnection protocol_;
   core::ByteBuffer in_{kInBufferBytes};
+  core::ByteBuffer out_{kOutBufferBytes};
+  // Queued I/O: in_'s free space (a read) and out_'s bytes (a send) stay put until the result.
+  IoSlot reader_{*this, false};
+  IoSlot writer_{*this, true};
+  size_t queued_send_bytes_ = 0;
   core::Timer timer_{*this};
   std::vector<std::unique_ptr<Http2Stream>> streams_;  // open, in no order
   std::vector<std::unique_ptr<Http2Stream>> spare_;    // closed, kept for the next streams

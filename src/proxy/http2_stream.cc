@@ -39,7 +39,7 @@ void Http2Stream::start(int32_t id, const http2::Request& request) noexcept {
   chunked_ = request_.body_kind == http::BodyKind::chunked;
   last_chunk_framed_ = false;
   body_in_.clear();
-  body_chunks_.clear();
+  body_out_.clear();
   request_bytes_ = 0;
   response_bytes_ = 0;
   answered_ = false;
@@ -141,34 +141,44 @@ void Http2Stream::on_end() noexcept {
   connection_.drive();
 }
 
-// Payload waiting → one chunk for the server, once the previous chunk has gone; the window for
-// the payload reopens then (the buffers bound what is held: a window's payload and a chunk).
+// Payload waiting moves to body_out_ for the server — as one chunk when the length is unknown —
+// once what went there before has been sent; the window for the payload reopens then (the two
+// buffers bound what is held: a window's payload, and a window's on its way). body_out_ alone
+// is named by a queued send, so DATA arriving meanwhile lands in body_in_ untouched.
 void Http2Stream::frame_body() noexcept {
-  if (!chunked_ || !body_chunks_.empty() || last_chunk_framed_) {
+  if (!body_out_.empty() || last_chunk_framed_ || queued()) {
     return;
   }
-  if (body_chunks_.capacity() == 0) {
-    body_chunks_.grow(kBodyBufferBytes + kChunkFramingBytes);
+  if (body_out_.capacity() == 0) {
+    body_out_.grow(kBodyBufferBytes + kChunkFramingBytes);
   }
   const std::string_view payload = body_in_.readable();
+  if (!chunked_) {
+    if (!payload.empty()) {
+      body_out_.append(payload);
+      connection_.protocol().consume(id_, payload.size());
+      body_in_.clear();
+    }
+    return;
+  }
   if (!payload.empty()) {
     std::array<char, 16> size{};
     const auto end = std::to_chars(size.data(), size.data() + size.size(), payload.size(), 16).ptr;
-    body_chunks_.append({size.data(), static_cast<size_t>(end - size.data())});
-    body_chunks_.append("\r\n");
-    body_chunks_.append(payload);
-    body_chunks_.append("\r\n");
+    body_out_.append({size.data(), static_cast<size_t>(end - size.data())});
+    body_out_.append("\r\n");
+    body_out_.append(payload);
+    body_out_.append("\r\n");
     connection_.protocol().consume(id_, payload.size());
     body_in_.clear();
   }
   if (request_ended_ && body_in_.empty()) {
-    body_chunks_.append("0\r\n\r\n");
+    body_out_.append("0\r\n\r\n");
     last_chunk_framed_ = true;
   }
 }
 
 std::string_view Http2Stream::request_body() const noexcept {
-  return chunked_ ? body_chunks_.readable() : body_in_.readable();
+  return body_out_.readable();
 }
 
 void Http2Stream::request_body_sent(size_t bytes) noexcept {
@@ -177,16 +187,11 @@ void Http2Stream::request_body_sent(size_t bytes) noexcept {
   }
   request_bytes_ += bytes;
   client_progress_ns_ = now_ns();
-  if (chunked_) {
-    body_chunks_.consume(bytes);
-    return;
-  }
-  body_in_.consume(bytes);
-  connection_.protocol().consume(id_, bytes);
+  body_out_.consume(bytes);
 }
 
 bool Http2Stream::request_body_finished() const noexcept {
-  return request_ended_ && body_in_.empty() && body_chunks_.empty() &&
+  return request_ended_ && body_in_.empty() && body_out_.empty() &&
          (!chunked_ || last_chunk_framed_);
 }
 
@@ -198,13 +203,16 @@ uint64_t Http2Stream::client_wait_since_ns() const noexcept {
   if (!active_) {
     return 0;
   }
-  const bool body_owed = !request_ended_ && request_body().empty();
+  const bool body_owed = !request_ended_ && body_in_.empty() && body_out_.empty();
   const bool window_shut = body_follows_ && upstream_.response_ready_bytes() != 0 &&
                            connection_.protocol().body_room(id_) == 0;
   return body_owed || window_shut ? client_progress_ns_ : 0;
 }
 
 void Http2Stream::client_timed_out() noexcept {
+  if (queued()) {
+    return;  // the result comes within this loop iteration; the deadline is looked at again
+  }
   if (!answered_ && !request_ended_) {
     upstream_.end_attempt(AttemptEnd::cancelled);  // the client's delay, not the server's
     answer_locally(408, "request body not received in time");
@@ -214,15 +222,57 @@ void Http2Stream::client_timed_out() noexcept {
 }
 
 bool Http2Stream::pump() noexcept {
-  if (!active_) {
-    return false;
+  if (!active_ || queued()) {
+    return false;  // a queued operation's buffers stay as they are until on_io_done
   }
   frame_body();
   bool progress = upstream_.write();
+  if (queued()) {
+    return progress;
+  }
   progress |= upstream_.read();
+  if (queued()) {
+    return progress;
+  }
   progress |= upstream_.handle_response();
   progress |= push_response_body();
   return progress;
+}
+
+bool Http2Stream::queue_upstream_send(int fd, std::string_view head,
+                                      std::string_view body) noexcept {
+  core::IoQueue& io = connection_.host().loop().io();
+  if (!io.active()) {
+    return false;
+  }
+  io.queue_send(*this, fd, head, body);
+  queued_send_ = true;
+  queued_head_bytes_ = head.size();
+  queued_bytes_ = head.size() + body.size();
+  return true;
+}
+
+bool Http2Stream::queue_upstream_read(int fd, std::span<char> space) noexcept {
+  core::IoQueue& io = connection_.host().loop().io();
+  if (!io.active()) {
+    return false;
+  }
+  io.queue_read(*this, fd, space);
+  queued_send_ = false;
+  queued_bytes_ = space.size();
+  return true;
+}
+
+void Http2Stream::on_io_done(ssize_t result) noexcept {
+  if (queued_send_) {
+    upstream_.sent(result, queued_head_bytes_, queued_bytes_);
+  } else {
+    // A read that came up short of the room drained the socket, as in tls::receive_on.
+    upstream_.received(result, result > 0 && static_cast<size_t>(result) < queued_bytes_);
+  }
+  upstream_.replay_deferred_events();
+  upstream_.replay_deferred_timer();
+  connection_.drive();
 }
 
 bool Http2Stream::push_response_body() noexcept {
@@ -338,6 +388,7 @@ void Http2Stream::finish(uint16_t status, balance::ServerIndex server) noexcept 
 }
 
 void Http2Stream::on_closed() noexcept {
+  connection_.host().loop().io().cancel(*this);  // before the connection it names closes
   const bool started = upstream_.response_started();
   finish(started ? upstream_.response().status : 499,
          started ? exchange_.server() : balance::kNoServer);

@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "core/byte_buffer.h"
+#include "core/io_queue.h"
 #include "http/head.h"
 #include "http2/server_connection.h"
 #include "proxy/exchange.h"
@@ -30,7 +31,7 @@ namespace ballast::proxy {
 
 class Http2Session;
 
-class Http2Stream final : public UpstreamLeg::Owner {
+class Http2Stream final : public UpstreamLeg::Owner, public core::QueuedIo {
  public:
   Http2Stream(Http2Session& connection, ClientInfo client);
 
@@ -52,11 +53,10 @@ class Http2Stream final : public UpstreamLeg::Owner {
   int32_t id() const noexcept { return id_; }
 
   // UpstreamLeg::Owner.
-  bool io_busy() const noexcept override { return false; }
-  bool queue_upstream_send(int, std::string_view, std::string_view) noexcept override {
-    return false;
-  }
-  bool queue_upstream_read(int, std::span<char>) noexcept override { return false; }
+  bool io_busy() const noexcept override { return queued(); }
+  bool queue_upstream_send(int fd, std::string_view head, std::string_view body) noexcept override;
+  bool queue_upstream_read(int fd, std::span<char> space) noexcept override;
+  void on_io_done(ssize_t result) noexcept override;
   void drive() noexcept override;
   std::string_view request_body() const noexcept override;
   void request_body_sent(size_t bytes) noexcept override;
@@ -88,7 +88,7 @@ class Http2Stream final : public UpstreamLeg::Owner {
   // The request body: DATA payload not yet sent on, and (a body of unknown length) the chunks
   // framed from it for the server. Made on the first body, kept for the streams that follow.
   core::ByteBuffer body_in_{0};
-  core::ByteBuffer body_chunks_{0};
+  core::ByteBuffer body_out_{0};
   bool chunked_ = false;
   bool request_ended_ = false;
   bool last_chunk_framed_ = false;
@@ -101,6 +101,11 @@ class Http2Stream final : public UpstreamLeg::Owner {
 
   std::array<http::Header, http::kMaxHeaders + 2> fields_{};  // the response's, for nghttp2
   std::array<char, 20> length_text_{};                        // its content-length value
+
+  // The server-side operation in the loop's queue (queued()): a send or a read, and its sizes.
+  bool queued_send_ = false;
+  size_t queued_head_bytes_ = 0;
+  size_t queued_bytes_ = 0;
 };
 
 }  // namespace ballast::proxy
