@@ -24,8 +24,10 @@ run: build
 
 test: build format-check test-release test-asan test-fuzz
 
+# Integration last, so that a failure's pytest summary ends the log.
 test-release: build
-	ctest --test-dir $(RELEASE_DIR) --output-on-failure
+	ctest --test-dir $(RELEASE_DIR) --output-on-failure -E '^integration$$'
+	ctest --test-dir $(RELEASE_DIR) --output-on-failure -R '^integration$$'
 
 test-asan: deps
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DBALLAST_SANITIZE=ON -DBALLAST_TESTS_ONLY=ON

@@ -7,6 +7,7 @@
 
 #include "balance/policy.h"
 #include "config/health_reader.h"
+#include "config/protocol_reader.h"
 #include "config/scalars.h"
 #include "config/tls_reader.h"
 
@@ -362,6 +363,7 @@ ClusterConfig read_cluster(std::string name, const MapView& map, const ClusterDe
   if (const std::optional<Node> tls = map.find("upstream_tls")) {
     cluster.upstream_tls = read_upstream_tls(*tls);
   }
+  read_upstream_protocol(map, cluster);
   return cluster;
 }
 

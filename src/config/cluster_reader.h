@@ -21,10 +21,11 @@ struct ClusterDefaults {
   BreakerLayers breaker;    // from `circuit_breaker:`
 };
 
-inline constexpr std::array<std::string_view, 13> kClusterKeys = {
+inline constexpr std::array<std::string_view, 16> kClusterKeys = {
     "algorithm",       "servers",         "hash_on",      "health_check",     "outlier_detection",
     "circuit_breaker", "retry",           "timeouts",     "session_affinity", "pool",
-    "regions",         "panic_threshold", "upstream_tls",
+    "regions",         "panic_threshold", "upstream_tls", "protocol",         "http2",
+    "grpc",
 };
 
 inline constexpr std::array<std::string_view, 8> kTimeoutKeys = {

@@ -226,10 +226,30 @@ struct UpstreamTlsConfig {
   std::string ciphers;        // TLS 1.2 list; empty = kDefaultTlsCiphers
   std::string ciphersuites;   // TLS 1.3 suites; empty = OpenSSL's default three
   bool session_reuse = true;  // resume each server's last session on a new connection
+  bool offer_h2 = false;      // ALPN h2 (set from the cluster's `protocol: h2`, not a key)
+};
+
+// What a cluster's servers speak (docs/config.md "HTTP/2 to servers"): HTTP/1.1 with pooled
+// keep-alive connections, or HTTP/2 over TLS (ALPN h2) or in clear by prior knowledge (h2c),
+// many requests multiplexed on each connection.
+enum class UpstreamProtocol : uint8_t { http1, h2, h2c };
+
+struct Http2UpstreamConfig {
+  uint32_t max_concurrent_streams = 100;  // per connection; another opens when all are full
+};
+
+struct GrpcConfig {
+  // The grpc-status codes (0-16) that count as the server's failure, a bit per code; by default
+  // UNAVAILABLE (14) alone: the others are the application's answers.
+  uint32_t failure_codes = 1u << 14;
+  bool is_failure(uint32_t code) const noexcept { return code < 32 && (failure_codes >> code) & 1; }
 };
 
 struct ClusterConfig {
   std::string name;
+  UpstreamProtocol protocol = UpstreamProtocol::http1;
+  Http2UpstreamConfig http2;
+  GrpcConfig grpc;
   balance::Algorithm algorithm = balance::Algorithm::round_robin;
   std::vector<ServerConfig> servers;
   HashKeyConfig hash_key;

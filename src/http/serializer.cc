@@ -1,5 +1,7 @@
 #include "http/serializer.h"
 
+#include <cstring>
+
 #include "http/error_response.h"
 #include "http/header_role.h"
 #include "http/span_writer.h"
@@ -152,6 +154,15 @@ size_t write_upstream_request(const RequestHead& request, const ForwardContext& 
     writer.put("Connection: keep-alive\r\n\r\n");
   }
   return writer.finish();
+}
+
+void replace_traceparent(std::span<char> head, std::string_view traceparent) noexcept {
+  static constexpr std::string_view kField = "\r\ntraceparent: ";
+  const size_t field = std::string_view(head.data(), head.size()).find(kField);
+  if (field != std::string_view::npos &&
+      field + kField.size() + traceparent.size() <= head.size()) {
+    std::memcpy(head.data() + field + kField.size(), traceparent.data(), traceparent.size());
+  }
 }
 
 size_t write_client_response(const ResponseHead& response, ClientDelivery delivery,

@@ -68,6 +68,10 @@ struct ForwardContext {
 size_t write_upstream_request(const RequestHead& request, const ForwardContext& context,
                               std::span<char> out) noexcept;
 
+// A retry is a new span: its traceparent (of a fixed length) replaces the one in `head`, a
+// request head written above, in place.
+void replace_traceparent(std::span<char> head, std::string_view traceparent) noexcept;
+
 // How a response's body reaches the client.
 enum class ClientDelivery : uint8_t {
   keep_alive,  // framed as the server framed it; the connection stays open after it

@@ -289,6 +289,14 @@ void ClientConnection::consume(int32_t stream, size_t bytes) noexcept {
   nghttp2_session_consume(session_, stream, bytes);
 }
 
+void ClientConnection::consume_connection(size_t bytes) noexcept {
+  nghttp2_session_consume_connection(session_, bytes);
+}
+
+void ClientConnection::consume_stream(int32_t stream, size_t bytes) noexcept {
+  nghttp2_session_consume_stream(session_, stream, bytes);
+}
+
 size_t ClientConnection::open_streams() const noexcept {
   return streams_.size();
 }

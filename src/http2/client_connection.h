@@ -84,6 +84,10 @@ class ClientConnection {
   void end_body(int32_t stream, std::span<const http::Header> trailers = {}) noexcept;
   void reset(int32_t stream, uint32_t error_code) noexcept;
   void consume(int32_t stream, size_t bytes) noexcept;
+  // The two windows apart: the connection's granted as bytes arrive (one slow stream must not
+  // stall the others), the stream's as its bytes are passed on.
+  void consume_connection(size_t bytes) noexcept;
+  void consume_stream(int32_t stream, size_t bytes) noexcept;
 
   size_t open_streams() const noexcept;
 

@@ -356,6 +356,13 @@ void Exchange::answered(uint16_t status, uint64_t now_ns) noexcept {
                           now_ns);
 }
 
+void Exchange::answered_grpc(uint16_t status, uint32_t grpc_status, uint64_t now_ns) noexcept {
+  attempt_status_ = status;
+  const bool failed = status >= 500 || cluster_->config().grpc.is_failure(grpc_status);
+  cluster_->judge_attempt(attempt_, failed ? AttemptEnd::server_error : AttemptEnd::success,
+                          now_ns);
+}
+
 void Exchange::end_attempt(AttemptEnd end, uint64_t now_ns) noexcept {
   if (attempt_.server == balance::kNoServer) {
     return;

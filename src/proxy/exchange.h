@@ -128,6 +128,9 @@ class Exchange {
   bool retry_after_status(uint16_t status) noexcept;
   // The server's final response head arrived: the attempt's verdict.
   void answered(uint16_t status, uint64_t now_ns) noexcept;
+  // A gRPC call's status arrived (its trailers, or a Trailers-Only head): the attempt's verdict,
+  // a failure when the cluster's grpc.failure_codes hold `grpc_status`.
+  void answered_grpc(uint16_t status, uint32_t grpc_status, uint64_t now_ns) noexcept;
   // The current attempt ended (its connection given back or closed by the caller).
   void end_attempt(AttemptEnd end, uint64_t now_ns) noexcept;
 

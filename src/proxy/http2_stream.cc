@@ -24,7 +24,8 @@ constexpr size_t kChunkFramingBytes = 32;
 Http2Stream::Http2Stream(Http2Session& connection, ClientInfo client)
     : connection_(connection),
       exchange_(connection.host().telemetry(), client),
-      upstream_(*this, connection.host(), exchange_) {
+      upstream_(*this, connection.host(), exchange_),
+      h2_upstream_(*this, connection.host(), exchange_) {
   exchange_.set_protocol(observe::ClientProtocol::http2);
 }
 
@@ -44,6 +45,7 @@ void Http2Stream::start(int32_t id, const http2::Request& request) noexcept {
   response_bytes_ = 0;
   answered_ = false;
   body_follows_ = false;
+  h2_ = false;
   client_progress_ns_ = now_ns();
   exchange_.begin(client_progress_ns_);
   active_ = true;
@@ -54,13 +56,26 @@ void Http2Stream::start(int32_t id, const http2::Request& request) noexcept {
     answer_locally(404, "no route for this host and path");
     return;
   }
-  upstream_.begin_request(request_.method == "HEAD", false);
-  write_upstream_head();
+  h2_ = exchange_.cluster()->config().protocol != config::UpstreamProtocol::http1;
+  if (h2_) {
+    chunked_ = false;  // HTTP/2 frames the body itself
+    h2_upstream_.begin_request(request.scheme == "https" ? "https" : "http",
+                               request_.headers.find("te") != nullptr,
+                               request_.body_kind != http::BodyKind::none);
+    write_upstream_head(h2_upstream_.request_head());
+  } else {
+    upstream_.begin_request(request_.method == "HEAD", false);
+    write_upstream_head(upstream_.request_head());
+  }
   if (!exchange_.admit(now_ns())) {
     answer_locally(503, "too many requests to this cluster");
     return;
   }
-  upstream_.start();
+  if (h2_) {
+    h2_upstream_.start();
+  } else {
+    upstream_.start();
+  }
 }
 
 // As for HTTP/1: CONNECT and (unless allowed) TRACE are refused, and the target is normalised
@@ -87,7 +102,7 @@ bool Http2Stream::prepare_target() noexcept {
 
 // The HTTP/1.1 head for the server, as an HTTP/1 client's would be (serializer.h): the
 // forwarding fields, the request id, the trace context; a body of unknown length goes chunked.
-void Http2Stream::write_upstream_head() noexcept {
+void Http2Stream::write_upstream_head(core::ByteBuffer& head) noexcept {
   http::ForwardContext forward;
   forward.client_ip = connection_.client().ip;
   forward.scheme = connection_.secure() ? "https" : "http";
@@ -97,7 +112,6 @@ void Http2Stream::write_upstream_head() noexcept {
   forward.request_id = exchange_.request_id();
   forward.trusted_peer = connection_.client().trusted;
   forward.forwarded = connection_.generation().shared->config->forwarding.forwarded;
-  core::ByteBuffer& head = upstream_.request_head();
   head.clear();
   size_t written = http::write_upstream_request(request_, forward, head.writable());
   if (written == 0) {
@@ -204,7 +218,9 @@ uint64_t Http2Stream::client_wait_since_ns() const noexcept {
     return 0;
   }
   const bool body_owed = !request_ended_ && body_in_.empty() && body_out_.empty();
-  const bool window_shut = body_follows_ && upstream_.response_ready_bytes() != 0 &&
+  const size_t response_ready =
+      h2_ ? h2_upstream_.response_body().size() : upstream_.response_ready_bytes();
+  const bool window_shut = body_follows_ && response_ready != 0 &&
                            connection_.protocol().body_room(id_) == 0;
   return body_owed || window_shut ? client_progress_ns_ : 0;
 }
@@ -214,7 +230,7 @@ void Http2Stream::client_timed_out() noexcept {
     return;  // the result comes within this loop iteration; the deadline is looked at again
   }
   if (!answered_ && !request_ended_) {
-    upstream_.end_attempt(AttemptEnd::cancelled);  // the client's delay, not the server's
+    end_leg_attempt(AttemptEnd::cancelled);  // the client's delay, not the server's
     answer_locally(408, "request body not received in time");
     return;
   }
@@ -224,6 +240,9 @@ void Http2Stream::client_timed_out() noexcept {
 bool Http2Stream::pump() noexcept {
   if (!active_ || queued()) {
     return false;  // a queued operation's buffers stay as they are until on_io_done
+  }
+  if (h2_) {
+    return pump_http2_server();
   }
   frame_body();
   bool progress = upstream_.write();
@@ -236,6 +255,16 @@ bool Http2Stream::pump() noexcept {
   }
   progress |= upstream_.handle_response();
   progress |= push_response_body();
+  return progress;
+}
+
+bool Http2Stream::pump_http2_server() noexcept {
+  frame_body();
+  bool progress = h2_upstream_.write();
+  progress |= push_response_body();
+  if (active_) {
+    progress |= h2_upstream_.handle_response();
+  }
   return progress;
 }
 
@@ -279,7 +308,7 @@ bool Http2Stream::push_response_body() noexcept {
   if (!active_ || !body_follows_) {
     return false;
   }
-  const std::string_view body = upstream_.response_body();
+  const std::string_view body = leg_response_body();
   if (body.empty()) {
     return false;
   }
@@ -287,10 +316,38 @@ bool Http2Stream::push_response_body() noexcept {
   if (taken == 0) {
     return false;
   }
-  upstream_.response_body_sent(taken);
+  leg_response_body_sent(taken);
   response_bytes_ += taken;
   client_progress_ns_ = now_ns();
   return true;
+}
+
+std::string_view Http2Stream::leg_response_body() noexcept {
+  return h2_ ? h2_upstream_.response_body() : upstream_.response_body();
+}
+
+void Http2Stream::leg_response_body_sent(size_t bytes) noexcept {
+  if (h2_) {
+    h2_upstream_.response_body_sent(bytes);
+  } else {
+    upstream_.response_body_sent(bytes);
+  }
+}
+
+bool Http2Stream::leg_response_started() const noexcept {
+  return h2_ ? h2_upstream_.response_started() : upstream_.response_started();
+}
+
+uint16_t Http2Stream::leg_response_status() const noexcept {
+  return h2_ ? h2_upstream_.response_status() : upstream_.response().status;
+}
+
+void Http2Stream::end_leg_attempt(AttemptEnd end) noexcept {
+  if (h2_) {
+    h2_upstream_.end_attempt(end);
+  } else {
+    upstream_.end_attempt(end);
+  }
 }
 
 void Http2Stream::drive() noexcept {
@@ -334,6 +391,32 @@ bool Http2Stream::forward_response(const http::ResponseHead& head,
   return true;
 }
 
+// An HTTP/2 server's head: its fields as they came (nghttp2 checked them), and the extra ones.
+bool Http2Stream::forward_response(uint16_t status, std::span<const http::Header> fields,
+                                   std::span<const http::Header> extra, bool has_body) noexcept {
+  if (fields.size() + extra.size() > fields_.size()) {
+    return false;
+  }
+  std::copy(fields.begin(), fields.end(), fields_.begin());
+  std::copy(extra.begin(), extra.end(), fields_.begin() + fields.size());
+  body_follows_ = has_body;
+  if (!connection_.protocol().respond(id_, status, {fields_.data(), fields.size() + extra.size()},
+                                      has_body)) {
+    return false;
+  }
+  answered_ = true;
+  connection_.stream_answered();
+  return true;
+}
+
+void Http2Stream::response_complete(std::span<const http::Header> trailers) noexcept {
+  finish(h2_upstream_.response_status(), exchange_.server());
+  h2_upstream_.complete();
+  if (body_follows_) {
+    connection_.protocol().end_body(id_, trailers);
+  }
+}
+
 // Upgrades (WebSocket over HTTP/1.1) do not exist in HTTP/2 (RFC 8441 is another mechanism):
 // the leg never asks, since begin_request() said none was requested.
 bool Http2Stream::forward_upgrade(const http::ResponseHead& /*head*/) noexcept {
@@ -361,6 +444,7 @@ void Http2Stream::answer_locally(uint16_t status, std::string_view reason) noexc
                                                    : std::span<const http::Header>(&kTextPlain, 1);
   answered_ = true;
   upstream_.stop_timer();
+  h2_upstream_.stop_timer();
   http2::ServerConnection& protocol = connection_.protocol();
   if (protocol.respond(id_, status, fields, true)) {
     protocol.send_body(id_, reason);
@@ -383,19 +467,21 @@ void Http2Stream::finish(uint16_t status, balance::ServerIndex server) noexcept 
     return;
   }
   active_ = false;
-  const bool cut_short = server != balance::kNoServer && upstream_.request_cut_short();
+  const bool cut_short =
+      server != balance::kNoServer &&
+      (h2_ ? h2_upstream_.request_cut_short() : upstream_.request_cut_short());
   exchange_.finish({status, server, request_bytes_, response_bytes_, cut_short}, now_ns());
 }
 
 void Http2Stream::on_closed() noexcept {
   connection_.host().loop().io().cancel(*this);  // before the connection it names closes
-  const bool started = upstream_.response_started();
-  finish(started ? upstream_.response().status : 499,
-         started ? exchange_.server() : balance::kNoServer);
+  const bool started = leg_response_started();
+  finish(started ? leg_response_status() : 499, started ? exchange_.server() : balance::kNoServer);
   if (exchange_.server() != balance::kNoServer) {
-    upstream_.end_attempt(AttemptEnd::cancelled);
+    end_leg_attempt(AttemptEnd::cancelled);
   }
   upstream_.stop_timer();
+  h2_upstream_.stop_timer();
 }
 
 }  // namespace ballast::proxy

@@ -1,10 +1,11 @@
 #pragma once
-// One HTTP/2 stream from a client, carried to an HTTP/1.1 server: the request's fields become an
-// HTTP/1.1 head (the same serializer, forwarding fields and trace context as an HTTP/1 client's),
-// its DATA the body — as received when the client declared content-length, else chunked — and
-// the server's response goes back as HEADERS and DATA, its chunked framing removed. The request's
-// passage (route, limits, attempts, retries, telemetry) is its Exchange's and UpstreamLeg's, as
-// for HTTP/1.
+// One HTTP/2 stream from a client, carried to a server. To an HTTP/1.1 server (UpstreamLeg): the
+// request's fields become an HTTP/1.1 head (the same serializer, forwarding fields and trace
+// context as an HTTP/1 client's), its DATA the body — as received when the client declared
+// content-length, else chunked — and the server's response goes back as HEADERS and DATA, its
+// chunked framing removed. To an HTTP/2 server (`protocol: h2`/`h2c`, Http2UpstreamLeg): stream
+// to stream, DATA as it comes, trailers both ways' end (gRPC's status). The request's passage
+// (route, limits, attempts, retries, telemetry) is its Exchange's and leg's, as for HTTP/1.
 //
 // Flow control end to end: a request body's bytes are granted back to the client (WINDOW_UPDATE)
 // only as they go on to the server, so the client has at most a stream window in flight here;
@@ -25,13 +26,16 @@
 #include "http/head.h"
 #include "http2/server_connection.h"
 #include "proxy/exchange.h"
+#include "proxy/http2_upstream_leg.h"
 #include "proxy/upstream_leg.h"
 
 namespace ballast::proxy {
 
 class Http2Session;
 
-class Http2Stream final : public UpstreamLeg::Owner, public core::QueuedIo {
+class Http2Stream final : public UpstreamLeg::Owner,
+                          public Http2UpstreamLeg::Owner,
+                          public core::QueuedIo {
  public:
   Http2Stream(Http2Session& connection, ClientInfo client);
 
@@ -70,9 +74,20 @@ class Http2Stream final : public UpstreamLeg::Owner, public core::QueuedIo {
   void answer_locally(uint16_t status, std::string_view reason) noexcept override;
   void abort(std::string_view why) noexcept override;
 
+  // Http2UpstreamLeg::Owner (the rest is shared with UpstreamLeg::Owner above).
+  bool forward_response(uint16_t status, std::span<const http::Header> fields,
+                        std::span<const http::Header> extra, bool has_body) noexcept override;
+  void response_complete(std::span<const http::Header> trailers) noexcept override;
+
  private:
   bool prepare_target() noexcept;
-  void write_upstream_head() noexcept;
+  void write_upstream_head(core::ByteBuffer& head) noexcept;
+  bool pump_http2_server() noexcept;
+  std::string_view leg_response_body() noexcept;
+  void leg_response_body_sent(size_t bytes) noexcept;
+  bool leg_response_started() const noexcept;
+  uint16_t leg_response_status() const noexcept;
+  void end_leg_attempt(AttemptEnd end) noexcept;
   void frame_body() noexcept;
   bool push_response_body() noexcept;
   void finish(uint16_t status, balance::ServerIndex server) noexcept;
@@ -83,7 +98,9 @@ class Http2Stream final : public UpstreamLeg::Owner, public core::QueuedIo {
   http::RequestHead request_;
   std::string target_;  // the :path, normalised in place (request_.target views it)
   Exchange exchange_;
-  UpstreamLeg upstream_;
+  UpstreamLeg upstream_;         // to an HTTP/1.1 cluster
+  Http2UpstreamLeg h2_upstream_;  // to an HTTP/2 cluster
+  bool h2_ = false;              // this request's cluster speaks HTTP/2
 
   // The request body: DATA payload not yet sent on, and (a body of unknown length) the chunks
   // framed from it for the server. Made on the first body, kept for the streams that follow.

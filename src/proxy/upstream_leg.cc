@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/socket.h"
+#include "http/serializer.h"
 #include "proxy/read_space.h"
 #include "proxy/server_failure_log.h"
 #include "upstream/connection_pool.h"
@@ -45,7 +46,7 @@ void UpstreamLeg::start() noexcept {
     return;
   }
   if (exchange_.attempts_made() > 1 && !exchange_.traceparent().empty()) {
-    retrace_head();
+    http::replace_traceparent(request_head_.readable_in_place(), exchange_.traceparent());
   }
   switch (open(true)) {
     case Opened::yes:
@@ -57,18 +58,6 @@ void UpstreamLeg::start() noexcept {
       exchange_.cancel_attempt(now_ns());
       owner_.answer_locally(503, "too many requests waiting for a server");
       return;
-  }
-}
-
-// A retry is a new span: its id replaces the previous attempt's in the kept head's traceparent,
-// whose value has a fixed length, so the head is patched in place.
-void UpstreamLeg::retrace_head() noexcept {
-  static constexpr std::string_view kField = "\r\ntraceparent: ";
-  const std::string_view traceparent = exchange_.traceparent();
-  const std::span<char> head = request_head_.readable_in_place();
-  const size_t field = std::string_view(head.data(), head.size()).find(kField);
-  if (field != std::string_view::npos) {
-    std::memcpy(head.data() + field + kField.size(), traceparent.data(), traceparent.size());
   }
 }
 

@@ -148,7 +148,6 @@ class UpstreamLeg final : public upstream::UpstreamConnection::User, public core
   Opened open(bool allow_pooled) noexcept;
   bool finish_connect(uint32_t events) noexcept;
   bool fail_handshake() noexcept;
-  void retrace_head() noexcept;
   bool read_now(Io io) noexcept;
   bool handle_head() noexcept;
   bool handle_interim() noexcept;

@@ -69,6 +69,12 @@ WorkerCluster::WorkerCluster(core::EventLoop& loop, const upstream::ClusterState
   for (size_t i = 0; i < state.servers.size(); ++i) {
     pools_.push_back(std::make_unique<upstream::ConnectionPool>(loop, cluster.pool.idle_per_server,
                                                                 cluster.pool.idle_timeout_ms));
+    if (cluster.protocol != config::UpstreamProtocol::http1) {
+      http2::ClientLimits limits;
+      limits.max_streams = cluster.http2.max_concurrent_streams;
+      http2_pools_.push_back(std::make_unique<upstream::Http2Pool>(
+          loop, *pools_.back(), limits, cluster.pool.idle_timeout_ms, cluster.timeouts.connect_ms));
+    }
     affinity_index_.emplace_back(state.servers[i]->affinity_id,
                                  static_cast<balance::ServerIndex>(i));
     affinity_cookies_.push_back(cluster.session_affinity.cookie_name + "=" +

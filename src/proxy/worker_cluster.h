@@ -27,6 +27,7 @@
 #include "health/failure_predictor.h"
 #include "upstream/connection_pool.h"
 #include "upstream/eligibility.h"
+#include "upstream/http2_pool.h"
 #include "upstream/generation.h"
 
 namespace ballast::proxy {
@@ -79,6 +80,10 @@ class WorkerCluster {
   }
   balance::Balancer& balancer() noexcept { return balancer_; }
   upstream::ConnectionPool& pool(balance::ServerIndex index) noexcept { return *pools_[index]; }
+  // A server's multiplexed connections (`protocol: h2` or `h2c` only).
+  upstream::Http2Pool& http2_pool(balance::ServerIndex index) noexcept {
+    return *http2_pools_[index];
+  }
   RetryBudget& retry_budget() noexcept { return retry_budget_; }
   // This worker's shards of the server's and the cluster's counters.
   observe::ServerShard& stats(balance::ServerIndex index) noexcept {
@@ -139,6 +144,7 @@ class WorkerCluster {
   const upstream::ClusterState* state_;
   balance::Balancer balancer_;
   std::vector<std::unique_ptr<upstream::ConnectionPool>> pools_;
+  std::vector<std::unique_ptr<upstream::Http2Pool>> http2_pools_;  // after pools_: uses them
   RetryBudget retry_budget_;
   core::Random random_;
   static constexpr uint64_t kRefusalLogIntervalNs = 1'000'000'000;

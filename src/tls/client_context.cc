@@ -57,6 +57,11 @@ void ClientContext::configure() {
                            config_.ciphersuites, config_.where, "upstream_tls"});
   load_trust();
   load_certificate();
+  if (config_.offer_h2) {
+    // Only h2: a server that cannot speak it is refused at the handshake, not misread after.
+    static constexpr unsigned char kH2[] = {2, 'h', '2'};
+    SSL_CTX_set_alpn_protos(context_.get(), kH2, sizeof(kH2));
+  }
   if (config_.session_reuse) {
     // Sessions live in the pools' slots, not in OpenSSL's cache (which a client never looks in).
     SSL_CTX_set_session_cache_mode(context_.get(),

@@ -11,7 +11,7 @@ import h2.connection
 import h2.events
 import hyperframe.frame
 
-from harness import HOST
+from harness import HOST, free_port, server_entry
 
 
 class Stream:
@@ -191,3 +191,18 @@ class H2Client:
             if time.monotonic() > deadline:
                 raise AssertionError(f"connection still open after {timeout_s}s")
             self.read_events(0.2)
+
+
+def start_h2c_proxy(ballast, servers, **extra):
+    """ballast with one worker and an `h2c: true` listener in front of `servers`; returns the
+    process and the config it was given (for a reload)."""
+    port = free_port()
+    config = {
+        "workers": 1,
+        "drain_timeout": "5s",
+        "listeners": [{"name": "web", "listen": f"{HOST}:{port}", "h2c": True,
+                       "routes": [{"cluster": "app"}]}],
+        "clusters": {"app": {"servers": [server_entry(s) for s in servers]}},
+        **extra,
+    }
+    return ballast.start(config, port), config

@@ -14,23 +14,10 @@ import pytest
 
 from events import admin_status, log_events, metric, parse_samples, scrape
 from harness import HOST, free_port, get, server_entry, wait_until
-from h2client import H2Client
+from h2client import H2Client, start_h2c_proxy
 from tls_pki import Pki
 
 PATTERN_CHECK_BYTES = 32 << 20
-
-
-def h2c_proxy(ballast, servers, **extra):
-    port = free_port()
-    config = {
-        "workers": 1,
-        "drain_timeout": "5s",
-        "listeners": [{"name": "web", "listen": f"{HOST}:{port}", "h2c": True,
-                       "routes": [{"cluster": "app"}]}],
-        "clusters": {"app": {"servers": [server_entry(s) for s in servers]}},
-        **extra,
-    }
-    return ballast.start(config, port), config
 
 
 def access_lines(process):
@@ -45,7 +32,7 @@ def curl(*args, timeout_s=30):
 
 
 def test_prior_knowledge_requests_are_balanced_and_logged_as_http2(ballast, backends):
-    proxy, _ = h2c_proxy(ballast, [backends.start("s1"), backends.start("s2")])
+    proxy, _ = start_h2c_proxy(ballast, [backends.start("s1"), backends.start("s2")])
     url = f"http://{HOST}:{proxy.port}/"
     # One URL a run: curl 7.88 fails its own reuse of a prior-knowledge connection (nginx's too).
     out = "".join(curl("--http2-prior-knowledge", "-i", url).decode() for _ in range(4))
@@ -57,13 +44,13 @@ def test_prior_knowledge_requests_are_balanced_and_logged_as_http2(ballast, back
 
 
 def test_http1_still_served_on_an_h2c_listener(ballast, backends):
-    proxy, _ = h2c_proxy(ballast, [backends.start("s1")])
+    proxy, _ = start_h2c_proxy(ballast, [backends.start("s1")])
     response = get(proxy.port, "/echo")
     assert response.status == 200 and response.version == "HTTP/1.1"
 
 
 def test_the_server_sees_an_http11_request_with_the_forwarding_fields(ballast, backends):
-    proxy, _ = h2c_proxy(ballast, [backends.start("s1")])
+    proxy, _ = start_h2c_proxy(ballast, [backends.start("s1")])
     with H2Client(proxy.port) as client:
         stream = client.get("/echo?x=1", headers=[("x-custom", "yes"), ("te", "trailers")],
                             )
@@ -79,7 +66,7 @@ def test_the_server_sees_an_http11_request_with_the_forwarding_fields(ballast, b
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "unknown-length"])
 def test_request_bodies_reach_the_server_whole(ballast, backends, declared):
-    proxy, _ = h2c_proxy(ballast, [backends.start("s1")])
+    proxy, _ = start_h2c_proxy(ballast, [backends.start("s1")])
     body = os.urandom(3 << 20)
     headers = [("content-length", str(len(body)))] if declared else []
     with H2Client(proxy.port) as client:
@@ -92,7 +79,7 @@ def test_request_bodies_reach_the_server_whole(ballast, backends, declared):
 
 
 def test_a_body_of_unknown_length_goes_chunked(ballast, backends):
-    proxy, _ = h2c_proxy(ballast, [backends.start("s1")])
+    proxy, _ = start_h2c_proxy(ballast, [backends.start("s1")])
     with H2Client(proxy.port) as client:
         stream = client.wait(client.request("POST", "/echo", body=b"hello"))
     echo = __import__("json").loads(stream.data)
@@ -101,7 +88,7 @@ def test_a_body_of_unknown_length_goes_chunked(ballast, backends):
 
 
 def test_large_and_chunked_responses_arrive_whole_over_curl_and_nghttp(ballast, backends):
-    proxy, _ = h2c_proxy(ballast, [backends.start("s1")])
+    proxy, _ = start_h2c_proxy(ballast, [backends.start("s1")])
     base = f"http://{HOST}:{proxy.port}"
     assert len(curl("--http2-prior-knowledge", f"{base}/bytes/{PATTERN_CHECK_BYTES}")) == \
         PATTERN_CHECK_BYTES
@@ -112,7 +99,7 @@ def test_large_and_chunked_responses_arrive_whole_over_curl_and_nghttp(ballast, 
 
 
 def test_many_streams_at_once_on_few_connections(ballast, backends):
-    proxy, _ = h2c_proxy(ballast, [backends.start("s1"), backends.start("s2")])
+    proxy, _ = start_h2c_proxy(ballast, [backends.start("s1"), backends.start("s2")])
     done = subprocess.run(["h2load", "-n", "2000", "-c", "4", "-m", "32",
                            f"http://{HOST}:{proxy.port}/"], capture_output=True, timeout=60)
     out = done.stdout.decode()
@@ -153,7 +140,7 @@ def test_tls_alpn_chooses_http2_and_http11_still_works(ballast, backends, tmp_pa
 def test_a_client_that_does_not_read_holds_its_server_back_and_memory_stays_bounded(
         ballast, backends):
     backend = backends.start("s1")
-    proxy, _ = h2c_proxy(ballast, [backend], timeouts={"client_send": "3s"})
+    proxy, _ = start_h2c_proxy(ballast, [backend], timeouts={"client_send": "3s"})
     before = proxy.rss_bytes()
     with H2Client(proxy.port, acknowledge=False) as stalled:
         stream_id = stalled.request("GET", f"/bytes/{1 << 30}")
@@ -173,7 +160,7 @@ def test_a_client_that_does_not_read_holds_its_server_back_and_memory_stays_boun
 
 
 def test_graceful_goaway_on_drain_lets_the_stream_in_flight_finish(ballast, backends):
-    proxy, _ = h2c_proxy(ballast, [backends.start("s1")])
+    proxy, _ = start_h2c_proxy(ballast, [backends.start("s1")])
     with H2Client(proxy.port) as client:
         stream_id = client.request("GET", "/delay/700")
         client.read_events(0.2)
@@ -188,7 +175,7 @@ def test_graceful_goaway_on_drain_lets_the_stream_in_flight_finish(ballast, back
 
 def test_a_reload_sends_goaway_after_the_next_answer(ballast, backends):
     s1, s2 = backends.start("s1"), backends.start("s2")
-    proxy, config = h2c_proxy(ballast, [s1])
+    proxy, config = start_h2c_proxy(ballast, [s1])
     with H2Client(proxy.port) as client:
         assert client.get("/").header("x-backend") == "s1"
         config["clusters"]["app"]["servers"] = [server_entry(s2)]
@@ -202,7 +189,7 @@ def test_a_reload_sends_goaway_after_the_next_answer(ballast, backends):
 
 
 def test_an_idle_connection_is_closed_with_goaway(ballast, backends):
-    proxy, _ = h2c_proxy(ballast, [backends.start("s1")], timeouts={"keepalive": "1s"})
+    proxy, _ = start_h2c_proxy(ballast, [backends.start("s1")], timeouts={"keepalive": "1s"})
     with H2Client(proxy.port) as client:
         assert client.get("/").status == 200
         started = time.monotonic()
@@ -212,13 +199,13 @@ def test_an_idle_connection_is_closed_with_goaway(ballast, backends):
 
 
 def test_a_connection_that_never_sends_a_request_is_closed(ballast, backends):
-    proxy, _ = h2c_proxy(ballast, [backends.start("s1")], timeouts={"client_header": "1s"})
+    proxy, _ = start_h2c_proxy(ballast, [backends.start("s1")], timeouts={"client_header": "1s"})
     with H2Client(proxy.port) as client:
         client.wait_closed(10)
 
 
 def test_metrics_and_status_count_by_protocol_and_show_open_streams(ballast, backends):
-    proxy, config = h2c_proxy(ballast, [backends.start("s1")],
+    proxy, config = start_h2c_proxy(ballast, [backends.start("s1")],
                               admin={"listen": f"{HOST}:{free_port()}"},
                               monitoring={"metrics": {"port": free_port()}})
     assert get(proxy.port, "/").status == 200

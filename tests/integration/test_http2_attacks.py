@@ -11,23 +11,16 @@ import time
 import hyperframe.frame as frames
 import pytest
 
-from h2client import H2Client
+from h2client import H2Client, start_h2c_proxy
 from h2frames import PREFACE, RawH2
-from harness import HOST, free_port, server_entry
+from harness import HOST
 
 MEMORY_BOUND_BYTES = 48 << 20
 
 
 @pytest.fixture
 def proxy(ballast, backends):
-    port = free_port()
-    config = {
-        "workers": 1,
-        "listeners": [{"name": "web", "listen": f"{HOST}:{port}", "h2c": True,
-                       "routes": [{"cluster": "app"}]}],
-        "clusters": {"app": {"servers": [server_entry(backends.start("s1"))]}},
-    }
-    return ballast.start(config, port)
+    return start_h2c_proxy(ballast, [backends.start("s1")])[0]
 
 
 class NormalClient:

@@ -219,6 +219,14 @@ constexpr uint8_t kEndStream = 1, kEndHeaders = 4;
 const std::vector<std::pair<std::string, std::string>> kGet = {
     {":method", "GET"}, {":scheme", "http"}, {":authority", "a"}, {":path", "/"}};
 
+// A POST's fields, with a content-length when one is given.
+std::vector<std::pair<std::string, std::string>> post_fields(std::string content_length = {}) {
+  auto fields = kGet;
+  fields[0].second = "POST";
+  if (!content_length.empty()) fields.emplace_back("content-length", std::move(content_length));
+  return fields;
+}
+
 // A raw client: the preface and an empty SETTINGS, then whatever the test writes.
 class RawClient {
  public:
@@ -462,10 +470,7 @@ TEST_F(ServerConnectionTest, DataBeyondContentLengthIsAStreamError) {
   ServerConnection server(limits, listener);
   RawClient client(server);
   Hpack hpack;
-  auto fields = kGet;
-  fields[0].second = "POST";
-  fields.emplace_back("content-length", "5");
-  client.send(frame(kHeaders, kEndHeaders, 1, hpack.encode(fields)));
+  client.send(frame(kHeaders, kEndHeaders, 1, hpack.encode(post_fields("5"))));
   client.send(frame(kData, kEndStream, 1, "0123456789"));
   EXPECT_EQ(client.error_of(kRstStream, 1), NGHTTP2_PROTOCOL_ERROR);
   EXPECT_FALSE(listener.streams[1].ended);
@@ -476,10 +481,7 @@ TEST_F(ServerConnectionTest, DataShortOfContentLengthIsAStreamError) {
   ServerConnection server(limits, listener);
   RawClient client(server);
   Hpack hpack;
-  auto fields = kGet;
-  fields[0].second = "POST";
-  fields.emplace_back("content-length", "50");
-  client.send(frame(kHeaders, kEndHeaders, 1, hpack.encode(fields)));
+  client.send(frame(kHeaders, kEndHeaders, 1, hpack.encode(post_fields("50"))));
   client.send(frame(kData, kEndStream, 1, "short"));
   EXPECT_EQ(client.error_of(kRstStream, 1), NGHTTP2_PROTOCOL_ERROR);
   EXPECT_FALSE(listener.streams[1].ended);
@@ -628,9 +630,7 @@ TEST_F(ServerConnectionTest, AnEarlyCompleteResponseIsFollowedByANoErrorReset) {
   ServerConnection server(limits, listener);
   RawClient client(server);
   Hpack hpack;
-  auto fields = kGet;
-  fields[0].second = "POST";
-  client.send(frame(kHeaders, kEndHeaders, 1, hpack.encode(fields)));
+  client.send(frame(kHeaders, kEndHeaders, 1, hpack.encode(post_fields())));
   ASSERT_TRUE(server.respond(1, 413, {}, true));
   server.send_body(1, "too large");
   server.end_body(1);

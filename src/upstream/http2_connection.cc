@@ -1,0 +1,337 @@
+#include "upstream/http2_connection.h"
+
+#include <nghttp2/nghttp2.h>
+#include <sys/epoll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "core/clock.h"
+#include "upstream/http2_pool.h"
+
+namespace ballast::upstream {
+
+Http2Connection::Http2Connection(core::EventLoop& loop, Http2Pool& home,
+                                 UpstreamConnection& socket, const http2::ClientLimits& limits,
+                                 uint64_t connect_timeout_ms)
+    : loop_(loop),
+      home_(home),
+      socket_(&socket),
+      protocol_(limits, *this),
+      max_streams_(limits.max_streams),
+      connect_timeout_ms_(connect_timeout_ms) {
+  waiting_.reserve(max_streams_);
+  streams_.reserve(max_streams_);
+  socket.attach(*this);
+  arm_timer(connect_timeout_ms_);
+}
+
+bool Http2Connection::has_room() const noexcept {
+  if (closed_) {
+    return false;
+  }
+  if (!established_) {
+    return waiting_.size() < max_streams_;
+  }
+  return waiting_.empty() && protocol_.can_open();
+}
+
+void Http2Connection::wait(User& user) noexcept {
+  waiting_.push_back(&user);  // within the reserve: has_room() said so
+  timer_.cancel();
+  arm_timer(connect_timeout_ms_);
+}
+
+int32_t Http2Connection::open(User& user, const http2::RequestLine& line,
+                              std::span<const http::Header> fields, bool body_follows) noexcept {
+  if (closed_ || !established_ || streams_.size() >= max_streams_) {
+    return -1;
+  }
+  const int32_t id = protocol_.request(line, fields, body_follows);
+  if (id < 0) {
+    return -1;
+  }
+  streams_.push_back({id, &user});
+  timer_.cancel();  // not idle
+  flush_soon();
+  return id;
+}
+
+size_t Http2Connection::send_body(int32_t stream, std::string_view bytes) noexcept {
+  const size_t taken = protocol_.send_body(stream, bytes);
+  if (taken != 0) {
+    flush_soon();
+  }
+  return taken;
+}
+
+void Http2Connection::end_body(int32_t stream) noexcept {
+  protocol_.end_body(stream);
+  flush_soon();
+}
+
+void Http2Connection::consume(int32_t stream, size_t bytes) noexcept {
+  protocol_.consume_stream(stream, bytes);
+  flush_soon();
+}
+
+void Http2Connection::abandon(User& user, int32_t stream) noexcept {
+  std::erase(waiting_, &user);
+  const auto open = std::find_if(streams_.begin(), streams_.end(),
+                                 [&](const OpenStream& s) { return s.user == &user; });
+  if (open == streams_.end()) {
+    return;
+  }
+  streams_.erase(open);
+  if (!closed_) {
+    protocol_.reset(stream, NGHTTP2_CANCEL);
+    flush_soon();
+  }
+}
+
+Http2Connection::User* Http2Connection::user_of(int32_t stream) const noexcept {
+  for (const OpenStream& open : streams_) {
+    if (open.id == stream) {
+      return open.user;
+    }
+  }
+  return nullptr;
+}
+
+void Http2Connection::on_upstream_io(uint32_t events) noexcept {
+  if (closed_) {
+    return;
+  }
+  if (!established_ && !finish_connect(events)) {
+    return;
+  }
+  if (events & EPOLLOUT) {
+    writable_ = true;
+  }
+  if (const tls::TlsStream* tls = socket_->tls()) {
+    writable_ |= (events & EPOLLIN) != 0 && tls->wants_readable_to_write();
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    read();
+  } else if (socket_->tls() != nullptr && (events & EPOLLOUT) &&
+             socket_->tls()->wants_writable_to_read()) {
+    read();
+  }
+  if (!closed_) {
+    flush();
+  }
+}
+
+// The TCP connect, then (h2) the TLS handshake, which must choose h2 by ALPN; the connect
+// timeout covers both. False until established (or when that failed: closed).
+bool Http2Connection::finish_connect(uint32_t events) noexcept {
+  if (!handshaking_) {
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) {
+      return false;
+    }
+    if (const int error = core::connect_error(socket_->fd()); error != 0) {
+      close(std::strerror(error));
+      return false;
+    }
+    handshaking_ = socket_->tls() != nullptr;
+  }
+  if (handshaking_) {
+    tls::TlsStream& tls = *socket_->tls();
+    switch (tls.handshake()) {
+      case tls::TlsStream::Step::blocked:
+        return false;
+      case tls::TlsStream::Step::failed:
+        close("TLS handshake failed: " + std::string(tls.failure_detail()));
+        return false;
+      case tls::TlsStream::Step::done:
+        handshaking_ = false;
+        if (tls.alpn() != "h2") {
+          close("the server did not agree to HTTP/2 (ALPN h2)");
+          return false;
+        }
+        break;
+    }
+  }
+  connected();
+  return !closed_;
+}
+
+void Http2Connection::connected() noexcept {
+  established_ = true;
+  writable_ = true;
+  timer_.cancel();
+  flush();  // the preface and our SETTINGS
+  // Each waiter now opens its stream; the list is moved out first, as a waiter may fail and
+  // come back to the pool within the call.
+  const std::vector<User*> ready = std::move(waiting_);
+  waiting_.clear();
+  waiting_.reserve(max_streams_);
+  for (User* user : ready) {
+    user->on_connected(true, {});
+  }
+  after_change();
+}
+
+void Http2Connection::read() noexcept {
+  core::ByteBuffer& in = socket_->in();
+  for (;;) {
+    in.clear();
+    bool drained = false;
+    const std::span<char> space = in.writable();
+    const ssize_t result = socket_->receive(space.data(), space.size(), drained);
+    if (result < 0 && errno == EAGAIN) {
+      return;
+    }
+    if (result <= 0) {
+      close(result == 0 ? "the server closed the connection" : std::strerror(errno));
+      return;
+    }
+    if (!protocol_.receive({space.data(), static_cast<size_t>(result)})) {
+      close("the server broke the HTTP/2 protocol or went away");
+      return;
+    }
+    if (drained || closed_) {
+      after_change();
+      return;
+    }
+  }
+}
+
+void Http2Connection::flush_soon() noexcept {
+  if (!closed_ && established_) {
+    loop_.resume_soon(*this);
+  }
+}
+
+void Http2Connection::flush() noexcept {
+  if (closed_ || !established_) {
+    return;
+  }
+  bool sent_any = false;
+  while (writable_) {
+    const std::string_view out = protocol_.output();
+    if (out.empty()) {
+      break;
+    }
+    const ssize_t result = socket_->send(out, {});
+    if (result < 0 && errno == EAGAIN) {
+      writable_ = false;
+      break;
+    }
+    if (result <= 0) {
+      close(std::strerror(errno));
+      return;
+    }
+    protocol_.sent(static_cast<size_t>(result));
+    sent_any = true;
+  }
+  if (sent_any) {
+    // Copies: a user may end its stream (and leave the list) within the call.
+    for (size_t i = 0; i < streams_.size(); ++i) {
+      const OpenStream open = streams_[i];
+      open.user->on_sent();
+      if (closed_) {
+        return;
+      }
+      if (i < streams_.size() && streams_[i].user != open.user) {
+        --i;  // this one left: the next took its place
+      }
+    }
+  }
+  after_change();
+}
+
+// After the protocol moved: a connection that can carry nothing more closes; an idle one times
+// out after the pool's idle timeout.
+void Http2Connection::after_change() noexcept {
+  if (closed_ || !established_) {
+    return;
+  }
+  if (protocol_.finished()) {
+    close("the connection ended");
+    return;
+  }
+  if (streams_.empty() && waiting_.empty()) {
+    if (!protocol_.can_open()) {
+      close("the server went away");  // GOAWAY, and no stream left to finish
+      return;
+    }
+    if (!timer_.armed()) {
+      arm_timer(home_.idle_timeout_ms());
+    }
+  }
+}
+
+void Http2Connection::on_response(int32_t stream, const http2::Response& response) noexcept {
+  if (User* user = user_of(stream)) {
+    user->on_response(response);
+  }
+}
+
+void Http2Connection::on_response_data(int32_t stream, std::string_view bytes) noexcept {
+  protocol_.consume_connection(bytes.size());
+  if (User* user = user_of(stream)) {
+    user->on_response_data(bytes);
+  }
+}
+
+void Http2Connection::on_response_end(int32_t stream,
+                                      std::span<const http::Header> trailers) noexcept {
+  const auto open = std::find_if(streams_.begin(), streams_.end(),
+                                 [stream](const OpenStream& s) { return s.id == stream; });
+  if (open == streams_.end()) {
+    return;
+  }
+  User* user = open->user;
+  streams_.erase(open);  // the user is done with the connection
+  user->on_response_end(trailers);
+}
+
+void Http2Connection::on_stream_closed(int32_t stream, uint32_t error_code) noexcept {
+  const auto open = std::find_if(streams_.begin(), streams_.end(),
+                                 [stream](const OpenStream& s) { return s.id == stream; });
+  if (open == streams_.end()) {
+    return;  // ended (on_response_end) or abandoned before
+  }
+  User* user = open->user;
+  streams_.erase(open);
+  user->on_stream_failed(error_code == 0 ? uint32_t{NGHTTP2_INTERNAL_ERROR} : error_code);
+}
+
+void Http2Connection::arm_timer(uint64_t timeout_ms) noexcept {
+  timer_.arm(loop_.timers(), loop_.now_ns() + timeout_ms * core::kNsPerMs);
+}
+
+void Http2Connection::on_timer(core::Timer& /*timer*/) noexcept {
+  if (!established_) {
+    close(handshaking_ ? "TLS handshake timed out" : "connect timed out");
+  } else if (streams_.empty() && waiting_.empty()) {
+    close("idle");
+  }
+}
+
+void Http2Connection::close(std::string_view why) noexcept {
+  if (closed_) {
+    return;
+  }
+  closed_ = true;
+  timer_.cancel();
+  loop_.cancel_resume(*this);
+  home_.forget(*this);
+  socket_->close();
+  socket_ = nullptr;
+  std::vector<User*> waiting;
+  waiting.swap(waiting_);
+  std::vector<OpenStream> streams;
+  streams.swap(streams_);
+  for (User* user : waiting) {
+    user->on_connected(false, why);
+  }
+  for (const OpenStream& open : streams) {
+    open.user->on_stream_failed(kConnectionLost);
+  }
+  loop_.release_later(*this);
+}
+
+}  // namespace ballast::upstream
