@@ -22,9 +22,11 @@ struct ClusterDefaults {
 };
 
 inline constexpr std::array<std::string_view, 16> kClusterKeys = {
-    "algorithm",       "servers",         "hash_on",      "health_check",     "outlier_detection",
-    "circuit_breaker", "retry",           "timeouts",     "session_affinity", "pool",
-    "regions",         "panic_threshold", "upstream_tls", "protocol",         "http2",
+    "algorithm",    "servers",           "hash_on",
+    "health_check", "outlier_detection", "circuit_breaker",
+    "retry",        "timeouts",          "session_affinity",
+    "pool",         "regions",           "panic_threshold",
+    "upstream_tls", "protocol",          "http2",
     "grpc",
 };
 

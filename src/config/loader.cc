@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -123,14 +124,27 @@ void read_full_shape(const MapView& top, const ClusterDefaults& defaults,
   }
   config.listeners = read_listeners(listeners, config.clusters, addresses);
   std::unordered_set<std::string> routed;
+  std::unordered_set<std::string> routed_from_http2;  // by a listener HTTP/2 clients can reach
   for (const ListenerConfig& listener : config.listeners) {
+    const bool http2_clients =
+        listener.mode == ListenerMode::tcp || listener.h2c ||
+        (listener.tls.enabled &&
+         std::ranges::find(listener.tls.alpn, "h2") != listener.tls.alpn.end());
     for (const RouteConfig& route : listener.routes) {
       routed.insert(route.cluster);
+      if (http2_clients) {
+        routed_from_http2.insert(route.cluster);
+      }
     }
   }
   for (size_t i = 0; i < config.clusters.size(); ++i) {
     if (!routed.contains(config.clusters[i].name)) {
       cluster_keys[i].warn("no route sends traffic to this cluster");
+    } else if (config.clusters[i].protocol != UpstreamProtocol::http1 &&
+               !routed_from_http2.contains(config.clusters[i].name)) {
+      cluster_keys[i].warn(
+          "its servers speak HTTP/2, which only HTTP/2 clients reach (HTTP/1.1 ones get 505), "
+          "and no listener routing here accepts HTTP/2: set h2c: true or tls.alpn: [h2, http/1.1]");
     }
   }
 }

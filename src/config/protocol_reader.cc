@@ -17,10 +17,23 @@ constexpr std::array<std::string_view, 1> kGrpcKeys = {"failure_codes"};
 
 // gRPC's status codes, in their numeric order (grpc/doc/statuscodes.md).
 constexpr std::array<std::string_view, 17> kGrpcCodes = {
-    "OK",        "CANCELLED",         "UNKNOWN",           "INVALID_ARGUMENT",  "DEADLINE_EXCEEDED",
-    "NOT_FOUND", "ALREADY_EXISTS",    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",            "ABORTED",           "OUT_OF_RANGE",      "UNIMPLEMENTED",
-    "INTERNAL",  "UNAVAILABLE",       "DATA_LOSS",         "UNAUTHENTICATED",
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
 };
 
 // The cap nghttp2 and the servers we meet agree to; more streams per connection than that

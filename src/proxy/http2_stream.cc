@@ -220,8 +220,8 @@ uint64_t Http2Stream::client_wait_since_ns() const noexcept {
   const bool body_owed = !request_ended_ && body_in_.empty() && body_out_.empty();
   const size_t response_ready =
       h2_ ? h2_upstream_.response_body().size() : upstream_.response_ready_bytes();
-  const bool window_shut = body_follows_ && response_ready != 0 &&
-                           connection_.protocol().body_room(id_) == 0;
+  const bool window_shut =
+      body_follows_ && response_ready != 0 && connection_.protocol().body_room(id_) == 0;
   return body_owed || window_shut ? client_progress_ns_ : 0;
 }
 
@@ -467,9 +467,8 @@ void Http2Stream::finish(uint16_t status, balance::ServerIndex server) noexcept 
     return;
   }
   active_ = false;
-  const bool cut_short =
-      server != balance::kNoServer &&
-      (h2_ ? h2_upstream_.request_cut_short() : upstream_.request_cut_short());
+  const bool cut_short = server != balance::kNoServer &&
+                         (h2_ ? h2_upstream_.request_cut_short() : upstream_.request_cut_short());
   exchange_.finish({status, server, request_bytes_, response_bytes_, cut_short}, now_ns());
 }
 

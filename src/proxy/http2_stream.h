@@ -98,9 +98,9 @@ class Http2Stream final : public UpstreamLeg::Owner,
   http::RequestHead request_;
   std::string target_;  // the :path, normalised in place (request_.target views it)
   Exchange exchange_;
-  UpstreamLeg upstream_;         // to an HTTP/1.1 cluster
+  UpstreamLeg upstream_;          // to an HTTP/1.1 cluster
   Http2UpstreamLeg h2_upstream_;  // to an HTTP/2 cluster
-  bool h2_ = false;              // this request's cluster speaks HTTP/2
+  bool h2_ = false;               // this request's cluster speaks HTTP/2
 
   // The request body: DATA payload not yet sent on, and (a body of unknown length) the chunks
   // framed from it for the server. Made on the first body, kept for the streams that follow.

@@ -58,7 +58,9 @@ void Http2UpstreamLeg::build_request() noexcept {
   const std::string_view request_line = next_line();
   const size_t method_end = request_line.find(' ');
   const size_t target_end = request_line.rfind(' ');
-  line_ = {request_line.substr(0, method_end), scheme_, {},
+  line_ = {request_line.substr(0, method_end),
+           scheme_,
+           {},
            request_line.substr(method_end + 1, target_end - method_end - 1)};
   field_count_ = 0;
   for (std::string_view line = next_line(); !line.empty(); line = next_line()) {
@@ -301,11 +303,10 @@ void Http2UpstreamLeg::response_body_sent(size_t bytes) noexcept {
 void Http2UpstreamLeg::on_stream_failed(uint32_t error_code) noexcept {
   connection_ = nullptr;
   stream_ = -1;
-  const std::string_view why = error_code == upstream::Http2Connection::kConnectionLost
-                                   ? "connection to the server lost"
-                               : error_code == NGHTTP2_REFUSED_STREAM
-                                   ? "stream refused by the server"
-                                   : "stream reset by the server";
+  const std::string_view why =
+      error_code == upstream::Http2Connection::kConnectionLost ? "connection to the server lost"
+      : error_code == NGHTTP2_REFUSED_STREAM                   ? "stream refused by the server"
+                                                               : "stream reset by the server";
   if (!response_started_) {
     fail_attempt(Failure::reset, why);
     owner_.drive();

@@ -38,8 +38,7 @@
 
 namespace ballast::proxy {
 
-class Http2UpstreamLeg final : public upstream::Http2Connection::User,
-                               public core::Timer::Handler {
+class Http2UpstreamLeg final : public upstream::Http2Connection::User, public core::Timer::Handler {
  public:
   // What the leg needs from the client side of its request.
   class Owner {

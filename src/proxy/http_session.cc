@@ -422,6 +422,14 @@ bool HttpSession::start_request() noexcept {
     respond_locally(404, "no route for this host and path");
     return true;
   }
+  if (exchange_.cluster()->config().protocol != config::UpstreamProtocol::http1) {
+    // HTTP/1.1 requests are not translated to HTTP/2 servers (docs/config.md "HTTP/2 to
+    // servers"); the client is told which version to use. The body was not read.
+    client_in_.consume(request_.head_bytes);
+    request_parser_.reset();
+    respond_locally(505, "this route's servers are reached over HTTP/2 only: use HTTP/2");
+    return true;
+  }
   upstream_.begin_request(request_.method == "HEAD", !request_.upgrade.empty());
   request_keep_alive_ = request_.keep_alive;
   write_upstream_head();

@@ -27,8 +27,8 @@
 #include "health/failure_predictor.h"
 #include "upstream/connection_pool.h"
 #include "upstream/eligibility.h"
-#include "upstream/http2_pool.h"
 #include "upstream/generation.h"
+#include "upstream/http2_pool.h"
 
 namespace ballast::proxy {
 

@@ -12,9 +12,8 @@
 
 namespace ballast::upstream {
 
-Http2Connection::Http2Connection(core::EventLoop& loop, Http2Pool& home,
-                                 UpstreamConnection& socket, const http2::ClientLimits& limits,
-                                 uint64_t connect_timeout_ms)
+Http2Connection::Http2Connection(core::EventLoop& loop, Http2Pool& home, UpstreamConnection& socket,
+                                 const http2::ClientLimits& limits, uint64_t connect_timeout_ms)
     : loop_(loop),
       home_(home),
       socket_(&socket),

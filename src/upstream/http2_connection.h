@@ -117,8 +117,8 @@ class Http2Connection final : public UpstreamConnection::User,
   uint64_t connect_timeout_ms_;
   core::Timer timer_{*this};  // connect deadline, then the idle timeout
 
-  std::vector<User*> waiting_;        // reserved to max_streams_
-  std::vector<OpenStream> streams_;   // reserved to max_streams_
+  std::vector<User*> waiting_;       // reserved to max_streams_
+  std::vector<OpenStream> streams_;  // reserved to max_streams_
   bool established_ = false;
   bool handshaking_ = false;
   bool writable_ = false;

@@ -31,8 +31,7 @@ Http2Connection* Http2Pool::with_room() noexcept {
   return nullptr;
 }
 
-Http2Connection* Http2Pool::open(const core::SocketAddress& address,
-                                 const tls::ClientContext* tls,
+Http2Connection* Http2Pool::open(const core::SocketAddress& address, const tls::ClientContext* tls,
                                  const std::string& server_host) noexcept {
   core::FileDescriptor fd = core::connect_to(address);
   if (!fd.valid()) {

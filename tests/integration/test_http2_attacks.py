@@ -13,7 +13,7 @@ import pytest
 
 from h2client import H2Client, start_h2c_proxy
 from h2frames import PREFACE, RawH2
-from harness import HOST
+from harness import HOST, wait_until
 
 MEMORY_BOUND_BYTES = 48 << 20
 
@@ -49,6 +49,8 @@ class NormalClient:
         return self
 
     def __exit__(self, *_):
+        # A short attack may end before the client's first answer: it gets one after, at least.
+        wait_until(lambda: self.answered > 0 or self.failures, 10, "the normal client answered")
         self.stopping.set()
         self.thread.join(15)
         assert not self.thread.is_alive(), "the normal client hung"

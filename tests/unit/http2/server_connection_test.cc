@@ -223,7 +223,8 @@ const std::vector<std::pair<std::string, std::string>> kGet = {
 std::vector<std::pair<std::string, std::string>> post_fields(std::string content_length = {}) {
   auto fields = kGet;
   fields[0].second = "POST";
-  if (!content_length.empty()) fields.emplace_back("content-length", std::move(content_length));
+  if (!content_length.empty())
+    fields.emplace_back("content-length", std::move(content_length));
   return fields;
 }
 

@@ -163,6 +163,34 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+// gRPC: the verdict is the call's grpc-status against grpc.failure_codes (UNAVAILABLE by
+// default), not the HTTP status, which is 200 for every call.
+TEST_F(ExchangeTest, AGrpcCallIsJudgedByItsStatusCode) {
+  build([](config::ClusterConfig& web) {
+    web.circuit_breaker.enabled = true;
+    web.circuit_breaker.failure_threshold = 2;
+  });
+  const auto call = [this](uint32_t grpc_status) {
+    EXPECT_TRUE(post());
+    EXPECT_TRUE(exchange_->admit(kNow));
+    const ServerIndex server = exchange_->start_attempt(kNow);
+    exchange_->answered_grpc(200, grpc_status, kNow);
+    exchange_->end_attempt(AttemptEnd::success, kNow);
+    exchange_->finish({200, server}, kNow);
+    return server;
+  };
+  ServerIndex first = kNoServer;
+  for (int i = 0; i < 6; ++i) {  // NOT_FOUND: the application's answer, never the server's fault
+    first = call(5);
+  }
+  upstream::ServerState& state = exchange_->cluster()->server(first);
+  EXPECT_EQ(state.breaker->state(), health::BreakerState::closed);
+  const ServerIndex failing = call(14);  // UNAVAILABLE, then again on the same server
+  for (int i = 0; i < 3 && call(14) != failing; ++i) {
+  }
+  EXPECT_EQ(exchange_->cluster()->server(failing).breaker->state(), health::BreakerState::open);
+}
+
 TEST_F(ExchangeTest, UnknownMethodsArePatchAndPostAreNotIdempotent) {
   for (const char* method : {"POST", "PATCH", "PURGE", "LOCK"}) {
     EXPECT_FALSE(is_idempotent(method)) << method;
