@@ -41,6 +41,12 @@ struct ClientConnection::Stream {
     fields.clear();
     field_bytes = 0;
   }
+  // As new, for the next stream (its vectors keep their room).
+  void clear() noexcept {
+    release_fields();
+    status = 0;
+    too_large = false;
+  }
   ~Stream() { release_fields(); }
 };
 
@@ -221,24 +227,26 @@ int32_t ClientConnection::request(const RequestLine& line, std::span<const http:
     return -1;
   }
   try {
-    auto stream = std::make_unique<Stream>();
+    std::unique_ptr<Stream> stream = spares_.take_stream();
     if (body_follows) {
-      stream->body = std::make_unique<OutgoingBody>(limits_.request_buffer_bytes);
+      stream->body = spares_.take_body(limits_.request_buffer_bytes);
     }
-    FieldList list;
-    list.add_pseudo(":method", line.method);
-    list.add_pseudo(":scheme", line.scheme);
-    list.add_pseudo(":authority", line.authority);
-    list.add_pseudo(":path", line.path);
-    list.add(fields);
+    fields_.clear();
+    fields_.add_pseudo(":method", line.method);
+    fields_.add_pseudo(":scheme", line.scheme);
+    fields_.add_pseudo(":authority", line.authority);
+    fields_.add_pseudo(":path", line.path);
+    fields_.add(fields);
     nghttp2_data_provider provider{};
     provider.read_callback = Callbacks::read_body;
-    const int32_t id = nghttp2_submit_request(session_, nullptr, list.data(), list.size(),
+    const int32_t id = nghttp2_submit_request(session_, nullptr, fields_.data(), fields_.size(),
                                               body_follows ? &provider : nullptr, nullptr);
     if (id < 0) {
+      spares_.give_back(std::move(stream), streams_.empty());
       return -1;
     }
     stream->id = id;
+    streams_.reserve(streams_.size() + 1);
     streams_.push_back(std::move(stream));
     return id;
   } catch (const std::bad_alloc&) {
@@ -316,7 +324,10 @@ void ClientConnection::close_stream(int32_t id, uint32_t error_code) noexcept {
   if (open == streams_.end()) {
     return;
   }
+  std::unique_ptr<Stream> closed = std::move(*open);
   streams_.erase(open);
+  closed->clear();
+  spares_.give_back(std::move(closed), streams_.empty());
   listener_.on_stream_closed(id, error_code);
 }
 

@@ -21,6 +21,8 @@
 
 #include "core/byte_buffer.h"
 #include "http/head.h"
+#include "http2/field_list.h"
+#include "http2/spare_streams.h"
 
 struct nghttp2_session;
 
@@ -102,6 +104,8 @@ class ClientConnection {
   ResponseListener& listener_;
   nghttp2_session* session_ = nullptr;
   std::vector<std::unique_ptr<Stream>> streams_;
+  SpareStreams<Stream> spares_;
+  FieldList fields_;  // the request head being submitted
   std::string_view pending_output_;
   std::string field_names_;
   bool goaway_ = false;

@@ -7,6 +7,14 @@
 
 namespace ballast::http2 {
 
+void OutgoingBody::reset() noexcept {
+  bytes_.clear();
+  ended_ = false;
+  deferred_ = false;
+  trailer_bytes_.clear();
+  trailers_.clear();
+}
+
 size_t OutgoingBody::append(std::string_view bytes, bool& resume) noexcept {
   resume = false;
   if (ended_) {

@@ -22,6 +22,8 @@ namespace ballast::http2 {
 class OutgoingBody {
  public:
   explicit OutgoingBody(size_t capacity) : bytes_(capacity) {}
+  // Empty again, for another stream (the buffer is kept).
+  void reset() noexcept;
 
   // Queues what fits; returns how much. True in `resume` when nghttp2 waits for bytes
   // (the caller calls nghttp2_session_resume_data).

@@ -38,11 +38,19 @@ struct ServerConnection::Stream {
   bool request_ended = false;
   std::unique_ptr<OutgoingBody> body;  // the response's, once respond() said one follows
 
-  ~Stream() {
+  // As new, for the next stream (its vectors keep their room).
+  void clear() noexcept {
     for (nghttp2_rcbuf* buffer : kept) {
       nghttp2_rcbuf_decref(buffer);
     }
+    kept.clear();
+    request = Request{};
+    field_bytes = 0;
+    refusal = 0;
+    announced = false;
+    request_ended = false;
   }
+  ~Stream() { clear(); }
 };
 
 // The nghttp2 callbacks: each finds the connection in user_data and the stream by its id.
@@ -328,7 +336,7 @@ bool ServerConnection::respond(int32_t stream, uint16_t status,
   }
   try {
     if (body_follows) {
-      open->body = std::make_unique<OutgoingBody>(limits_.response_buffer_bytes);
+      open->body = spares_.take_body(limits_.response_buffer_bytes);
     }
     return submit_head(stream, status, fields, body_follows);
   } catch (const std::bad_alloc&) {
@@ -412,7 +420,8 @@ ServerConnection::Stream* ServerConnection::find(int32_t stream) const noexcept 
 }
 
 ServerConnection::Stream& ServerConnection::open_stream(int32_t id) {
-  streams_.push_back(std::make_unique<Stream>());
+  streams_.reserve(streams_.size() + 1);
+  streams_.push_back(spares_.take_stream());
   streams_.back()->id = id;
   return *streams_.back();
 }
@@ -424,7 +433,10 @@ void ServerConnection::close_stream(int32_t id, uint32_t error_code) noexcept {
     return;
   }
   const bool told = (*open)->announced;
+  std::unique_ptr<Stream> closed = std::move(*open);
   streams_.erase(open);
+  closed->clear();
+  spares_.give_back(std::move(closed), streams_.empty());
   if (told) {
     listener_.on_stream_closed(id, error_code);
   }

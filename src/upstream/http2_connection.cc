@@ -209,11 +209,11 @@ void Http2Connection::flush() noexcept {
   }
   bool sent_any = false;
   while (writable_) {
-    const std::string_view out = protocol_.output();
-    if (out.empty()) {
+    gather_output();
+    if (out_.empty()) {
       break;
     }
-    const ssize_t result = socket_->send(out, {});
+    const ssize_t result = socket_->send(out_.readable(), {});
     if (result < 0 && errno == EAGAIN) {
       writable_ = false;
       break;
@@ -222,7 +222,7 @@ void Http2Connection::flush() noexcept {
       close(std::strerror(errno));
       return;
     }
-    protocol_.sent(static_cast<size_t>(result));
+    out_.consume(static_cast<size_t>(result));
     sent_any = true;
   }
   if (sent_any) {
@@ -239,6 +239,17 @@ void Http2Connection::flush() noexcept {
     }
   }
   after_change();
+}
+
+// nghttp2 hands out about a frame at a time: the frames ready go out together, one send for
+// many streams' requests.
+void Http2Connection::gather_output() noexcept {
+  out_.compact();
+  for (std::string_view frames; !out_.writable().empty() && !(frames = protocol_.output()).empty();) {
+    const size_t taken = std::min(frames.size(), out_.writable().size());
+    out_.append(frames.substr(0, taken));
+    protocol_.sent(taken);
+  }
 }
 
 // After the protocol moved: a connection that can carry nothing more closes; an idle one times

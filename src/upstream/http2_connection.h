@@ -94,6 +94,8 @@ class Http2Connection final : public UpstreamConnection::User,
   void close(std::string_view why) noexcept;
 
  private:
+  static constexpr size_t kOutputBytes = 32 * 1024;
+
   struct OpenStream {
     int32_t id;
     User* user;
@@ -103,6 +105,7 @@ class Http2Connection final : public UpstreamConnection::User,
   void connected() noexcept;
   void read() noexcept;
   void flush() noexcept;
+  void gather_output() noexcept;
   void flush_soon() noexcept;
   void after_change() noexcept;
   User* user_of(int32_t stream) const noexcept;
@@ -116,6 +119,7 @@ class Http2Connection final : public UpstreamConnection::User,
   uint32_t max_streams_;
   uint64_t connect_timeout_ms_;
   core::Timer timer_{*this};  // connect deadline, then the idle timeout
+  core::ByteBuffer out_{kOutputBytes};  // frames gathered for one send
 
   std::vector<User*> waiting_;       // reserved to max_streams_
   std::vector<OpenStream> streams_;  // reserved to max_streams_
