@@ -55,6 +55,19 @@ class QueuedIo {
   QueuedIo* next_ = nullptr;  // in the waiting list
 };
 
+// One of an owner's slots in the queue, for an owner that may have a read and a send queued at
+// once: each result goes to owner.on_queued_io_done(send, result).
+template <typename Owner>
+class IoSlot final : public QueuedIo {
+ public:
+  IoSlot(Owner& owner, bool send) noexcept : owner_(owner), send_(send) {}
+  void on_io_done(ssize_t result) noexcept override { owner_.on_queued_io_done(send_, result); }
+
+ private:
+  Owner& owner_;
+  const bool send_;
+};
+
 class IoQueue {
  public:
   // With `use_ring`, asks the kernel for an io_uring; active() says whether it gave one.

@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "http/head.h"
-#include "http2/spare_streams.h"
 #include "http2/field_list.h"
+#include "http2/spare_streams.h"
 
 struct nghttp2_session;
 
@@ -121,8 +121,8 @@ class ServerConnection {
   nghttp2_session* session_ = nullptr;
   std::vector<std::unique_ptr<Stream>> streams_;  // open ones; few, so searched in order
   SpareStreams<Stream> spares_;
-  std::string_view pending_output_;               // from nghttp2's buffer, not yet sent
-  FieldList fields_;                              // the head being submitted
+  std::string_view pending_output_;  // from nghttp2's buffer, not yet sent
+  FieldList fields_;                 // the head being submitted
   bool over_ = false;  // a fatal error: nothing more is read, nothing but farewell_ sent
   static constexpr size_t kFarewellBytes = 17;
   std::array<char, kFarewellBytes> farewell_{};  // our GOAWAY after a fatal error

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/clock.h"
+#include "http2/gather_frames.h"
 #include "observe/log.h"
 
 namespace ballast::proxy {
@@ -150,31 +151,12 @@ bool Http2Session::client_received(ssize_t received, bool drained) noexcept {
   return true;
 }
 
-// Moves the protocol's pending frames into out_ while they fit.
-void Http2Session::gather_output() noexcept {
-  for (;;) {
-    const std::string_view bytes = protocol_.output();
-    if (bytes.empty()) {
-      return;
-    }
-    if (out_.writable().size() < bytes.size()) {
-      out_.compact();
-    }
-    const size_t taken = std::min(bytes.size(), out_.writable().size());
-    out_.append(bytes.substr(0, taken));
-    protocol_.sent(taken);
-    if (taken < bytes.size()) {
-      return;
-    }
-  }
-}
-
 // Sends what the protocol has for the client; in clear through the loop's I/O queue when it is
 // active (client_sent follows), so every stream's frames of an iteration leave together.
 bool Http2Session::write_client() noexcept {
   bool progress = false;
   while (writable_ && !closed_ && !writer_.queued()) {
-    gather_output();
+    http2::gather_frames(protocol_, out_);
     const std::string_view bytes = out_.readable();
     if (bytes.empty()) {
       client_write_ns_ = now_ns();  // the client has everything we had for it
@@ -210,7 +192,7 @@ bool Http2Session::client_sent(ssize_t sent, size_t size) noexcept {
   return true;
 }
 
-void Http2Session::on_client_io_done(bool send, ssize_t result) noexcept {
+void Http2Session::on_queued_io_done(bool send, ssize_t result) noexcept {
   if (closed_) {
     return;
   }

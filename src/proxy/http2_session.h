@@ -54,6 +54,8 @@ class Http2Session final : public Session,
 
   void on_io(uint32_t events) noexcept override;
   void on_timer(core::Timer& timer) noexcept override;
+  // The result of the read (send) queued in the loop's I/O queue.
+  void on_queued_io_done(bool send, ssize_t result) noexcept;
   void begin_drain() noexcept override;
   void close_now() noexcept override { close(); }
   void resume() noexcept override { drive(); }
@@ -87,16 +89,6 @@ class Http2Session final : public Session,
   bool client_received(ssize_t received, bool drained) noexcept;
   bool write_client() noexcept;
   bool client_sent(ssize_t sent, size_t size) noexcept;
-  void gather_output() noexcept;
-  void on_client_io_done(bool send, ssize_t result) noexcept;
-
-  // A slot in the loop's I/O queue: the session may have a read and a send queued at once.
-  struct IoSlot final : core::QueuedIo {
-    IoSlot(Http2Session& session, bool send) : session(session), send(send) {}
-    void on_io_done(ssize_t result) noexcept override { session.on_client_io_done(send, result); }
-    Http2Session& session;
-    const bool send;
-  };
   bool pump_streams() noexcept;
   Http2Stream* find(int32_t id) noexcept;
   void shut_down() noexcept;
@@ -116,8 +108,8 @@ class Http2Session final : public Session,
   core::ByteBuffer in_{kInBufferBytes};
   core::ByteBuffer out_{kOutBufferBytes};
   // Queued I/O: in_'s free space (a read) and out_'s bytes (a send) stay put until the result.
-  IoSlot reader_{*this, false};
-  IoSlot writer_{*this, true};
+  core::IoSlot<Http2Session> reader_{*this, false};
+  core::IoSlot<Http2Session> writer_{*this, true};
   size_t queued_send_bytes_ = 0;
   core::Timer timer_{*this};
   std::vector<std::unique_ptr<Http2Stream>> streams_;  // open, in no order

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/clock.h"
+#include "http2/gather_frames.h"
 #include "upstream/http2_pool.h"
 
 namespace ballast::upstream {
@@ -105,21 +106,14 @@ void Http2Connection::on_upstream_io(uint32_t events) noexcept {
   if (!established_ && !finish_connect(events)) {
     return;
   }
-  if (events & EPOLLOUT) {
-    writable_ = true;
-  }
+  readable_ |= (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+  writable_ |= (events & EPOLLOUT) != 0;
   if (const tls::TlsStream* tls = socket_->tls()) {
+    readable_ |= (events & EPOLLOUT) != 0 && tls->wants_writable_to_read();
     writable_ |= (events & EPOLLIN) != 0 && tls->wants_readable_to_write();
   }
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-    read();
-  } else if (socket_->tls() != nullptr && (events & EPOLLOUT) &&
-             socket_->tls()->wants_writable_to_read()) {
-    read();
-  }
-  if (!closed_) {
-    flush();
-  }
+  read();
+  flush();
 }
 
 // The TCP connect, then (h2) the TLS handshake, which must choose h2 by ALPN; the connect
@@ -172,29 +166,55 @@ void Http2Connection::connected() noexcept {
   after_change();
 }
 
+// Reads what the server sent and gives it to the protocol, which calls back for each stream.
+// In clear through the loop's I/O queue when it is active (received() follows).
 void Http2Connection::read() noexcept {
-  core::ByteBuffer& in = socket_->in();
-  for (;;) {
+  core::IoQueue& io = loop_.io();
+  while (readable_ && !closed_ && !reader_.queued()) {
+    core::ByteBuffer& in = socket_->in();
     in.clear();
-    bool drained = false;
     const std::span<char> space = in.writable();
+    if (socket_->tls() == nullptr && io.active()) {
+      io.queue_read(reader_, socket_->fd(), space);
+      return;
+    }
+    bool drained = false;
     const ssize_t result = socket_->receive(space.data(), space.size(), drained);
-    if (result < 0 && errno == EAGAIN) {
-      return;
-    }
-    if (result <= 0) {
-      close(result == 0 ? "the server closed the connection" : std::strerror(errno));
-      return;
-    }
-    if (!protocol_.receive({space.data(), static_cast<size_t>(result)})) {
-      close("the server broke the HTTP/2 protocol or went away");
-      return;
-    }
-    if (drained || closed_) {
-      after_change();
-      return;
-    }
+    received(result >= 0 ? result : -errno, drained);
   }
+}
+
+// The result of a read into the socket's buffer, as recv's.
+void Http2Connection::received(ssize_t result, bool drained) noexcept {
+  if (result == -EAGAIN) {
+    readable_ = false;
+    return;
+  }
+  if (result <= 0) {
+    close(result == 0 ? "the server closed the connection"
+                      : std::strerror(static_cast<int>(-result)));
+    return;
+  }
+  readable_ = !drained;
+  if (!protocol_.receive({socket_->in().writable().data(), static_cast<size_t>(result)})) {
+    close("the server broke the HTTP/2 protocol or went away");
+    return;
+  }
+  after_change();
+}
+
+void Http2Connection::on_queued_io_done(bool send, ssize_t result) noexcept {
+  if (closed_) {
+    return;
+  }
+  if (send) {
+    sent(result, queued_send_bytes_);
+  } else {
+    // A read that came up short of the room drained the socket, as in tls::receive_on.
+    received(result, result > 0 && static_cast<size_t>(result) < socket_->in().writable().size());
+    read();
+  }
+  flush();
 }
 
 void Http2Connection::flush_soon() noexcept {
@@ -203,52 +223,46 @@ void Http2Connection::flush_soon() noexcept {
   }
 }
 
+// Sends the frames ready; in clear through the loop's I/O queue when it is active (sent()
+// follows), so the frames of every stream of an iteration leave together.
 void Http2Connection::flush() noexcept {
-  if (closed_ || !established_) {
-    return;
-  }
-  bool sent_any = false;
-  while (writable_) {
-    gather_output();
+  core::IoQueue& io = loop_.io();
+  while (!closed_ && established_ && writable_ && !writer_.queued()) {
+    http2::gather_frames(protocol_, out_);
     if (out_.empty()) {
       break;
     }
-    const ssize_t result = socket_->send(out_.readable(), {});
-    if (result < 0 && errno == EAGAIN) {
-      writable_ = false;
-      break;
-    }
-    if (result <= 0) {
-      close(std::strerror(errno));
+    if (socket_->tls() == nullptr && io.active()) {
+      io.queue_send(writer_, socket_->fd(), out_.readable(), {});
+      queued_send_bytes_ = out_.size();
       return;
     }
-    out_.consume(static_cast<size_t>(result));
-    sent_any = true;
-  }
-  if (sent_any) {
-    // Copies: a user may end its stream (and leave the list) within the call.
-    for (size_t i = 0; i < streams_.size(); ++i) {
-      const OpenStream open = streams_[i];
-      open.user->on_sent();
-      if (closed_) {
-        return;
-      }
-      if (i < streams_.size() && streams_[i].user != open.user) {
-        --i;  // this one left: the next took its place
-      }
-    }
+    const ssize_t result = socket_->send(out_.readable(), {});
+    sent(result >= 0 ? result : -errno, out_.size());
   }
   after_change();
 }
 
-// nghttp2 hands out about a frame at a time: the frames ready go out together, one send for
-// many streams' requests.
-void Http2Connection::gather_output() noexcept {
-  out_.compact();
-  for (std::string_view frames; !out_.writable().empty() && !(frames = protocol_.output()).empty();) {
-    const size_t taken = std::min(frames.size(), out_.writable().size());
-    out_.append(frames.substr(0, taken));
-    protocol_.sent(taken);
+// The result of sending `size` bytes from out_'s front, as sendmsg's.
+void Http2Connection::sent(ssize_t result, size_t size) noexcept {
+  if (result == -EAGAIN) {
+    writable_ = false;
+    return;
+  }
+  if (result <= 0) {
+    close(std::strerror(static_cast<int>(-result)));
+    return;
+  }
+  out_.consume(static_cast<size_t>(result));
+  // Short: the socket is full (TLS takes a record at a time: only its EAGAIN says full).
+  writable_ = socket_->tls() != nullptr || static_cast<size_t>(result) == size;
+  // Room for more request body, perhaps: each user looks (one may end within the call).
+  for (size_t i = 0; i < streams_.size() && !closed_; ++i) {
+    const OpenStream open = streams_[i];
+    open.user->on_sent();
+    if (i < streams_.size() && streams_[i].user != open.user) {
+      --i;  // this one left: the next took its place
+    }
   }
 }
 
@@ -328,6 +342,8 @@ void Http2Connection::close(std::string_view why) noexcept {
   closed_ = true;
   timer_.cancel();
   loop_.cancel_resume(*this);
+  loop_.io().cancel(reader_);  // before the descriptor they name closes
+  loop_.io().cancel(writer_);
   home_.forget(*this);
   socket_->close();
   socket_ = nullptr;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/event_loop.h"
+#include "core/io_queue.h"
 #include "core/timer_wheel.h"
 #include "http/head.h"
 #include "http2/client_connection.h"
@@ -89,6 +90,8 @@ class Http2Connection final : public UpstreamConnection::User,
   void resume() noexcept override { flush(); }
   void release() noexcept override { delete this; }
   void on_timer(core::Timer& timer) noexcept override;
+  // The result of the read (send) queued in the loop's I/O queue.
+  void on_queued_io_done(bool send, ssize_t result) noexcept;
 
   // Closes at once; every user left hears of it. `why` goes to the waiting users.
   void close(std::string_view why) noexcept;
@@ -104,8 +107,9 @@ class Http2Connection final : public UpstreamConnection::User,
   bool finish_connect(uint32_t events) noexcept;
   void connected() noexcept;
   void read() noexcept;
+  void received(ssize_t result, bool drained) noexcept;
   void flush() noexcept;
-  void gather_output() noexcept;
+  void sent(ssize_t result, size_t size) noexcept;
   void flush_soon() noexcept;
   void after_change() noexcept;
   User* user_of(int32_t stream) const noexcept;
@@ -118,9 +122,14 @@ class Http2Connection final : public UpstreamConnection::User,
   http2::ClientConnection protocol_;
   uint32_t max_streams_;
   uint64_t connect_timeout_ms_;
-  core::Timer timer_{*this};  // connect deadline, then the idle timeout
+  core::Timer timer_{*this};            // connect deadline, then the idle timeout
   core::ByteBuffer out_{kOutputBytes};  // frames gathered for one send
-
+  // Queued I/O: the socket buffer's room (a read) and out_'s bytes (a send) stay put until the
+  // result.
+  core::IoSlot<Http2Connection> reader_{*this, false};
+  core::IoSlot<Http2Connection> writer_{*this, true};
+  size_t queued_send_bytes_ = 0;
+  bool readable_ = false;
   std::vector<User*> waiting_;       // reserved to max_streams_
   std::vector<OpenStream> streams_;  // reserved to max_streams_
   bool established_ = false;
