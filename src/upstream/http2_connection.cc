@@ -112,7 +112,9 @@ void Http2Connection::on_upstream_io(uint32_t events) noexcept {
     readable_ |= (events & EPOLLOUT) != 0 && tls->wants_writable_to_read();
     writable_ |= (events & EPOLLIN) != 0 && tls->wants_readable_to_write();
   }
+  busy_ = true;
   read();
+  busy_ = false;
   flush();
 }
 
@@ -207,6 +209,7 @@ void Http2Connection::on_queued_io_done(bool send, ssize_t result) noexcept {
   if (closed_) {
     return;
   }
+  busy_ = true;
   if (send) {
     sent(result, queued_send_bytes_);
   } else {
@@ -214,11 +217,21 @@ void Http2Connection::on_queued_io_done(bool send, ssize_t result) noexcept {
     received(result, result > 0 && static_cast<size_t>(result) < socket_->in().writable().size());
     read();
   }
+  busy_ = false;
   flush();
 }
 
+// Frames queued by a user go out now when the loop's I/O queue takes them (a send queued there
+// leaves with the iteration's others); otherwise at the next iteration, together with every
+// other stream's. Within a read or a send of this connection — nghttp2 must not be asked for
+// output inside its own callbacks — the flush that ends it takes them.
 void Http2Connection::flush_soon() noexcept {
-  if (!closed_ && established_) {
+  if (closed_ || !established_ || busy_) {
+    return;
+  }
+  if (socket_->tls() == nullptr && loop_.io().active()) {
+    flush();
+  } else {
     loop_.resume_soon(*this);
   }
 }
@@ -226,6 +239,10 @@ void Http2Connection::flush_soon() noexcept {
 // Sends the frames ready; in clear through the loop's I/O queue when it is active (sent()
 // follows), so the frames of every stream of an iteration leave together.
 void Http2Connection::flush() noexcept {
+  if (busy_) {
+    return;  // within a read or a send: the flush that ends it takes the frames
+  }
+  busy_ = true;
   core::IoQueue& io = loop_.io();
   while (!closed_ && established_ && writable_ && !writer_.queued()) {
     http2::gather_frames(protocol_, out_);
@@ -235,11 +252,12 @@ void Http2Connection::flush() noexcept {
     if (socket_->tls() == nullptr && io.active()) {
       io.queue_send(writer_, socket_->fd(), out_.readable(), {});
       queued_send_bytes_ = out_.size();
-      return;
+      break;
     }
     const ssize_t result = socket_->send(out_.readable(), {});
     sent(result >= 0 ? result : -errno, out_.size());
   }
+  busy_ = false;
   after_change();
 }
 

@@ -6,8 +6,9 @@
 //
 // A request that finds no connection with room opens a new one and waits on it (wait()) until
 // it is established; others may wait on the same connection while it connects, up to its
-// stream cap. Frames that users queue (new requests, body bytes, resets) go out together at
-// the next loop iteration (flush_soon), so many streams' requests share a write.
+// stream cap. Frames that users queue (new requests, body bytes, resets) are gathered into one
+// send — through the loop's io_uring queue in clear, so many streams' requests share a write
+// and an io_uring_enter with the iteration's other I/O (flush_soon).
 //
 // Ends: the server's GOAWAY lets the streams it took finish and admits no more; a connection
 // lost or broken (EOF, reset, a protocol error) ends every stream on it with kConnectionLost;
@@ -130,6 +131,7 @@ class Http2Connection final : public UpstreamConnection::User,
   core::IoSlot<Http2Connection> writer_{*this, true};
   size_t queued_send_bytes_ = 0;
   bool readable_ = false;
+  bool busy_ = false;  // within read(), a queued result, or flush(): no flush from users now
   std::vector<User*> waiting_;       // reserved to max_streams_
   std::vector<OpenStream> streams_;  // reserved to max_streams_
   bool established_ = false;
