@@ -36,6 +36,7 @@ struct ServerConnection::Stream {
   uint16_t refusal = 0;              // a status we answer ourselves instead (431)
   bool announced = false;            // the listener has had on_request
   bool request_ended = false;
+  std::vector<http::Header> trailers;  // the request's, views into kept
   std::unique_ptr<OutgoingBody> body;  // the response's, once respond() said one follows
 
   // As new, for the next stream (its vectors keep their room).
@@ -44,6 +45,7 @@ struct ServerConnection::Stream {
       nghttp2_rcbuf_decref(buffer);
     }
     kept.clear();
+    trailers.clear();
     request = Request{};
     field_bytes = 0;
     refusal = 0;
@@ -75,11 +77,14 @@ struct ServerConnection::Callbacks {
                     nghttp2_rcbuf* value, uint8_t, void* user_data) {
     ServerConnection& connection = of(user_data);
     Stream* stream = connection.find(frame->hd.stream_id);
-    if (stream == nullptr || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
-      return 0;  // trailers of a request: not passed on (HTTP/1.1 servers rarely take them)
+    if (stream == nullptr) {
+      return 0;
     }
     const std::string_view n = view_of(name);
     const std::string_view v = view_of(value);
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+      return keep_trailer(connection, *stream, name, value);
+    }
     // Decoded bytes are what an HPACK bomb inflates: they are counted, not the encoded ones.
     stream->field_bytes += n.size() + v.size() + kFieldOverheadBytes;
     if (stream->field_bytes > connection.limits_.max_header_list_bytes) {
@@ -131,6 +136,30 @@ struct ServerConnection::Callbacks {
     return 0;
   }
 
+  // A field of the request's trailers (gRPC's, say): kept for on_request_end, counted in the
+  // same header list limit (an HPACK bomb in trailers is one too); beyond it they are dropped.
+  static int keep_trailer(ServerConnection& connection, Stream& stream, nghttp2_rcbuf* name,
+                          nghttp2_rcbuf* value) {
+    const std::string_view n = view_of(name);
+    const std::string_view v = view_of(value);
+    stream.field_bytes += n.size() + v.size() + kFieldOverheadBytes;
+    if (stream.field_bytes > connection.limits_.max_header_list_bytes ||
+        stream.trailers.size() == http::kMaxHeaders) {
+      return 0;
+    }
+    try {
+      stream.kept.reserve(stream.kept.size() + 2);
+      stream.trailers.push_back({n, v});
+    } catch (const std::bad_alloc&) {
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    nghttp2_rcbuf_incref(name);
+    nghttp2_rcbuf_incref(value);
+    stream.kept.push_back(name);
+    stream.kept.push_back(value);
+    return 0;
+  }
+
   static int frame_received(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     ServerConnection& connection = of(user_data);
     Stream* stream = connection.find(frame->hd.stream_id);
@@ -161,7 +190,7 @@ struct ServerConnection::Callbacks {
         (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA)) {
       stream->request_ended = true;
       if (stream->announced) {
-        connection.listener_.on_request_end(stream->id);
+        connection.listener_.on_request_end(stream->id, stream->trailers);
       }
     }
     return 0;

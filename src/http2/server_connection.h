@@ -61,7 +61,8 @@ class StreamListener {
   virtual void on_request(int32_t stream, const Request& request) noexcept = 0;
   // A piece of the request body, valid during the call; consume() it once passed on.
   virtual void on_request_data(int32_t stream, std::string_view bytes) noexcept = 0;
-  virtual void on_request_end(int32_t stream) noexcept = 0;
+  // The request ended, with its trailers if any (views valid until the stream closes).
+  virtual void on_request_end(int32_t stream, std::span<const http::Header> trailers) noexcept = 0;
   // The stream is gone (error_code 0: completed); no call names it again.
   virtual void on_stream_closed(int32_t stream, uint32_t error_code) noexcept = 0;
 

@@ -251,9 +251,9 @@ void Http2Session::on_request_data(int32_t id, std::string_view bytes) noexcept 
   }
 }
 
-void Http2Session::on_request_end(int32_t id) noexcept {
+void Http2Session::on_request_end(int32_t id, std::span<const http::Header> trailers) noexcept {
   if (Http2Stream* stream = find(id)) {
-    stream->on_end();
+    stream->on_end(trailers);
   }
 }
 

@@ -64,7 +64,7 @@ class Http2Session final : public Session,
   // http2::StreamListener.
   void on_request(int32_t stream, const http2::Request& request) noexcept override;
   void on_request_data(int32_t stream, std::string_view bytes) noexcept override;
-  void on_request_end(int32_t stream) noexcept override;
+  void on_request_end(int32_t stream, std::span<const http::Header> trailers) noexcept override;
   void on_stream_closed(int32_t stream, uint32_t error_code) noexcept override;
 
   // For its streams.

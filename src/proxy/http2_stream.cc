@@ -37,6 +37,7 @@ void Http2Stream::start(int32_t id, const http2::Request& request) noexcept {
   id_ = id;
   request_ = request.head;
   request_ended_ = request_.body_kind == http::BodyKind::none;
+  request_trailers_ = {};
   chunked_ = request_.body_kind == http::BodyKind::chunked;
   last_chunk_framed_ = false;
   body_in_.clear();
@@ -150,8 +151,9 @@ void Http2Stream::on_data(std::string_view bytes) noexcept {
   connection_.drive();
 }
 
-void Http2Stream::on_end() noexcept {
+void Http2Stream::on_end(std::span<const http::Header> trailers) noexcept {
   request_ended_ = true;
+  request_trailers_ = trailers;
   connection_.drive();
 }
 
@@ -474,6 +476,7 @@ void Http2Stream::finish(uint16_t status, balance::ServerIndex server) noexcept 
 
 void Http2Stream::on_closed() noexcept {
   connection_.host().loop().io().cancel(*this);  // before the connection it names closes
+  request_trailers_ = {};                        // the protocol's stream, which they view, is gone
   const bool started = leg_response_started();
   finish(started ? leg_response_status() : 499, started ? exchange_.server() : balance::kNoServer);
   if (exchange_.server() != balance::kNoServer) {

@@ -42,7 +42,8 @@ class Http2Stream final : public UpstreamLeg::Owner,
   // Starts the stream `id`'s request: routed, admitted and sent to a server, or answered here.
   void start(int32_t id, const http2::Request& request) noexcept;
   void on_data(std::string_view bytes) noexcept;
-  void on_end() noexcept;
+  // The request ended; its trailers (views valid until on_closed) go on to an HTTP/2 server.
+  void on_end(std::span<const http::Header> trailers) noexcept;
   // The stream is over at the protocol's level (completed or reset): whatever is still in
   // flight is ended, counted, and the stream may be reused.
   void on_closed() noexcept;
@@ -78,6 +79,9 @@ class Http2Stream final : public UpstreamLeg::Owner,
   bool forward_response(uint16_t status, std::span<const http::Header> fields,
                         std::span<const http::Header> extra, bool has_body) noexcept override;
   void response_complete(std::span<const http::Header> trailers) noexcept override;
+  std::span<const http::Header> request_trailers() const noexcept override {
+    return request_trailers_;
+  }
 
  private:
   bool prepare_target() noexcept;
@@ -108,6 +112,7 @@ class Http2Stream final : public UpstreamLeg::Owner,
   core::ByteBuffer body_out_{0};
   bool chunked_ = false;
   bool request_ended_ = false;
+  std::span<const http::Header> request_trailers_;
   bool last_chunk_framed_ = false;
   uint64_t request_bytes_ = 0;       // head (as encoded for HTTP/1.1) and body bytes sent on
   uint64_t response_bytes_ = 0;      // body bytes given to the connection for the client

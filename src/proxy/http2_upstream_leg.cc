@@ -175,7 +175,7 @@ bool Http2UpstreamLeg::write() noexcept {
     }
   }
   if (owner_.request_body_finished()) {
-    connection_->end_body(stream_);
+    connection_->end_body(stream_, owner_.request_trailers());
     body_ended_ = true;
     return true;
   }

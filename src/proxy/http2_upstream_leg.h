@@ -50,6 +50,8 @@ class Http2UpstreamLeg final : public upstream::Http2Connection::User, public co
     virtual void request_body_sent(size_t bytes) noexcept = 0;
     // The client's body has ended and every byte of it has been handed over.
     virtual bool request_body_finished() const noexcept = 0;
+    // The request's trailers, once it ended (valid until the owner's stream closes).
+    virtual std::span<const http::Header> request_trailers() const noexcept = 0;
     // The client, not the server, is what the request waits on now: the server's timer waits.
     virtual bool client_holds_up() const noexcept = 0;
     // Pass on the response head (`extra` fields added); false when it does not fit.

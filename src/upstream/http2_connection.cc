@@ -66,8 +66,8 @@ size_t Http2Connection::send_body(int32_t stream, std::string_view bytes) noexce
   return taken;
 }
 
-void Http2Connection::end_body(int32_t stream) noexcept {
-  protocol_.end_body(stream);
+void Http2Connection::end_body(int32_t stream, std::span<const http::Header> trailers) noexcept {
+  protocol_.end_body(stream, trailers);
   flush_soon();
 }
 

@@ -76,7 +76,7 @@ class Http2Connection final : public UpstreamConnection::User,
   int32_t open(User& user, const http2::RequestLine& line, std::span<const http::Header> fields,
                bool body_follows) noexcept;
   size_t send_body(int32_t stream, std::string_view bytes) noexcept;
-  void end_body(int32_t stream) noexcept;
+  void end_body(int32_t stream, std::span<const http::Header> trailers) noexcept;
   void consume(int32_t stream, size_t bytes) noexcept;
   // The user gives up its stream (or its wait): the stream is reset with CANCEL, and the user
   // hears nothing more of it.

@@ -26,7 +26,7 @@ struct HealthService final : http2::StreamListener {
     body.append(bytes);
     connection->consume(stream, bytes.size());
   }
-  void on_request_end(int32_t) noexcept override { ended = true; }
+  void on_request_end(int32_t, std::span<const http::Header>) noexcept override { ended = true; }
   void on_stream_closed(int32_t, uint32_t) noexcept override {}
 
   http2::ServerConnection* connection = nullptr;

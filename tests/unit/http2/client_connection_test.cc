@@ -44,7 +44,9 @@ struct Server final : StreamListener {
     requests[stream].body.append(bytes);
     connection->consume(stream, bytes.size());
   }
-  void on_request_end(int32_t stream) noexcept override { requests[stream].ended = true; }
+  void on_request_end(int32_t stream, std::span<const http::Header>) noexcept override {
+    requests[stream].ended = true;
+  }
   void on_stream_closed(int32_t, uint32_t) noexcept override {}
 
   ServerConnection* connection = nullptr;

@@ -20,7 +20,7 @@ namespace {
 struct Recorder final : StreamListener {
   struct Seen {
     std::string method, target, host, scheme;
-    std::vector<std::pair<std::string, std::string>> fields;
+    std::vector<std::pair<std::string, std::string>> fields, trailers;
     http::BodyKind body_kind = http::BodyKind::none;
     std::string body;
     bool ended = false;
@@ -41,7 +41,12 @@ struct Recorder final : StreamListener {
   void on_request_data(int32_t stream, std::string_view bytes) noexcept override {
     streams[stream].body.append(bytes);
   }
-  void on_request_end(int32_t stream) noexcept override { streams[stream].ended = true; }
+  void on_request_end(int32_t stream, std::span<const http::Header> trailers) noexcept override {
+    streams[stream].ended = true;
+    for (const http::Header& field : trailers) {
+      streams[stream].trailers.emplace_back(field.name, field.value);
+    }
+  }
   void on_stream_closed(int32_t stream, uint32_t error) noexcept override {
     streams[stream].closed = true;
     streams[stream].error = error;
@@ -623,6 +628,23 @@ TEST_F(ServerConnectionTest, ALowerStreamIdIsAConnectionError) {
   client.send(frame(kHeaders, kEndHeaders | kEndStream, 3, hpack.encode(kGet)));
   EXPECT_EQ(client.error_of(kGoaway), NGHTTP2_PROTOCOL_ERROR);
   EXPECT_EQ(listener.streams.size(), 1u);
+}
+
+// §8.1: a request's trailers (a HEADERS frame after its DATA) reach the listener with its end.
+TEST_F(ServerConnectionTest, RequestTrailersArePassedOnWithTheEnd) {
+  ServerConnection server(limits, listener);
+  RawClient client(server);
+  Hpack hpack;
+  client.send(frame(kHeaders, kEndHeaders, 1, hpack.encode(post_fields())));
+  client.send(frame(kData, 0, 1, "body"));
+  client.send(frame(kHeaders, kEndHeaders | kEndStream, 1,
+                    hpack.encode({{"grpc-status", "0"}, {"x-checksum", "abc"}})));
+  const Recorder::Seen& seen = listener.streams[1];
+  EXPECT_TRUE(seen.ended);
+  EXPECT_EQ(seen.body, "body");
+  const std::vector<std::pair<std::string, std::string>> expected = {{"grpc-status", "0"},
+                                                                     {"x-checksum", "abc"}};
+  EXPECT_EQ(seen.trailers, expected);
 }
 
 // §8.1: a complete response before the request's end is followed — not preceded, which would
