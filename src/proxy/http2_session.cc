@@ -151,9 +151,23 @@ bool Http2Session::client_received(ssize_t received, bool drained) noexcept {
   return true;
 }
 
+void Http2Session::resume() noexcept {
+  tls_write_due_ = true;
+  drive();
+  tls_write_due_ = false;
+}
+
 // Sends what the protocol has for the client; in clear through the loop's I/O queue when it is
-// active (client_sent follows), so every stream's frames of an iteration leave together.
+// active (client_sent follows), so every stream's frames of an iteration leave together. Over
+// TLS, where each send is a syscall of its own (and each a record), at the iteration's end.
 bool Http2Session::write_client() noexcept {
+  if (tls_ != nullptr && !tls_write_due_ && writable_ && !closed_) {
+    http2::gather_frames(protocol_, out_);
+    if (!out_.empty() && out_.size() < kTlsRecordBytes) {
+      host_.loop().resume_soon(*this);
+      return false;
+    }
+  }
   bool progress = false;
   while (writable_ && !closed_ && !writer_.queued()) {
     http2::gather_frames(protocol_, out_);

@@ -58,7 +58,7 @@ class Http2Session final : public Session,
   void on_queued_io_done(bool send, ssize_t result) noexcept;
   void begin_drain() noexcept override;
   void close_now() noexcept override { close(); }
-  void resume() noexcept override { drive(); }
+  void resume() noexcept override;
   void release() noexcept override { delete this; }
 
   // http2::StreamListener.
@@ -84,6 +84,7 @@ class Http2Session final : public Session,
   // nghttp2 hands its output over one frame at a time; gathered here, a round's frames (every
   // stream's) leave in one send.
   static constexpr size_t kOutBufferBytes = 32 * 1024;
+  static constexpr size_t kTlsRecordBytes = 16 * 1024;  // a full record goes at once
 
   bool read_client() noexcept;
   bool client_received(ssize_t received, bool drained) noexcept;
@@ -119,6 +120,9 @@ class Http2Session final : public Session,
   bool client_eof_ = false;
   bool closed_ = false;
   bool driving_ = false;
+  // TLS: frames wait for the end of the loop iteration (a resume) to leave in as few records
+  // and sends as they fill, unless a record's worth is ready.
+  bool tls_write_due_ = false;
   bool shut_down_ = false;  // GOAWAY sent: no new streams
   bool ever_streamed_ = false;
   // Loop time: the hand-over (the first request's deadline), when the last stream closed (the
