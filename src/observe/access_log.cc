@@ -202,10 +202,15 @@ size_t AccessLineFormatter::format(const AccessRecord& record, char* line) noexc
       out.escaped(record.sni, kMaxServer);
     }
     if (record.request_body_cut_short) {
-      out.literal("\",\"request_body_cut_short\":true}");
+      out.literal("\",\"request_body_cut_short\":true");
     } else {
-      out.literal("\"}");
+      out.literal("\"");
     }
+    if (record.grpc_status >= 0) {
+      out.literal(",\"grpc_status\":");
+      out.number(static_cast<uint64_t>(record.grpc_status));
+    }
+    out.literal("}");
   } else {
     out.word(record.client_ip, kMaxClientIp);
     out.literal(" - - [");
@@ -248,6 +253,10 @@ size_t AccessLineFormatter::format(const AccessRecord& record, char* line) noexc
     }
     if (record.request_body_cut_short) {
       out.literal(" request_body_cut_short=true");
+    }
+    if (record.grpc_status >= 0) {
+      out.literal(" grpc_status=");
+      out.number(static_cast<uint64_t>(record.grpc_status));
     }
   }
   return out.finish();

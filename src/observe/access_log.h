@@ -52,6 +52,7 @@ struct AccessRecord {
   std::string_view tls_version, tls_cipher, sni;
   // A server answered, but not all of the request's body reached it (written only then).
   bool request_body_cut_short = false;
+  int32_t grpc_status = -1;  // a gRPC call's grpc-status (written only then)
 };
 
 inline constexpr size_t kMaxLoggedPath = 2048;  // escaped bytes

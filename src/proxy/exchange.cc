@@ -121,6 +121,7 @@ void Exchange::begin(uint64_t now_ns) noexcept {
   excluded_ = {};
   attempts_made_ = 0;
   attempt_status_ = 0;
+  grpc_status_ = -1;
   request_id_length_ = 0;
   method_ = target_ = {};
   trace_.sampled = false;
@@ -358,6 +359,7 @@ void Exchange::answered(uint16_t status, uint64_t now_ns) noexcept {
 
 void Exchange::answered_grpc(uint16_t status, uint32_t grpc_status, uint64_t now_ns) noexcept {
   attempt_status_ = status;
+  grpc_status_ = static_cast<int32_t>(std::min<uint32_t>(grpc_status, 999));
   const bool failed = status >= 500 || cluster_->config().grpc.is_failure(grpc_status);
   cluster_->judge_attempt(attempt_, failed ? AttemptEnd::server_error : AttemptEnd::success,
                           now_ns);
@@ -440,6 +442,7 @@ void Exchange::log_access(const Outcome& outcome, uint64_t now_ns) noexcept {
   record.tls_cipher = client_.tls_cipher;
   record.sni = client_.sni;
   record.request_body_cut_short = outcome.request_body_cut_short;
+  record.grpc_status = grpc_status_;
   telemetry_.access_log->record(record);
 }
 

@@ -212,7 +212,8 @@ class Exchange {
   bool attempt_is_retry_ = false;
   bool retry_in_budget_ = false;  // the current retry counts in the worker's retry budget
   Failure last_failure_ = Failure::connect_failure;  // the one a retry is retrying
-  uint16_t attempt_status_ = 0;                      // the status the attempt got (0: none)
+  int32_t grpc_status_ = -1;     // the last attempt's gRPC status, for the access log (-1: none)
+  uint16_t attempt_status_ = 0;  // the status the attempt got (0: none)
 
   // Tracing, while the worker traces: the request's trace and its current attempt's span.
   observe::RequestTrace trace_;

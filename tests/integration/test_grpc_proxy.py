@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from events import address, metric, parse_samples, scrape
+from events import address, metric, parse_samples, scrape, wait_log
 from harness import HOST, Process, accepts_connections, free_port, get, server_entry, wait_until
 from tls_pki import Pki
 
@@ -115,6 +115,8 @@ def test_an_application_status_reaches_the_client_and_is_not_a_server_failure(
         assert error.value.code() == grpc.StatusCode.NOT_FOUND
         assert error.value.details() == "asked to fail"
     assert breaker_state(config, proxy_server(config)) == "closed"
+    lines = wait_log(proxy, None, 5, count=4, type="access")
+    assert {line["grpc_status"] for line in lines} == {5}
 
 
 def test_unavailable_counts_as_the_servers_failure_and_opens_its_breaker(

@@ -324,6 +324,17 @@ TEST(AccessLineTest, ACutShortRequestBodyIsSaidOnlyWhenItHappened) {
   EXPECT_TRUE(format(record, LogFormat::text).ends_with(" request_body_cut_short=true\n"));
 }
 
+TEST(AccessLineTest, AGrpcStatusIsSaidOnlyForAGrpcCall) {
+  AccessRecord record = sample_record();
+  EXPECT_FALSE(parse(format(record)).contains("grpc_status"));
+  record.grpc_status = 14;
+  record.request_body_cut_short = true;
+  const auto members = parse(format(record));
+  EXPECT_EQ(members.at("grpc_status"), "14");
+  EXPECT_EQ(members.at("request_body_cut_short"), "true");
+  EXPECT_TRUE(format(record, LogFormat::text).ends_with(" grpc_status=14\n"));
+}
+
 TEST(AccessLineTest, FormatsTimestampsAcrossTheCalendar) {
   struct Case {
     uint64_t unix_ns;
