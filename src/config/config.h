@@ -263,6 +263,11 @@ struct ClusterConfig {
   std::optional<RegionsConfig> regions;
   uint32_t panic_threshold = 0;  // percent; 0 = off
   UpstreamTlsConfig upstream_tls;
+
+  // How long an attempt waits for its server's response, and between its bytes.
+  uint64_t response_timeout_ms() const noexcept {
+    return retry.per_try_timeout_ms != 0 ? retry.per_try_timeout_ms : timeouts.server_ms;
+  }
 };
 
 // Written with designated initializers ({.host = ..., .cluster = ...}): what is left out is empty.

@@ -5,6 +5,7 @@
 
 #include "observe/log.h"
 #include "proxy/router.h"
+#include "proxy/server_failure_log.h"
 
 namespace ballast::proxy {
 namespace {
@@ -344,6 +345,16 @@ bool Exchange::attempt_failed(Failure failure, uint64_t now_ns) noexcept {
 FailureAnswer Exchange::failure_answer() const noexcept {
   return last_failure_ == Failure::timeout ? FailureAnswer{504, "upstream timed out"}
                                            : FailureAnswer{502, "upstream failed"};
+}
+
+FailureAnswer Exchange::no_server_answer() const noexcept {
+  return attempts_made_ > 0 ? failure_answer() : FailureAnswer{503, "no server available"};
+}
+
+void Exchange::log_attempt_failure(std::string_view message, std::string_view failure,
+                                   std::string_view detail, uint64_t now_ns) const noexcept {
+  log_server_failure(cluster_->server(attempt_.server),
+                     {message, cluster_->config().name, failure, detail}, now_ns);
 }
 
 bool Exchange::retry_after_status(uint16_t status) noexcept {

@@ -123,6 +123,11 @@ class Exchange {
   // next), false when the client is to get failure_answer().
   bool attempt_failed(Failure failure, uint64_t now_ns) noexcept;
   FailureAnswer failure_answer() const noexcept;
+  // When start_attempt() found no server: the last failure's answer, or 503 if none was tried.
+  FailureAnswer no_server_answer() const noexcept;
+  // Logs (rate-limited per server) why the current attempt's server failed it.
+  void log_attempt_failure(std::string_view message, std::string_view failure,
+                           std::string_view detail, uint64_t now_ns) const noexcept;
   // A final response head with `status` arrived: whether it is to be retried, as a server_error
   // failure (attempt_failed() next); if not, answered() gives the verdict.
   bool retry_after_status(uint16_t status) noexcept;

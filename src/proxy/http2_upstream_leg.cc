@@ -10,7 +10,6 @@
 #include "core/clock.h"
 #include "http/chars.h"
 #include "http/serializer.h"
-#include "proxy/server_failure_log.h"
 #include "upstream/http2_pool.h"
 
 namespace ballast::proxy {
@@ -83,12 +82,8 @@ void Http2UpstreamLeg::build_request() noexcept {
 
 void Http2UpstreamLeg::start() noexcept {
   if (exchange_.start_attempt(now_ns()) == balance::kNoServer) {
-    if (exchange_.attempts_made() > 0) {
-      const FailureAnswer answer = exchange_.failure_answer();
-      owner_.answer_locally(answer.status, answer.reason);
-    } else {
-      owner_.answer_locally(503, "no server available");
-    }
+    const FailureAnswer answer = exchange_.no_server_answer();
+    owner_.answer_locally(answer.status, answer.reason);
     return;
   }
   if (exchange_.attempts_made() > 1 && !exchange_.traceparent().empty()) {
@@ -156,7 +151,7 @@ void Http2UpstreamLeg::open_stream() noexcept {
   }
   body_ended_ = !body_follows_;
   exchange_.request_reached_server(false);
-  arm_timer(response_timeout_ms());
+  arm_timer(cluster().config().response_timeout_ms());
 }
 
 bool Http2UpstreamLeg::write() noexcept {
@@ -171,7 +166,7 @@ bool Http2UpstreamLeg::write() noexcept {
       owner_.request_body_sent(taken);
       exchange_.request_reached_server(true);
       cluster().stats(exchange_.server()).bytes_sent.add(taken);
-      arm_timer(response_timeout_ms());
+      arm_timer(cluster().config().response_timeout_ms());
     }
   }
   if (owner_.request_body_finished()) {
@@ -190,7 +185,7 @@ void Http2UpstreamLeg::on_sent() noexcept {
 
 void Http2UpstreamLeg::on_response(const http2::Response& response) noexcept {
   status_ = response.status;
-  arm_timer(response_timeout_ms());
+  arm_timer(cluster().config().response_timeout_ms());
   if (exchange_.retry_after_status(response.status)) {
     release_stream();
     fail_attempt(Failure::server_error, "server error status");
@@ -239,7 +234,7 @@ void Http2UpstreamLeg::on_response_data(std::string_view bytes) noexcept {
     lose_stream("response body beyond the stream's window");
     return;
   }
-  arm_timer(response_timeout_ms());
+  arm_timer(cluster().config().response_timeout_ms());
   owner_.drive();
 }
 
@@ -307,27 +302,26 @@ void Http2UpstreamLeg::on_stream_failed(uint32_t error_code) noexcept {
       error_code == upstream::Http2Connection::kConnectionLost ? "connection to the server lost"
       : error_code == NGHTTP2_REFUSED_STREAM                   ? "stream refused by the server"
                                                                : "stream reset by the server";
-  if (!response_started_) {
-    fail_attempt(Failure::reset, why);
-    owner_.drive();
-    return;
-  }
-  log_failure("server stream failed mid-response", "reset", why);
-  exchange_.end_attempt(AttemptEnd::reset, now_ns());
-  timer_.cancel();
-  owner_.abort(why);
+  fail_stream(Failure::reset, why);
 }
 
-// The server broke the stream's rules: it is reset and the request ends as a reset.
+// The server broke the stream's rules: it is reset, and the attempt fails.
 void Http2UpstreamLeg::lose_stream(std::string_view why) noexcept {
   release_stream();
+  fail_stream(Failure::bad_response, why);
+}
+
+// The attempt's stream is over without its response: before the response started, the attempt
+// fails (and may be tried again); after, the client's request is cut short (reset).
+void Http2UpstreamLeg::fail_stream(Failure failure, std::string_view why) noexcept {
   if (!response_started_) {
-    fail_attempt(Failure::bad_response, why);
+    fail_attempt(failure, why);
     owner_.drive();
     return;
   }
-  log_failure("bad response body", "reset", why);
-  exchange_.end_attempt(AttemptEnd::reset, now_ns());
+  release_stream();
+  log_failure("server failed mid-response", failure_name(failure), why);
+  exchange_.end_attempt(attempt_end_of(failure), now_ns());
   owner_.abort(why);
 }
 
@@ -362,36 +356,17 @@ void Http2UpstreamLeg::end_attempt(AttemptEnd end) noexcept {
   exchange_.end_attempt(end, now_ns());
 }
 
-void Http2UpstreamLeg::log_failure(std::string_view message, std::string_view failure,
-                                   std::string_view detail) noexcept {
-  log_server_failure(cluster().server(exchange_.server()),
-                     {message, cluster().config().name, failure, detail}, now_ns());
-}
-
-uint64_t Http2UpstreamLeg::response_timeout_ms() const noexcept {
-  const config::ClusterConfig& config = cluster().config();
-  return config.retry.per_try_timeout_ms != 0 ? config.retry.per_try_timeout_ms
-                                              : config.timeouts.server_ms;
-}
-
 void Http2UpstreamLeg::arm_timer(uint64_t timeout_ms) noexcept {
   timer_.arm(host_.loop().timers(), now_ns() + timeout_ms * core::kNsPerMs);
 }
 
 void Http2UpstreamLeg::on_timer(core::Timer& /*timer*/) noexcept {
   if (owner_.client_holds_up()) {
-    arm_timer(response_timeout_ms());
+    arm_timer(cluster().config().response_timeout_ms());
     return;
   }
-  if (!response_started_) {
-    fail_attempt(Failure::timeout, "no response in time");
-    owner_.drive();
-    return;
-  }
-  release_stream();
-  log_failure("server stalled mid-response", "timeout", {});
-  exchange_.end_attempt(AttemptEnd::timeout, now_ns());
-  owner_.abort("server stalled mid-response");
+  fail_stream(Failure::timeout,
+              response_started_ ? "server stalled mid-response" : "no response in time");
 }
 
 }  // namespace ballast::proxy

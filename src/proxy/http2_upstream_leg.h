@@ -33,6 +33,7 @@
 #include "core/timer_wheel.h"
 #include "http/head.h"
 #include "proxy/exchange.h"
+#include "proxy/leg_owner.h"
 #include "proxy/session.h"
 #include "upstream/http2_connection.h"
 
@@ -40,30 +41,17 @@ namespace ballast::proxy {
 
 class Http2UpstreamLeg final : public upstream::Http2Connection::User, public core::Timer::Handler {
  public:
-  // What the leg needs from the client side of its request.
-  class Owner {
+  // What the leg needs from the client side of its request, beyond LegOwner's.
+  class Owner : public LegOwner {
    public:
-    // Something may progress: run the owner's steps.
-    virtual void drive() noexcept = 0;
-    // The request body's bytes ready to go to the server; `bytes` of them went.
-    virtual std::string_view request_body() const noexcept = 0;
-    virtual void request_body_sent(size_t bytes) noexcept = 0;
-    // The client's body has ended and every byte of it has been handed over.
-    virtual bool request_body_finished() const noexcept = 0;
     // The request's trailers, once it ended (valid until the owner's stream closes).
     virtual std::span<const http::Header> request_trailers() const noexcept = 0;
-    // The client, not the server, is what the request waits on now: the server's timer waits.
-    virtual bool client_holds_up() const noexcept = 0;
     // Pass on the response head (`extra` fields added); false when it does not fit.
     virtual bool forward_response(uint16_t status, std::span<const http::Header> fields,
                                   std::span<const http::Header> extra, bool has_body) noexcept = 0;
     // The response's body has all been passed on: end it with `trailers`. The owner finishes
     // the exchange and then calls complete().
     virtual void response_complete(std::span<const http::Header> trailers) noexcept = 0;
-    // The client is to be told `status` by ballast (no response has started).
-    virtual void answer_locally(uint16_t status, std::string_view reason) noexcept = 0;
-    // Nothing more can be said to the client on this request: reset it.
-    virtual void abort(std::string_view why) noexcept = 0;
 
    protected:
     ~Owner() = default;
@@ -119,11 +107,13 @@ class Http2UpstreamLeg final : public upstream::Http2Connection::User, public co
   void keep_trailers(std::span<const http::Header> trailers) noexcept;
   void fail_attempt(Failure failure, std::string_view detail) noexcept;
   void lose_stream(std::string_view why) noexcept;
+  void fail_stream(Failure failure, std::string_view why) noexcept;
   void release_stream() noexcept;
   void log_failure(std::string_view message, std::string_view failure,
-                   std::string_view detail) noexcept;
+                   std::string_view detail) noexcept {
+    exchange_.log_attempt_failure(message, failure, detail, now_ns());
+  }
   void arm_timer(uint64_t timeout_ms) noexcept;
-  uint64_t response_timeout_ms() const noexcept;
   uint64_t now_ns() const noexcept { return host_.loop().now_ns(); }
   WorkerCluster& cluster() const noexcept { return *exchange_.cluster(); }
 

@@ -12,7 +12,6 @@
 #include "core/socket.h"
 #include "http/serializer.h"
 #include "proxy/read_space.h"
-#include "proxy/server_failure_log.h"
 #include "upstream/connection_pool.h"
 
 namespace ballast::proxy {
@@ -36,13 +35,8 @@ void UpstreamLeg::begin_request(bool method_is_head, bool upgrade_requested) noe
 
 void UpstreamLeg::start() noexcept {
   if (exchange_.start_attempt(now_ns()) == balance::kNoServer) {
-    if (exchange_.attempts_made() > 0) {
-      // Every server left has been tried, or refuses: the client gets the last failure's answer.
-      const FailureAnswer answer = exchange_.failure_answer();
-      owner_.answer_locally(answer.status, answer.reason);
-    } else {
-      owner_.answer_locally(503, "no server available");
-    }
+    const FailureAnswer answer = exchange_.no_server_answer();
+    owner_.answer_locally(answer.status, answer.reason);
     return;
   }
   if (exchange_.attempts_made() > 1 && !exchange_.traceparent().empty()) {
@@ -83,7 +77,7 @@ UpstreamLeg::Opened UpstreamLeg::open(bool allow_pooled) noexcept {
     // and edge-triggered epoll reports what the server sends next.
     readable_ = false;
     writable_ = true;
-    arm_timer(response_timeout_ms());
+    arm_timer(cluster().config().response_timeout_ms());
     return Opened::yes;
   }
   if (!exchange_.hold_pending()) {
@@ -185,7 +179,7 @@ bool UpstreamLeg::finish_connect(uint32_t events) noexcept {
   // (a send that finds it full hears EAGAIN).
   writable_ = true;
   exchange_.connected();
-  arm_timer(response_timeout_ms());
+  arm_timer(cluster().config().response_timeout_ms());
   return true;
 }
 
@@ -196,12 +190,6 @@ bool UpstreamLeg::fail_handshake() noexcept {
   fail_attempt(Failure::connect_failure, detail);
   owner_.drive();
   return false;
-}
-
-uint64_t UpstreamLeg::response_timeout_ms() const noexcept {
-  const config::ClusterConfig& config = cluster().config();
-  return config.retry.per_try_timeout_ms != 0 ? config.retry.per_try_timeout_ms
-                                              : config.timeouts.server_ms;
 }
 
 bool UpstreamLeg::request_written() const noexcept {
@@ -246,7 +234,7 @@ bool UpstreamLeg::sent(ssize_t result, size_t head_bytes, size_t total_bytes) no
     body_after_answer_ |= body_part != 0 && response_started_ && response_body_.finished();
     exchange_.request_reached_server(body_part != 0);
     cluster().stats(exchange_.server()).bytes_sent.add(total);
-    arm_timer(response_timeout_ms());
+    arm_timer(cluster().config().response_timeout_ms());
     return true;
   }
   if (result == -EAGAIN) {
@@ -289,7 +277,7 @@ bool UpstreamLeg::received(ssize_t result, bool drained) noexcept {
     readable_ = !drained || hung_up_;
     response_bytes_seen_ = true;
     cluster().stats(exchange_.server()).bytes_received.add(static_cast<uint64_t>(result));
-    arm_timer(response_timeout_ms());
+    arm_timer(cluster().config().response_timeout_ms());
     return true;
   }
   if (result == 0) {
@@ -534,12 +522,6 @@ bool UpstreamLeg::retry_on_fresh_connection(Failure failure) noexcept {
   return true;
 }
 
-void UpstreamLeg::log_failure(std::string_view message, std::string_view failure,
-                              std::string_view detail) noexcept {
-  log_server_failure(cluster().server(exchange_.server()),
-                     {message, cluster().config().name, failure, detail}, now_ns());
-}
-
 void UpstreamLeg::end_attempt(AttemptEnd end) noexcept {
   exchange_.end_attempt(end, now_ns());
   timer_.cancel();
@@ -578,7 +560,7 @@ void UpstreamLeg::on_timer(core::Timer& /*timer*/) noexcept {
   // While the client is the one holding things up, the client's own deadlines deal with it; the
   // server is not to blame.
   if (!connecting_ && owner_.client_holds_up()) {
-    arm_timer(response_timeout_ms());
+    arm_timer(cluster().config().response_timeout_ms());
     return;
   }
   if (connecting_) {

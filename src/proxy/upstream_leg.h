@@ -36,6 +36,7 @@
 #include "http/response_parser.h"
 #include "proxy/body_framer.h"
 #include "proxy/exchange.h"
+#include "proxy/leg_owner.h"
 #include "proxy/session.h"
 #include "upstream/upstream_connection.h"
 
@@ -43,8 +44,8 @@ namespace ballast::proxy {
 
 class UpstreamLeg final : public upstream::UpstreamConnection::User, public core::Timer::Handler {
  public:
-  // What the leg needs from the client side of its request.
-  class Owner {
+  // What the leg needs from the client side of its request, beyond LegOwner's.
+  class Owner : public LegOwner {
    public:
     // The owner has an I/O operation queued: events and timers are to be kept for later.
     virtual bool io_busy() const noexcept = 0;
@@ -52,18 +53,6 @@ class UpstreamLeg final : public upstream::UpstreamConnection::User, public core
     virtual bool queue_upstream_send(int fd, std::string_view head,
                                      std::string_view body) noexcept = 0;
     virtual bool queue_upstream_read(int fd, std::span<char> space) noexcept = 0;
-    // Something may progress: run the owner's steps.
-    virtual void drive() noexcept = 0;
-
-    // The request body's bytes ready to go to the server, as the server is to see them.
-    virtual std::string_view request_body() const noexcept = 0;
-    // `bytes` of request_body() reached the server.
-    virtual void request_body_sent(size_t bytes) noexcept = 0;
-    // Every byte of the body has been received and sent.
-    virtual bool request_body_finished() const noexcept = 0;
-    // The client, not the server, is what the request waits on now (a body to come while none
-    // is ready, or an answer the client has not read): the server's timer does not run out.
-    virtual bool client_holds_up() const noexcept = 0;
 
     // Pass on an interim (1xx) head; false when it does not fit (the leg refuses the response).
     virtual bool forward_interim(const http::ResponseHead& head) noexcept = 0;
@@ -77,11 +66,6 @@ class UpstreamLeg final : public upstream::UpstreamConnection::User, public core
     // The response has been forwarded whole and the request delivered (or cut short): the owner
     // finishes the exchange and then calls complete().
     virtual void response_complete() noexcept = 0;
-
-    // The client is to be told `status` by ballast (no response has started).
-    virtual void answer_locally(uint16_t status, std::string_view reason) noexcept = 0;
-    // Nothing more can be said to the client: close its connection (its stream).
-    virtual void abort(std::string_view why) noexcept = 0;
 
    protected:
     ~Owner() = default;
@@ -157,9 +141,10 @@ class UpstreamLeg final : public upstream::UpstreamConnection::User, public core
   void fail_attempt(Failure failure, std::string_view detail) noexcept;
   bool retry_on_fresh_connection(Failure failure) noexcept;
   void log_failure(std::string_view message, std::string_view failure,
-                   std::string_view detail) noexcept;
+                   std::string_view detail) noexcept {
+    exchange_.log_attempt_failure(message, failure, detail, now_ns());
+  }
   void arm_timer(uint64_t timeout_ms) noexcept;
-  uint64_t response_timeout_ms() const noexcept;
   uint64_t now_ns() const noexcept { return host_.loop().now_ns(); }
   WorkerCluster& cluster() const noexcept { return *exchange_.cluster(); }
 

@@ -37,10 +37,9 @@ bool Http2Connection::has_room() const noexcept {
   return waiting_.empty() && protocol_.can_open();
 }
 
+// The connect timer runs from the connection's start, however many requests come to wait.
 void Http2Connection::wait(User& user) noexcept {
   waiting_.push_back(&user);  // within the reserve: has_room() said so
-  timer_.cancel();
-  arm_timer(connect_timeout_ms_);
 }
 
 int32_t Http2Connection::open(User& user, const http2::RequestLine& line,

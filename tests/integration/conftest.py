@@ -15,7 +15,7 @@ import signal
 import pytest
 
 from harness import HOST, Backend, Ballast, ballast_binary, free_port, listen_port, server_entry
-from harness import write_config
+from harness import ScriptServer, write_config
 
 STOP_TIMEOUT_S = 10.0
 
@@ -78,6 +78,20 @@ def backends(tmp_path, request):
         backend.stop()
         if call_failed(request):
             print(backend.logs())
+
+
+@pytest.fixture
+def script_servers(tmp_path):
+    """start(script, name, args=()): a ScriptServer, stopped after the test."""
+    started = []
+
+    def start(script, name, args=()):
+        started.append(ScriptServer(tmp_path, script, name, args))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 class BallastFactory:

@@ -6,6 +6,8 @@ methods (generic handlers, no generated code) of the service ballast.test.Echo:
     Count    server-streaming: the request "N,MS" gets N messages "NAME:i", MS ms apart
     Fail     unary: ends with the status named by the request (UNAVAILABLE, NOT_FOUND, ...)
     Hold     unary: answers after the request's number of ms
+    Join     client-streaming: answers "NAME:" and the messages received, joined by ","
+    Chat     bidirectional: answers each message with "NAME:MESSAGE" as it comes
 
     grpc_echo_server.py --port P --name NAME [--cert FILE --key FILE]
 
@@ -50,11 +52,20 @@ def main():
         time.sleep(int(request.decode()) / 1000)
         return name + b":" + context.peer().encode()
 
+    def join(requests, context):
+        return name + b":" + b",".join(requests)
+
+    def chat(requests, context):
+        for request in requests:
+            yield name + b":" + request
+
     handler = grpc.method_handlers_generic_handler("ballast.test.Echo", {
         "Say": grpc.unary_unary_rpc_method_handler(say),
         "Count": grpc.unary_stream_rpc_method_handler(count),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
         "Hold": grpc.unary_unary_rpc_method_handler(hold),
+        "Join": grpc.stream_unary_rpc_method_handler(join),
+        "Chat": grpc.stream_stream_rpc_method_handler(chat),
     })
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
     server.add_generic_rpc_handlers((handler,))

@@ -213,6 +213,20 @@ class Backend(Process):
         return super().stop(timeout_s)
 
 
+class ScriptServer(Process):
+    """A server script of this folder (grpc_echo_server.py, h2_echo_server.py) on a free port,
+    started as `script --port P --name NAME *args`, once it accepts connections."""
+
+    def __init__(self, log_dir, script, name, args=()):
+        self.name = name
+        self.port = free_port()
+        argv = [sys.executable, str(Path(__file__).with_name(script)), "--port", str(self.port),
+                "--name", name, *map(str, args)]
+        super().__init__(argv, log_dir, f"{Path(script).stem}-{name}")
+        wait_until(lambda: not self.alive() or accepts_connections(self.port), 10, name)
+        assert self.alive(), self.logs()
+
+
 class Ballast(Process):
     """A ballast process started on a config file; see wait_listening()."""
 

@@ -1,47 +1,28 @@
 """gRPC through ballast: Debian's python3-grpcio client calls real python3-grpcio servers
 (grpc_echo_server.py) through an h2c listener and a cluster with `protocol: h2c` (or h2 over
-TLS): unary and server-streaming calls, trailers both ways' end, grpc-status judged against the
-cluster's failure codes, streams multiplexed under the per-connection cap, and a server killed
+TLS): unary, server-streaming, client-streaming and bidirectional calls, trailers, grpc-status
+judged against the cluster's failure codes, streams multiplexed under the per-connection cap, and a server killed
 mid-stream — the call fails cleanly and the next goes elsewhere."""
 
-import sys
+import queue
 import threading
-from pathlib import Path
 
 import grpc
 import pytest
 
 from events import address, metric, parse_samples, scrape, wait_log
-from harness import HOST, Process, accepts_connections, free_port, get, server_entry, wait_until
+from harness import HOST, free_port, get, server_entry, wait_until
 from tls_pki import Pki
 
-SERVER_PY = Path(__file__).with_name("grpc_echo_server.py")
 BREAKER = {"mode": "consecutive", "failure_threshold": 2, "timeout": "30s"}
 
 
-class EchoServer(Process):
-    def __init__(self, tmp_path, name, tls=None):
-        self.name = name
-        self.port = free_port()
-        argv = [sys.executable, str(SERVER_PY), "--port", str(self.port), "--name", name]
-        if tls:
-            argv += ["--cert", str(tls[0]), "--key", str(tls[1])]
-        super().__init__(argv, tmp_path, f"grpc-{name}")
-        wait_until(lambda: not self.alive() or accepts_connections(self.port), 10, name)
-        assert self.alive(), self.logs()
-
-
 @pytest.fixture
-def echo_servers(tmp_path):
-    started = []
-
+def echo_servers(script_servers):
     def start(name, tls=None):
-        started.append(EchoServer(tmp_path, name, tls))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
+        return script_servers("grpc_echo_server.py", name,
+                              ["--cert", tls[0], "--key", tls[1]] if tls else [])
+    return start
 
 
 def grpc_proxy(ballast, servers, protocol="h2c", **cluster):
@@ -102,6 +83,23 @@ def test_server_streaming_arrives_whole_and_in_order(ballast, echo_servers, chan
     stream = channel_to(proxy).unary_stream("/ballast.test.Echo/Count")
     messages = list(stream(b"500,0", timeout=20))
     assert messages == [f"a:{i}".encode() for i in range(500)]
+
+
+def test_client_streaming_and_bidirectional_calls(ballast, echo_servers, channel_to):
+    proxy, _ = grpc_proxy(ballast, [echo_servers("a")])
+    channel = channel_to(proxy)
+    join = channel.stream_unary("/ballast.test.Echo/Join")
+    parts = [f"part{i}".encode() * 100 for i in range(200)]  # 120 KiB: past every window
+    assert join(iter(parts), timeout=20) == b"a:" + b",".join(parts)
+
+    chat = channel.stream_stream("/ballast.test.Echo/Chat")
+    outbox = queue.Queue()
+    replies = chat(iter(outbox.get, None), timeout=20)
+    for i in range(20):  # each reply comes before the next message goes: a conversation
+        outbox.put(f"m{i}".encode())
+        assert next(replies) == f"a:m{i}".encode()
+    outbox.put(None)
+    assert list(replies) == []
 
 
 def test_an_application_status_reaches_the_client_and_is_not_a_server_failure(

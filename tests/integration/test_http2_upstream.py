@@ -4,38 +4,16 @@ clients: trailers both ways, `te: trailers`, bodies larger than every window (fl
 to end), and the balancing and accounting of any other request."""
 
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from h2client import H2Client
-from harness import HOST, Process, accepts_connections, free_port, server_entry, wait_until
-
-SERVER_PY = Path(__file__).with_name("h2_echo_server.py")
-
-
-class H2EchoServer(Process):
-    def __init__(self, tmp_path, name):
-        self.name = name
-        self.port = free_port()
-        argv = [sys.executable, str(SERVER_PY), "--port", str(self.port), "--name", name]
-        super().__init__(argv, tmp_path, f"h2-{name}")
-        wait_until(lambda: not self.alive() or accepts_connections(self.port), 10, name)
-        assert self.alive(), self.logs()
+from harness import HOST, free_port, server_entry
 
 
 @pytest.fixture
-def h2_servers(tmp_path):
-    started = []
-
-    def start(name):
-        started.append(H2EchoServer(tmp_path, name))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
+def h2_servers(script_servers):
+    return lambda name: script_servers("h2_echo_server.py", name)
 
 
 def h2_proxy(ballast, servers):
