@@ -44,7 +44,7 @@ struct Listener final : ballast::http2::StreamListener {
     check(streams.contains(stream) && streams[stream] == State::open, "data on no open request");
     server->consume(stream, bytes.size());
   }
-  void on_request_end(int32_t stream) noexcept override {
+  void on_request_end(int32_t stream, std::span<const ballast::http::Header>) noexcept override {
     check(streams.contains(stream) && streams[stream] == State::open, "an end twice");
     streams[stream] = State::ended;
     server->end_body(stream);
