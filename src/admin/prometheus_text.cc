@@ -1,5 +1,6 @@
 #include "admin/prometheus_text.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -405,13 +406,35 @@ std::string render_metrics(const upstream::Generation& generation,
     per_cluster("loadbalancer_tunnels_total",
                 "Connections upgraded to a tunnel (WebSocket): a 101 passed to the client.",
                 &observe::ClusterShard::tunnels_opened);
-    page.family("loadbalancer_tunnels_open", "gauge", "Upgraded connections open now.");
-    for (const ClusterRows& cluster : clusters) {
-      const observe::ClusterStats& stats = *cluster.cluster->stats;
-      page.sample("loadbalancer_tunnels_open", cluster.labels,
-                  stats.sum(&observe::ClusterShard::tunnels_opened) -
-                      stats.sum(&observe::ClusterShard::tunnels_closed));
-    }
+    // A gauge per cluster among `shown`: what opened less what closed.
+    const auto open_now = [&](std::string_view name, std::string_view help,
+                              observe::Counter observe::ClusterShard::*opened,
+                              observe::Counter observe::ClusterShard::*closed, const auto& shown) {
+      if (std::ranges::none_of(clusters, shown)) {
+        return;
+      }
+      page.family(name, "gauge", help);
+      for (const ClusterRows& cluster : clusters) {
+        if (shown(cluster)) {
+          const observe::ClusterStats& stats = *cluster.cluster->stats;
+          page.sample(name, cluster.labels, stats.sum(opened) - stats.sum(closed));
+        }
+      }
+    };
+    const auto every = [](const ClusterRows&) { return true; };
+    const auto speaks_http2 = [](const ClusterRows& cluster) {
+      return cluster.cluster->config->protocol != config::UpstreamProtocol::http1;
+    };
+    open_now("loadbalancer_tunnels_open", "Upgraded connections open now.",
+             &observe::ClusterShard::tunnels_opened, &observe::ClusterShard::tunnels_closed, every);
+    open_now("loadbalancer_http2_connections_open",
+             "HTTP/2 connections to the cluster's servers (protocol: h2/h2c) open now.",
+             &observe::ClusterShard::http2_connections_opened,
+             &observe::ClusterShard::http2_connections_closed, speaks_http2);
+    open_now("loadbalancer_http2_streams_open",
+             "Requests in flight on those connections, a stream each.",
+             &observe::ClusterShard::http2_streams_opened,
+             &observe::ClusterShard::http2_streams_closed, speaks_http2);
     per_cluster("loadbalancer_oversized_responses_total",
                 "Responses whose head outgrew 64 KiB: the client got 502; not a server failure.",
                 &observe::ClusterShard::oversized_responses);

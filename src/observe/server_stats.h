@@ -100,6 +100,12 @@ struct alignas(64) ClusterShard {
   Counter retries;         // retries made, across the cluster's servers
   Counter tunnels_opened;  // upgraded connections (WebSocket): a 101 passed to the client
   Counter tunnels_closed;
+  // HTTP/2 to the servers (protocol: h2/h2c): connections established and closed, streams
+  // opened and ended on them.
+  Counter http2_connections_opened;
+  Counter http2_connections_closed;
+  Counter http2_streams_opened;
+  Counter http2_streams_closed;
   Counter oversized_responses;  // response heads over the parser's limit: 502, not a failure
   // A server answered, but not all of the request's body reached it: the server closed after an
   // early answer, or the client stopped sending.

@@ -73,7 +73,8 @@ WorkerCluster::WorkerCluster(core::EventLoop& loop, const upstream::ClusterState
       http2::ClientLimits limits;
       limits.max_streams = cluster.http2.max_concurrent_streams;
       http2_pools_.push_back(std::make_unique<upstream::Http2Pool>(
-          loop, *pools_.back(), limits, cluster.pool.idle_timeout_ms, cluster.timeouts.connect_ms));
+          loop, *pools_.back(), limits, cluster.pool.idle_timeout_ms, cluster.timeouts.connect_ms,
+          cluster_stats()));
     }
     affinity_index_.emplace_back(state.servers[i]->affinity_id,
                                  static_cast<balance::ServerIndex>(i));

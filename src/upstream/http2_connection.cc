@@ -52,6 +52,7 @@ int32_t Http2Connection::open(User& user, const http2::RequestLine& line,
     return -1;
   }
   streams_.push_back({id, &user});
+  home_.counts().http2_streams_opened.add();
   timer_.cancel();  // not idle
   flush_soon();
   return id;
@@ -82,11 +83,16 @@ void Http2Connection::abandon(User& user, int32_t stream) noexcept {
   if (open == streams_.end()) {
     return;
   }
-  streams_.erase(open);
+  forget_stream(open);
   if (!closed_) {
     protocol_.reset(stream, NGHTTP2_CANCEL);
     flush_soon();
   }
+}
+
+void Http2Connection::forget_stream(std::vector<OpenStream>::iterator open) noexcept {
+  streams_.erase(open);
+  home_.counts().http2_streams_closed.add();
 }
 
 Http2Connection::User* Http2Connection::user_of(int32_t stream) const noexcept {
@@ -153,6 +159,7 @@ bool Http2Connection::finish_connect(uint32_t events) noexcept {
 
 void Http2Connection::connected() noexcept {
   established_ = true;
+  home_.counts().http2_connections_opened.add();
   writable_ = true;
   timer_.cancel();
   flush();  // the preface and our SETTINGS
@@ -325,7 +332,7 @@ void Http2Connection::on_response_end(int32_t stream,
     return;
   }
   User* user = open->user;
-  streams_.erase(open);  // the user is done with the connection
+  forget_stream(open);  // the user is done with the connection
   user->on_response_end(trailers);
 }
 
@@ -336,7 +343,7 @@ void Http2Connection::on_stream_closed(int32_t stream, uint32_t error_code) noex
     return;  // ended (on_response_end) or abandoned before
   }
   User* user = open->user;
-  streams_.erase(open);
+  forget_stream(open);
   user->on_stream_failed(error_code == 0 ? uint32_t{NGHTTP2_INTERNAL_ERROR} : error_code);
 }
 
@@ -357,6 +364,10 @@ void Http2Connection::close(std::string_view why) noexcept {
     return;
   }
   closed_ = true;
+  if (established_) {
+    home_.counts().http2_connections_closed.add();
+  }
+  home_.counts().http2_streams_closed.add(streams_.size());
   timer_.cancel();
   loop_.cancel_resume(*this);
   loop_.io().cancel(reader_);  // before the descriptor they name closes

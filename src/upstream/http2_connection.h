@@ -114,6 +114,7 @@ class Http2Connection final : public UpstreamConnection::User,
   void flush_soon() noexcept;
   void after_change() noexcept;
   User* user_of(int32_t stream) const noexcept;
+  void forget_stream(std::vector<OpenStream>::iterator open) noexcept;
   void arm_timer(uint64_t timeout_ms) noexcept;
   ~Http2Connection() = default;
 

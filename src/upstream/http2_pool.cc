@@ -9,12 +9,13 @@ namespace ballast::upstream {
 
 Http2Pool::Http2Pool(core::EventLoop& loop, ConnectionPool& tls_home,
                      const http2::ClientLimits& limits, uint64_t idle_timeout_ms,
-                     uint64_t connect_timeout_ms)
+                     uint64_t connect_timeout_ms, observe::ClusterShard& counts)
     : loop_(loop),
       tls_home_(tls_home),
       limits_(limits),
       idle_timeout_ms_(idle_timeout_ms),
-      connect_timeout_ms_(connect_timeout_ms) {}
+      connect_timeout_ms_(connect_timeout_ms),
+      counts_(counts) {}
 
 Http2Pool::~Http2Pool() {
   while (!connections_.empty()) {

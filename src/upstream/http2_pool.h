@@ -13,6 +13,7 @@
 #include "core/event_loop.h"
 #include "core/socket.h"
 #include "http2/client_connection.h"
+#include "observe/server_stats.h"
 #include "tls/client_context.h"
 #include "upstream/connection_pool.h"
 
@@ -23,8 +24,9 @@ class Http2Connection;
 class Http2Pool {
  public:
   // `tls_home`: the server's HTTP/1 pool, whose session slot a TLS connection resumes from.
+  // `counts`: this worker's shard of the cluster's counters.
   Http2Pool(core::EventLoop& loop, ConnectionPool& tls_home, const http2::ClientLimits& limits,
-            uint64_t idle_timeout_ms, uint64_t connect_timeout_ms);
+            uint64_t idle_timeout_ms, uint64_t connect_timeout_ms, observe::ClusterShard& counts);
   ~Http2Pool();  // closes every connection (none has a request in flight by then)
   Http2Pool(const Http2Pool&) = delete;
   Http2Pool& operator=(const Http2Pool&) = delete;
@@ -39,6 +41,7 @@ class Http2Pool {
   void forget(Http2Connection& connection) noexcept;
 
   uint64_t idle_timeout_ms() const noexcept { return idle_timeout_ms_; }
+  observe::ClusterShard& counts() noexcept { return counts_; }
   size_t connection_count() const noexcept { return connections_.size(); }
 
  private:
@@ -47,6 +50,7 @@ class Http2Pool {
   http2::ClientLimits limits_;
   uint64_t idle_timeout_ms_;
   uint64_t connect_timeout_ms_;
+  observe::ClusterShard& counts_;
   std::vector<Http2Connection*> connections_;
 };
 

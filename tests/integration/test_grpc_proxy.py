@@ -176,25 +176,32 @@ def test_a_server_killed_mid_stream_fails_the_call_and_the_next_goes_elsewhere(
 
 
 def test_streams_share_connections_up_to_the_cap(ballast, echo_servers, channel_to):
-    proxy, _ = grpc_proxy(ballast, [echo_servers("a")], http2={"max_concurrent_streams": 2})
+    proxy, config = grpc_proxy(ballast, [echo_servers("a")], http2={"max_concurrent_streams": 2})
     channel = channel_to(proxy)
     peers, errors = [], []
 
     def hold():
         try:
-            response, _ = call(channel, "Hold", b"600")
+            response, _ = call(channel, "Hold", b"1500")
             peers.append(response.partition(b":")[2])
         except grpc.RpcError as error:
             errors.append(error.code())
 
+    def gauge(name):
+        return metric(parse_samples(scrape(config)), name, cluster="echo")
+
     threads = [threading.Thread(target=hold) for _ in range(8)]
     for thread in threads:
         thread.start()
+    wait_until(lambda: gauge("loadbalancer_http2_streams_open") == 8, 5, "8 streams in flight")
+    assert gauge("loadbalancer_http2_connections_open") == 4
     for thread in threads:
         thread.join(20)
     assert not errors and len(peers) == 8
     # Eight calls at once, two streams per connection: four connections, each carrying two.
     assert len(set(peers)) == 4, peers
+    assert gauge("loadbalancer_http2_streams_open") == 0
+    assert gauge("loadbalancer_http2_connections_open") == 4  # kept for the next calls
 
 
 def test_h2_over_tls_with_alpn(ballast, echo_servers, channel_to, tmp_path):
