@@ -1,7 +1,8 @@
 # The developer's entry points. CMake + Ninja do the building; this file only names the steps.
 #   make run    install what is missing, build, start ballast's demo
 #   make test   install, build, run every test: unit + integration (release build), unit tests
-#               again under ASan+UBSan, and the HTTP parser fuzzer for a short while
+#               again under ASan+UBSan, and the fuzzers (HTTP/1.1, ClientHello, HTTP/2 both
+#               sides) for a short while
 #   make build  optimised binaries: build/release/ballast, build/release/ballast-bench
 #   make bench  run the micro-benchmarks
 
