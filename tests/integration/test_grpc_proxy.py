@@ -6,6 +6,7 @@ mid-stream — the call fails cleanly and the next goes elsewhere."""
 
 import queue
 import threading
+import time
 
 import grpc
 import pytest
@@ -173,6 +174,25 @@ def test_a_server_killed_mid_stream_fails_the_call_and_the_next_goes_elsewhere(
     for _ in range(4):
         response, _ = call(channel, "Say", b"after")
         assert response == survivor.name.encode() + b":after"
+
+
+def test_a_server_that_never_answers_is_timed_out_and_its_stream_given_up(
+        ballast, echo_servers, channel_to):
+    """HOSTILE.md, servers: one that never answers holds a call no longer than timeouts.server;
+    the client hears 504 (gRPC: UNAVAILABLE), the stream is reset, the connection serves on."""
+    proxy, config = grpc_proxy(ballast, [echo_servers("a")], timeouts={"server": "500ms"})
+    channel = channel_to(proxy)
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as error:
+        call(channel, "Hold", b"5000")
+    assert error.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert time.monotonic() - started < 3
+    (line,) = wait_log(proxy, None, 5, type="access", path="/ballast.test.Echo/Hold")
+    assert line["status"] == 504
+    assert metric(parse_samples(scrape(config)), "loadbalancer_http2_streams_open",
+                  cluster="echo") == 0
+    response, _ = call(channel, "Say", b"still here")
+    assert response == b"a:still here"
 
 
 def test_streams_share_connections_up_to_the_cap(ballast, echo_servers, channel_to):
