@@ -636,6 +636,9 @@ Response AdminServer::Impl::handle_admin(const http::RequestHead& head, std::str
       if (hooks.protocols) {
         process.protocols = hooks.protocols();
       }
+      if (hooks.discovery) {
+        process.discovery = hooks.discovery();
+      }
       response.body = status_json(*current, sampler, process, now_ns);
     } else {
       const std::string_view since_text = query_value(query, "since");

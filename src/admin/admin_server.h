@@ -22,9 +22,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "core/socket.h"
+#include "discovery/source_status.h"
 #include "observe/protocol_stats.h"
 #include "upstream/generation.h"
 
@@ -35,6 +37,7 @@ struct AdminHooks {
   std::function<std::string(const upstream::Generation&)> metrics;          // Prometheus text
   std::function<void()> reload;                                             // like SIGHUP
   std::function<observe::ProtocolTotals()> protocols;  // requests and HTTP/2 streams, for /status
+  std::function<std::vector<discovery::SourceReport>()> discovery;  // for /status
   // Applies an admin state to the current generation's server, serialized with reloads.
   std::function<upstream::AdminWrite(const std::string& cluster, const std::string& server,
                                      upstream::AdminState state)>

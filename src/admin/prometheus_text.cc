@@ -111,6 +111,42 @@ class Page {
 };
 
 // The TLS listeners' handshakes and certificates. Counters run across reloads (tls_stats.h).
+// Each discovery source: whether it is getting answers, and what it did (docs/fleet.md).
+void render_discovery(Page& page, const std::vector<discovery::SourceReport>& sources) {
+  if (sources.empty()) {
+    return;
+  }
+  std::vector<std::string> labels;
+  for (const discovery::SourceReport& source : sources) {
+    std::string text = "cluster=\"";
+    append_label_value(text, source.cluster);
+    text += "\",source=\"" + source.kind + "\"";
+    labels.push_back(std::move(text));
+  }
+  const auto family = [&](std::string_view name, std::string_view type, std::string_view help,
+                          auto value) {
+    page.family(name, type, help);
+    for (size_t i = 0; i < sources.size(); ++i) {
+      page.sample(name, labels[i], value(sources[i]));
+    }
+  };
+  family("ballast_discovery_up", "gauge",
+         "1 while the source gets answers (etcd: its watch is open), 0 while it serves the last "
+         "known servers.",
+         [](const discovery::SourceReport& source) { return uint64_t{source.up ? 1u : 0u}; });
+  family("ballast_discovery_servers", "gauge", "Servers the source found for the cluster.",
+         [](const discovery::SourceReport& source) { return source.servers; });
+  family("ballast_discovery_updates_total", "counter",
+         "Times the source found a different list of servers.",
+         [](const discovery::SourceReport& source) { return source.updates; });
+  family("ballast_discovery_failures_total", "counter",
+         "Failed lookups (DNS) or reads and broken watches (etcd).",
+         [](const discovery::SourceReport& source) { return source.failures; });
+  family("ballast_discovery_resyncs_total", "counter",
+         "Full reads of an etcd prefix after the first: after an outage or a compaction.",
+         [](const discovery::SourceReport& source) { return source.resyncs; });
+}
+
 // The clusters' handshakes with their servers (upstream_tls), counted across reloads.
 void render_upstream_tls(Page& page, const upstream::Generation& generation) {
   std::vector<std::pair<const tls::UpstreamTlsStats*, std::string>> clusters;
@@ -505,6 +541,7 @@ std::string render_metrics(const upstream::Generation& generation,
   page.sample("ballast_spans_exported_total", "", extra.spans_exported);
   render_tls(page, generation, static_cast<int64_t>(std::time(nullptr)));
   render_upstream_tls(page, generation);
+  render_discovery(page, extra.discovery);
   page.family("ballast_config_generation", "gauge",
               "The configuration generation: 1 at start-up, +1 per successful reload.");
   page.sample("ballast_config_generation", "", generation.number);

@@ -55,6 +55,7 @@
 #include <string>
 #include <string_view>
 
+#include "discovery/source_status.h"
 #include "observe/process_stats.h"
 #include "observe/protocol_stats.h"
 #include "upstream/generation.h"
@@ -75,6 +76,7 @@ struct ExtraCounters {
   uint64_t accept_pauses_out_of_descriptors = 0;  // ... or because accept failed (EMFILE, ...)
   observe::ProtocolTotals protocols{};            // requests by client protocol, HTTP/2 open now
   std::string_view version;  // ballast_build_info's label; empty shows as "unknown"
+  std::vector<discovery::SourceReport> discovery{};  // one per DNS or etcd source
 };
 
 // The whole page. now_ns: the monotonic clock (core::monotonic_now_ns()), against which

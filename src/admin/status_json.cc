@@ -571,6 +571,38 @@ void write_clients(observe::JsonWriter& json, const observe::ProtocolTotals& pro
   json.end_object();
 }
 
+namespace {
+
+// Where the discovered clusters' servers come from, and how that is going (docs/fleet.md).
+void write_discovery(observe::JsonWriter& json,
+                     const std::vector<discovery::SourceReport>& sources) {
+  json.key("discovery");
+  json.begin_array();
+  for (const discovery::SourceReport& source : sources) {
+    json.begin_object();
+    json.field("source", source.kind);
+    json.field("cluster", source.cluster);
+    json.field("target", source.target);
+    json.field("up", source.up);
+    if (!source.error.empty()) {
+      json.field("error", source.error);
+    }
+    if (source.kind == "etcd") {
+      json.field("endpoint", source.endpoint);
+      json.field("revision", static_cast<uint64_t>(source.revision));
+      json.field("resyncs", source.resyncs);
+    }
+    json.field("servers", source.servers);
+    json.field("updates", source.updates);
+    json.field("failures", source.failures);
+    json.field("last_change_unix_ms", static_cast<uint64_t>(source.last_change_unix_ms));
+    json.end_object();
+  }
+  json.end_array();
+}
+
+}  // namespace
+
 std::string status_json(const upstream::Generation& generation, const RateSampler& sampler,
                         const ProcessInfo& process, uint64_t now_ns) {
   std::string out;
@@ -591,6 +623,7 @@ std::string status_json(const upstream::Generation& generation, const RateSample
   }
   json.end_array();
   write_tls_listeners(json, generation, static_cast<int64_t>(std::time(nullptr)));
+  write_discovery(json, process.discovery);
   json.end_object();
   return out;
 }

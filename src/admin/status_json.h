@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "admin/rate_sampler.h"
+#include "discovery/source_status.h"
 #include "observe/json.h"
 #include "observe/protocol_stats.h"
 #include "upstream/eligibility.h"
@@ -71,6 +72,7 @@ struct ProcessInfo {
   double uptime_seconds = 0;
   uint32_t workers = 0;
   observe::ProtocolTotals protocols{};
+  std::vector<discovery::SourceReport> discovery{};  // one per DNS or etcd source
 };
 
 // The whole /status document.

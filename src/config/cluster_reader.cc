@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "balance/policy.h"
+#include "config/discovery_reader.h"
 #include "config/health_reader.h"
 #include "config/protocol_reader.h"
 #include "config/scalars.h"
@@ -14,9 +15,15 @@
 namespace ballast::config {
 namespace {
 
-constexpr std::array<std::string_view, 6> kServerKeys = {
-    "host", "port", "weight", "max_connections", "backup", "region",
+constexpr std::array<std::string_view, 7> kServerKeys = {
+    "host", "port", "weight", "max_connections", "backup", "region", "resolve",
 };
+
+constexpr std::array<Named<ResolveMode>, 3> kResolveModes = {{
+    {"first", ResolveMode::first},
+    {"all", ResolveMode::all},
+    {"srv", ResolveMode::srv},
+}};
 
 constexpr std::array<std::string_view, 6> kRetryKeys = {
     "attempts",       "on", "per_try_timeout", "budget_percent", "budget_min_concurrent",
@@ -74,8 +81,21 @@ std::vector<ServerConfig> read_servers(const Node& list, std::vector<Node>& regi
     if (!is_host(server.host)) {
       host.fail(host.describe() + " is not an IP address or host name");
     }
-    server.port = fields.require("port", "the server's port, 1-65535").as_uint<uint16_t>(1);
+    if (const std::optional<Node> resolve = fields.find("resolve")) {
+      if (is_ip_literal(server.host)) {
+        resolve->fail("resolve applies to a host name; " + server.host + " is an address");
+      }
+      server.resolve = resolve->as_enum(kResolveModes);
+    }
+    if (server.resolve != ResolveMode::srv) {
+      server.port = fields.require("port", "the server's port, 1-65535").as_uint<uint16_t>(1);
+    } else if (const std::optional<Node> port = fields.find("port")) {
+      port->fail("SRV records give the ports; remove port");
+    }
     if (const std::optional<Node> weight = fields.find("weight")) {
+      if (server.resolve == ResolveMode::srv) {
+        weight->fail("SRV records give the weights; remove weight");
+      }
       server.weight = weight->as_uint<uint32_t>(1, kMaxWeight);
     }
     if (const std::optional<Node> limit = fields.find("max_connections")) {
@@ -325,9 +345,16 @@ ClusterConfig read_cluster(std::string name, const MapView& map, const ClusterDe
     cluster.algorithm = read_algorithm(*algorithm);
   }
   std::vector<Node> region_nodes;
-  cluster.servers =
-      read_servers(map.require("servers", "list the cluster's servers, each with host: and port:"),
-                   region_nodes);
+  if (const std::optional<Node> discovery = map.find("discovery")) {
+    cluster.discovery = read_discovery(*discovery);
+    if (const std::optional<Node> servers = map.find("servers")) {
+      servers->fail("the servers come from etcd (discovery.etcd_prefix); remove servers");
+    }
+  } else {
+    cluster.servers = read_servers(
+        map.require("servers", "list the cluster's servers, each with host: and port:"),
+        region_nodes);
+  }
   if (const std::optional<Node> hash_on = map.find("hash_on")) {
     cluster.hash_key = read_hash_on(*hash_on, cluster.algorithm);
   }

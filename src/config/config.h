@@ -57,13 +57,25 @@ inline constexpr size_t kMaxHealthCheckPathBytes = 1'024;
 // A count window keeps one outcome per call, per server and worker.
 inline constexpr uint64_t kMaxCountWindowCalls = 100'000;
 
+// How a server given by name becomes addresses (docs/fleet.md "DNS"): `first`, one server at the
+// name's first address; `all`, a server per address; `srv`, the name's SRV records give hosts,
+// ports and weights. Re-resolved in the background as the answers' TTLs run out.
+enum class ResolveMode : uint8_t { first, all, srv };
+
 struct ServerConfig {
   std::string host;
-  uint16_t port = 0;
+  uint16_t port = 0;             // 0 only with resolve: srv (the records give the ports)
   uint32_t weight = 1;           // 1 to 1,000,000 (kMaxWeight)
   uint32_t max_connections = 0;  // across all workers; 0 = unlimited
   bool backup = false;           // only when no primary server is eligible
   std::string region;            // empty = the cluster's primary region
+  ResolveMode resolve = ResolveMode::first;  // for a host given by name
+  // Filled by discovery: the IP literal the host resolved to (empty: resolved when loaded), and
+  // the name a discovered address came from, which TLS sends and verifies (empty: the host).
+  std::string address;
+  std::string tls_name;
+
+  const std::string& sni() const noexcept { return tls_name.empty() ? host : tls_name; }
 
   // "host:port", with an IPv6 host in brackets ("[::1]:8080") so that the port stays apart.
   std::string name() const {
@@ -245,13 +257,23 @@ struct GrpcConfig {
   bool is_failure(uint32_t code) const noexcept { return code < 32 && (failure_codes >> code) & 1; }
 };
 
+// A cluster's `discovery:` block: where its servers come from besides `servers:`.
+struct DiscoveryConfig {
+  std::string etcd_prefix;  // one key per server under it (docs/fleet.md); empty = none
+
+  bool operator==(const DiscoveryConfig&) const = default;
+};
+
 struct ClusterConfig {
   std::string name;
   UpstreamProtocol protocol = UpstreamProtocol::http1;
   Http2UpstreamConfig http2;
   GrpcConfig grpc;
   balance::Algorithm algorithm = balance::Algorithm::round_robin;
+  // From the file; once discovery runs, what it found (a name's addresses, an etcd prefix's
+  // records). May then be empty.
   std::vector<ServerConfig> servers;
+  DiscoveryConfig discovery;
   HashKeyConfig hash_key;
   HealthCheckConfig health_check;
   OutlierDetectionConfig outlier_detection;
@@ -371,6 +393,32 @@ struct AdminConfig {
   std::vector<std::string> allowed_hosts;
 };
 
+// The top-level `resolver:` block: how servers given by name are looked up again (DNS).
+struct ResolverConfig {
+  std::vector<std::string> nameservers;  // "ip" or "ip:port"; empty = /etc/resolv.conf and hosts
+  uint64_t timeout_ms = 2'000;           // per try
+  uint32_t attempts = 2;
+  // An answer is kept for its TTL, held within these bounds; a failed lookup keeps the last
+  // answer and is tried again after ttl_min, doubling up to ttl_max.
+  uint64_t ttl_min_ms = 1'000;
+  uint64_t ttl_max_ms = 300'000;
+
+  bool operator==(const ResolverConfig&) const = default;
+};
+
+// The top-level `etcd:` block: the store clusters with `discovery.etcd_prefix` read, and where
+// the fleet's instances and fleet-wide admin actions are kept (docs/fleet.md).
+struct EtcdConfig {
+  std::vector<std::string> endpoints;  // "host:port" or "http://host:port"; empty = no etcd
+  std::string fleet_prefix = "/ballast/";
+  std::string instance;  // this instance's name in the fleet; empty = host name and admin port
+  uint64_t timeout_ms = 2'000;     // per call
+  uint64_t lease_ttl_ms = 10'000;  // this instance's registration lease
+
+  bool enabled() const noexcept { return !endpoints.empty(); }
+  bool operator==(const EtcdConfig&) const = default;
+};
+
 struct Config {
   std::string source;    // the file this came from, for messages
   uint32_t workers = 0;  // 0 = one per core
@@ -389,6 +437,8 @@ struct Config {
   MonitoringConfig monitoring;
   TracingConfig tracing;
   AdminConfig admin;
+  ResolverConfig resolver;
+  EtcdConfig etcd;
   // Things that load but look wrong, each `FILE:LINE:COL: key: message`, for the caller to log.
   std::vector<std::string> warnings;
 };

@@ -15,6 +15,7 @@
 #include "config/address_book.h"
 #include "config/breaker_reader.h"
 #include "config/cluster_reader.h"
+#include "config/discovery_reader.h"
 #include "config/forwarding_reader.h"
 #include "config/listener_reader.h"
 #include "config/settings_reader.h"
@@ -24,7 +25,7 @@
 namespace ballast::config {
 namespace {
 
-constexpr std::array<std::string_view, 14> kTopLevelKeys = {
+constexpr std::array<std::string_view, 16> kTopLevelKeys = {
     "load_balancer",
     "listeners",
     "clusters",
@@ -39,6 +40,8 @@ constexpr std::array<std::string_view, 14> kTopLevelKeys = {
     "max_connections",
     "max_connections_per_client",
     "io_uring",
+    "resolver",
+    "etcd",
 };
 
 template <size_t A, size_t B>
@@ -206,6 +209,12 @@ Config read_config(const Node& root) {
   if (tracing) {
     config.tracing = read_tracing(*tracing);
   }
+  if (const std::optional<Node> resolver = top.find("resolver")) {
+    config.resolver = read_resolver(*resolver);
+  }
+  if (const std::optional<Node> etcd = top.find("etcd")) {
+    config.etcd = read_etcd(*etcd);
+  }
   const std::optional<Node> load_balancer = top.find("load_balancer");
   if (load_balancer) {
     for (const std::string_view full_shape_key : {"listeners", "clusters"}) {
@@ -222,6 +231,13 @@ Config read_config(const Node& root) {
     read_full_shape(top, defaults, services, addresses, config);
   }
   check_services(service_entries, config.clusters, defaults.breaker, load_balancer.has_value());
+  for (const ClusterConfig& cluster : config.clusters) {
+    if (!cluster.discovery.etcd_prefix.empty() && !config.etcd.enabled()) {
+      root.absent("etcd").fail("cluster " + cluster.name +
+                               " takes its servers from etcd (discovery.etcd_prefix); add an "
+                               "etcd: block with the members' endpoints");
+    }
+  }
   return config;
 }
 

@@ -4,8 +4,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <iterator>
 #include <thread>
 
 #include "admin/prometheus_text.h"
@@ -120,6 +122,7 @@ void ProxyProcess::start_admin(const config::Config& config, uint32_t workers) {
     extra.version = version_;
     extra.access_log_dropped = log_writer_->dropped_lines();
     extra.protocols = protocols_->totals();
+    extra.discovery = discovery_->reports();
     if (gate_ != nullptr) {
       extra.client_connections = gate_->open();
       extra.client_connections_refused = gate_->refused_per_client();
@@ -134,6 +137,7 @@ void ProxyProcess::start_admin(const config::Config& config, uint32_t workers) {
                                  core::monotonic_now_ns());
   };
   hooks.protocols = [this] { return protocols_->totals(); };
+  hooks.discovery = [this] { return discovery_->reports(); };
   hooks.reload = [] { kill(getpid(), SIGHUP); };
   hooks.set_admin_state = [this](const std::string& cluster, const std::string& server,
                                  upstream::AdminState state) {
@@ -171,7 +175,9 @@ std::vector<ListenSockets> ProxyProcess::open_new_listeners(const config::Config
 int ProxyProcess::run() {
   keep_freed_memory();
   const sigset_t signals = block_control_signals();
-  std::shared_ptr<const config::Config> config = source_();
+  discovery_ = std::make_unique<discovery::Discovery>(
+      [this](const std::string& cluster) { apply_servers(cluster); });
+  std::shared_ptr<const config::Config> config = load_config();
   observe::configure_log(config->monitoring.logging);
   log_warnings(*config);
   const uint32_t worker_total = worker_count(*config);
@@ -203,8 +209,16 @@ int ProxyProcess::run() {
     workers_.push_back(std::make_unique<Worker>(WorkerSlot{i, worker_total}, *config, spans_.get(),
                                                 log_writer_->queue(i), *gate_, *protocols_));
   }
-  for (uint32_t i = 0; i < sockets.size(); ++i) {
-    workers_[i]->start(workers_[i]->prepare(generation_), std::move(sockets[i]));
+  {
+    const std::lock_guard<std::mutex> control(control_mutex_);
+    for (uint32_t i = 0; i < sockets.size(); ++i) {
+      workers_[i]->start(workers_[i]->prepare(generation_), std::move(sockets[i]));
+    }
+    serving_ = true;
+  }
+  // What discovery found while the workers started.
+  for (const upstream::ClusterState& cluster : generation_->clusters) {
+    apply_servers(cluster.config->name);
   }
   std::string listening;
   for (const std::string& address : open_) {
@@ -248,6 +262,76 @@ int ProxyProcess::run() {
   }
 }
 
+std::shared_ptr<const config::Config> ProxyProcess::load_config() {
+  std::shared_ptr<const config::Config> config = source_();
+  discovery_->configure(*config);
+  return discovery_->expand(config);
+}
+
+namespace {
+
+std::string joined_names(const std::set<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) {
+    text += (text.empty() ? "" : ",") + name;
+  }
+  return text;
+}
+
+std::set<std::string> names_of(const std::vector<config::ServerConfig>& servers) {
+  std::set<std::string> names;
+  for (const config::ServerConfig& server : servers) {
+    names.insert(server.name());
+  }
+  return names;
+}
+
+}  // namespace
+
+// Builds the cluster's new shared state and every worker's view of it before publishing any,
+// as a reload does, but only for this cluster: the listeners, the other clusters and every
+// connection stay as they are.
+void ProxyProcess::apply_servers(const std::string& cluster) noexcept {
+  try {
+    const std::lock_guard<std::mutex> control(control_mutex_);
+    if (!serving_) {
+      return;
+    }
+    const size_t index = generation_->cluster_index(cluster);
+    std::optional<std::vector<config::ServerConfig>> servers = discovery_->servers_of(cluster);
+    if (index == generation_->clusters.size() || !servers ||
+        *servers == generation_->clusters[index].config->servers) {
+      return;
+    }
+    const std::set<std::string> before = names_of(generation_->clusters[index].config->servers);
+    const std::set<std::string> after = names_of(*servers);
+    std::set<std::string> added;
+    std::set<std::string> removed;
+    std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                        std::inserter(added, added.end()));
+    std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
+                        std::inserter(removed, removed.end()));
+    std::shared_ptr<const upstream::Generation> next = upstream::with_servers(
+        *generation_, index, std::move(*servers), static_cast<uint32_t>(workers_.size()));
+    std::vector<std::shared_ptr<proxy::WorkerCluster>> prepared;
+    for (const std::unique_ptr<Worker>& worker : workers_) {
+      prepared.push_back(worker->prepare_cluster(next, index));
+    }
+    publish(next);
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      workers_[i]->take_servers(next, index, std::move(prepared[i]));
+    }
+    observe::log_event(LogLevel::info, "servers changed",
+                       {{"cluster", cluster},
+                        {"servers", std::to_string(after.size())},
+                        {"added", joined_names(added)},
+                        {"removed", joined_names(removed)}});
+  } catch (const std::exception& error) {
+    observe::log_event(LogLevel::error, "discovered servers not applied",
+                       {{"cluster", cluster}, {"error", error.what()}});
+  }
+}
+
 // Everything the new generation needs — the shared state, each worker's balancers and pools,
 // the new listening sockets — is built here, before anything is published: whatever fails (a
 // name that does not resolve, a port taken, memory) leaves the running configuration alone,
@@ -255,9 +339,12 @@ int ProxyProcess::run() {
 // is being replaced (control_mutex_).
 void ProxyProcess::reload() noexcept {
   try {
-    std::shared_ptr<const config::Config> config = source_();
-    admin_->check_reload(*config);
+    std::shared_ptr<const config::Config> loaded = source_();
+    admin_->check_reload(*loaded);
+    discovery_->configure(*loaded);
     const std::lock_guard<std::mutex> control(control_mutex_);
+    // Under the lock, so no discovery change lands between this read and the publication.
+    std::shared_ptr<const config::Config> config = discovery_->expand(loaded);
     std::shared_ptr<const upstream::Generation> next = upstream::build_generation(
         config, generation_.get(), static_cast<uint32_t>(workers_.size()));
     std::vector<std::unique_ptr<WorkerGeneration>> prepared;

@@ -17,6 +17,7 @@
 
 #include "admin/admin_server.h"
 #include "config/config.h"
+#include "discovery/discovery.h"
 #include "observe/log_writer.h"
 #include "observe/protocol_stats.h"
 #include "observe/span_exporter.h"
@@ -41,6 +42,10 @@ class ProxyProcess {
 
  private:
   void reload() noexcept;
+  // Serves the servers discovery found for `cluster` (on discovery's publishing thread).
+  void apply_servers(const std::string& cluster) noexcept;
+  // The configuration as loaded, with the discovered clusters' servers as found.
+  std::shared_ptr<const config::Config> load_config();
   void start_admin(const config::Config& config, uint32_t workers);
   void publish(std::shared_ptr<const upstream::Generation> generation);
   // A listening socket per worker for every listen address of `config` not in `open_`.
@@ -66,6 +71,10 @@ class ProxyProcess {
   std::unique_ptr<observe::ProtocolStats> protocols_;  // one shard per worker; outlives them
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::set<std::string> open_;  // listen addresses the workers have sockets for
+  // DNS and etcd discovery; declared after workers_, so it stops (and calls apply_servers no
+  // more) before they go. apply_servers does nothing until serving_.
+  std::unique_ptr<discovery::Discovery> discovery_;
+  bool serving_ = false;  // under control_mutex_
   // The admin API and metrics, on their own thread; declared last, so it stops first: its hooks
   // read the members above.
   std::unique_ptr<admin::AdminServer> admin_;

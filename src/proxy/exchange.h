@@ -192,7 +192,11 @@ class Exchange {
   WorkerTelemetry& telemetry_;
   ClientInfo client_;
 
-  WorkerCluster* cluster_ = nullptr;
+  WorkerCluster* cluster_ = nullptr;  // the current request's; null until it is routed
+  // The cluster last routed to, kept alive for as long as this exchange may still use it (a
+  // discovery change may replace it mid-request: worker_cluster.h). Kept between requests, so a
+  // connection whose requests go to one cluster pays for the shared_ptr copy once.
+  std::shared_ptr<WorkerCluster> routed_;
   uint64_t started_ns_ = 0;
   bool finished_ = false;
   bool holds_budget_ = false;         // counts in the retry budget's active requests

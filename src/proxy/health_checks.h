@@ -7,7 +7,9 @@
 // life of the process, so a server keeps its owner across reloads, and its HealthTracker (in
 // the shared ServerState) only ever sees one thread. The checks belong to the worker's newest
 // generation; a reload replaces them, and the next check of a server that kept its state
-// resumes its record where it was.
+// resumes its record where it was. A discovery change to one cluster's servers (take_cluster())
+// keeps the checks of the servers that stay, their timers and any probe in flight, so a fleet
+// that changes often is still checked on its interval.
 //
 // Publication: a verdict that changes the server's state sets ServerState::passes_checks (and
 // ramp_started_ns for slow start) and bumps the cluster's version, so every worker's next pick
@@ -40,6 +42,13 @@ class ServerHealthCheck final : public core::Timer::Handler, public health::Heal
   ServerHealthCheck(core::EventLoop& loop, const upstream::ClusterState& cluster, uint32_t server,
                     uint32_t worker, core::Random& random);
 
+  const upstream::ServerState& server() const noexcept { return *cluster_->servers[server_]; }
+  // The same server, now at `server` in `cluster` (a newer state of the same cluster).
+  void move_to(const upstream::ClusterState& cluster, uint32_t server) noexcept {
+    cluster_ = &cluster;
+    server_ = server;
+  }
+
   void on_timer(core::Timer& timer) noexcept override;
   void on_probe_done(bool passed, std::string_view detail) noexcept override;
 
@@ -48,8 +57,8 @@ class ServerHealthCheck final : public core::Timer::Handler, public health::Heal
   uint64_t next_delay_ns() noexcept;
 
   core::EventLoop& loop_;
-  const upstream::ClusterState& cluster_;
-  const uint32_t server_;
+  const upstream::ClusterState* cluster_;  // kept alive by the worker's WorkerCluster
+  uint32_t server_;
   const uint32_t worker_;  // whose shard of the server's counters the results go to
   core::Random& random_;
   const std::string host_header_;
@@ -58,17 +67,29 @@ class ServerHealthCheck final : public core::Timer::Handler, public health::Heal
   bool spread_ = false;  // the check after the first has been placed at random in its interval
 };
 
-// Every check one worker runs for one generation.
+// Every check one worker runs for one generation, by cluster.
 class HealthChecks {
  public:
-  HealthChecks(core::EventLoop& loop, const upstream::Generation& generation, uint32_t worker_index,
-               uint32_t worker_count, uint64_t seed);
+  // `clusters`: each cluster's current state, in the generation's order; each must outlive the
+  // checks or be replaced through take_cluster() first.
+  HealthChecks(core::EventLoop& loop, const std::vector<const upstream::ClusterState*>& clusters,
+               uint32_t worker_index, uint32_t worker_count, uint64_t seed);
 
-  size_t size() const noexcept { return checks_.size(); }
+  // The cluster at `index` is now `cluster` (its servers changed): checks the servers that
+  // stay as before, starts checking new ones, and stops checking those gone.
+  void take_cluster(size_t index, const upstream::ClusterState& cluster);
+
+  size_t size() const noexcept;
 
  private:
+  using Checks = std::vector<std::unique_ptr<ServerHealthCheck>>;
+  Checks checks_of(const upstream::ClusterState& cluster, Checks kept);
+
+  core::EventLoop& loop_;
+  const uint32_t worker_index_;
+  const uint32_t worker_count_;
   core::Random random_;
-  std::vector<std::unique_ptr<ServerHealthCheck>> checks_;
+  std::vector<Checks> by_cluster_;
 };
 
 }  // namespace ballast::proxy

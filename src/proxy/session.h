@@ -35,8 +35,11 @@ struct WorkerGeneration {
   // Creates this worker's health checks, which arm timers: on the worker's thread.
   void start_checks(core::EventLoop& loop, WorkerSlot slot, uint64_t seed);
 
+  // Replaced, with one of `clusters`, when discovery changes that cluster's servers
+  // (Worker::take_servers): the same configuration, so the sessions' listeners stay valid.
   std::shared_ptr<const upstream::Generation> shared;
-  std::vector<std::unique_ptr<WorkerCluster>> clusters;  // as shared->clusters
+  // As shared->clusters. Shared with the exchanges routed to each (worker_cluster.h).
+  std::vector<std::shared_ptr<WorkerCluster>> clusters;
   std::vector<WorkerCluster*> reported;  // clusters whose report() this worker makes
   std::unique_ptr<HealthChecks> checks;  // null once a newer generation replaced this one
   uint32_t open_sessions = 0;

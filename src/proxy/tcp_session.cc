@@ -20,12 +20,12 @@ constexpr int kMaxRoundsPerDrive = 16;
 }  // namespace
 
 TcpSession::TcpSession(SessionHost& host, WorkerGeneration& generation,
-                       const config::ListenerConfig& listener, WorkerCluster* cluster,
-                       const tls::ServerContext* tls, core::FileDescriptor client,
-                       const core::SocketAddress& peer)
+                       const config::ListenerConfig& listener,
+                       std::shared_ptr<WorkerCluster> cluster, const tls::ServerContext* tls,
+                       core::FileDescriptor client, const core::SocketAddress& peer)
     : Session(host, generation),
       listener_(listener),
-      cluster_(cluster),
+      cluster_(std::move(cluster)),
       tls_context_(tls),
       client_(std::move(client)),
       client_ip_(core::ip_text(peer)) {}
@@ -138,7 +138,7 @@ void TcpSession::route_by_name(std::string_view server_name) noexcept {
     close();
     return;
   }
-  cluster_ = generation_.clusters[index].get();
+  cluster_ = generation_.clusters[index];
   timer_.cancel();
   connect_next();
 }

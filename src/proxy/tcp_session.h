@@ -43,7 +43,7 @@ class TcpSession final : public Session, public core::Resumable, public core::Ti
  public:
   // `cluster` is null when the listener routes by sni; `tls` null on a listener without tls.
   TcpSession(SessionHost& host, WorkerGeneration& generation,
-             const config::ListenerConfig& listener, WorkerCluster* cluster,
+             const config::ListenerConfig& listener, std::shared_ptr<WorkerCluster> cluster,
              const tls::ServerContext* tls, core::FileDescriptor client,
              const core::SocketAddress& peer);
   ~TcpSession() override;
@@ -100,7 +100,9 @@ class TcpSession final : public Session, public core::Resumable, public core::Ti
   void end_attempt(AttemptEnd end) noexcept;
 
   const config::ListenerConfig& listener_;
-  WorkerCluster* cluster_;  // null until the ClientHello chose it, on a listener with sni routes
+  // Null until the ClientHello chose it, on a listener with sni routes. Shared: the session keeps
+  // it alive after a discovery change replaced it (worker_cluster.h).
+  std::shared_ptr<WorkerCluster> cluster_;
   const tls::ServerContext* tls_context_;
   core::FileDescriptor client_;
   std::unique_ptr<tls::TlsStream> tls_;  // the client's TLS, on a listener with tls

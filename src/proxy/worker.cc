@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -28,10 +29,10 @@ WorkerGeneration::WorkerGeneration(core::EventLoop& loop,
                                    WorkerSlot slot, uint64_t seed)
     : shared(std::move(generation)) {
   for (size_t i = 0; i < shared->clusters.size(); ++i) {
-    const upstream::ClusterState& cluster = shared->clusters[i];
-    const bool reporter = reports(*cluster.config, slot);
+    std::shared_ptr<const upstream::ClusterState> cluster(shared, &shared->clusters[i]);
+    const bool reporter = reports(*cluster->config, slot);
     clusters.push_back(
-        std::make_unique<WorkerCluster>(loop, cluster, slot.index, seed + i, reporter));
+        std::make_shared<WorkerCluster>(loop, std::move(cluster), slot.index, seed + i, reporter));
     if (reporter) {
       reported.push_back(clusters.back().get());
     }
@@ -39,7 +40,11 @@ WorkerGeneration::WorkerGeneration(core::EventLoop& loop,
 }
 
 void WorkerGeneration::start_checks(core::EventLoop& loop, WorkerSlot slot, uint64_t seed) {
-  checks = std::make_unique<HealthChecks>(loop, *shared, slot.index, slot.count, seed);
+  std::vector<const upstream::ClusterState*> states;
+  for (const std::shared_ptr<WorkerCluster>& cluster : clusters) {
+    states.push_back(&cluster->state());
+  }
+  checks = std::make_unique<HealthChecks>(loop, states, slot.index, slot.count, seed);
 }
 
 Listener::~Listener() {
@@ -122,6 +127,41 @@ void Worker::adopt(std::unique_ptr<WorkerGeneration> generation, ListenSockets n
   auto sockets = std::make_shared<ListenSockets>(std::move(new_sockets));
   auto prepared = std::make_shared<std::unique_ptr<WorkerGeneration>>(std::move(generation));
   loop_.post([this, prepared, sockets] { install(std::move(*prepared), std::move(*sockets)); });
+}
+
+std::shared_ptr<WorkerCluster> Worker::prepare_cluster(
+    const std::shared_ptr<const upstream::Generation>& generation, size_t index) {
+  std::shared_ptr<const upstream::ClusterState> cluster(generation, &generation->clusters[index]);
+  const uint64_t seed = (uint64_t{slot_.index} << 32) ^ generation->number ^ (index << 16);
+  return std::make_shared<WorkerCluster>(loop_, std::move(cluster), slot_.index, seed,
+                                         reports(*generation->clusters[index].config, slot_));
+}
+
+void Worker::take_servers(std::shared_ptr<const upstream::Generation> generation, size_t index,
+                          std::shared_ptr<WorkerCluster> prepared) {
+  loop_.post(
+      [this, generation = std::move(generation), index, prepared = std::move(prepared)]() mutable {
+        install_cluster(std::move(generation), index, std::move(prepared));
+      });
+}
+
+void Worker::install_cluster(std::shared_ptr<const upstream::Generation> generation, size_t index,
+                             std::shared_ptr<WorkerCluster> prepared) {
+  if (draining_ || generations_.empty()) {
+    return;
+  }
+  WorkerGeneration& current = *generations_.back();
+  if (current.shared->config != generation->config) {
+    return;  // a reload came first (never, posted in order): it has the servers itself
+  }
+  std::shared_ptr<WorkerCluster>& slot = current.clusters[index];
+  prepared->take_pools_from(*slot);
+  std::replace(current.reported.begin(), current.reported.end(), slot.get(), prepared.get());
+  slot = std::move(prepared);
+  current.shared = std::move(generation);
+  if (current.checks != nullptr) {
+    current.checks->take_cluster(index, slot->state());
+  }
 }
 
 void Worker::drain() {
@@ -225,11 +265,12 @@ void Worker::start_session(Listener& listener, core::FileDescriptor client,
   if (config.mode == config::ListenerMode::tcp) {
     // One route without sni: every connection to its cluster; else the ClientHello decides.
     const config::RouteConfig& first = config.routes.front();
-    WorkerCluster* cluster =
+    std::shared_ptr<WorkerCluster> cluster =
         config.routes.size() == 1 && first.sni.empty()
-            ? generation.clusters[generation.shared->cluster_index(first.cluster)].get()
+            ? generation.clusters[generation.shared->cluster_index(first.cluster)]
             : nullptr;
-    auto* tcp = new TcpSession(*this, generation, config, cluster, tls, std::move(client), peer);
+    auto* tcp =
+        new TcpSession(*this, generation, config, std::move(cluster), tls, std::move(client), peer);
     link_session(*tcp);
     tcp->ticket = ticket;
     if (!tcp->start()) {

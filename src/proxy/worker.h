@@ -72,6 +72,15 @@ class Worker final : public SessionHost, public core::Timer::Handler, public cor
   // listen addresses the worker does not have yet; addresses the generation no longer has are
   // closed.
   void adopt(std::unique_ptr<WorkerGeneration> generation, ListenSockets new_sockets);
+  // The cluster at `index` of `generation` (the newest adopted generation but for that
+  // cluster's servers, which discovery changed: upstream::with_servers) as this worker will
+  // serve it; built on the control side, as prepare().
+  std::shared_ptr<WorkerCluster> prepare_cluster(
+      const std::shared_ptr<const upstream::Generation>& generation, size_t index);
+  // Serves new requests to that cluster with `prepared`: requests in flight finish on the
+  // cluster they started on; servers that stay keep their pools and health checks.
+  void take_servers(std::shared_ptr<const upstream::Generation> generation, size_t index,
+                    std::shared_ptr<WorkerCluster> prepared);
   // Stops accepting, lets exchanges in flight finish (up to drain_timeout), then ends the loop.
   void drain();
   void join();
@@ -106,6 +115,8 @@ class Worker final : public SessionHost, public core::Timer::Handler, public cor
   static constexpr uint64_t kAcceptLogIntervalNs = 1'000'000'000;
 
   void install(std::unique_ptr<WorkerGeneration> prepared, ListenSockets new_sockets);
+  void install_cluster(std::shared_ptr<const upstream::Generation> generation, size_t index,
+                       std::shared_ptr<WorkerCluster> prepared);
   void start_draining() noexcept;
   void reap_generations() noexcept;
   void report() noexcept;

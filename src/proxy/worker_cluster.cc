@@ -1,6 +1,7 @@
 #include "proxy/worker_cluster.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "core/clock.h"
 #include "health/health_tracker.h"
@@ -55,24 +56,26 @@ bool is_failure(AttemptEnd end) noexcept {
 
 }  // namespace
 
-WorkerCluster::WorkerCluster(core::EventLoop& loop, const upstream::ClusterState& state,
+WorkerCluster::WorkerCluster(core::EventLoop& loop,
+                             std::shared_ptr<const upstream::ClusterState> shared_state,
                              uint32_t worker, uint64_t seed, bool reporter)
-    : state_(&state),
-      balancer_(state.config->algorithm, upstream::server_specs(state), seed,
-                state.hash_tables.get()),
+    : state_(std::move(shared_state)),
+      balancer_(state_->config->algorithm, upstream::server_specs(*state_), seed,
+                state_->hash_tables.get()),
       random_(seed ^ 0x5157'a2f1'0c3e'9d47ULL),
       worker_(worker),
       reporter_(reporter),
-      slow_start_(may_skip_for_slow_start(*state.config)),
-      region_ranks_(upstream::region_ranks(state)) {
+      slow_start_(may_skip_for_slow_start(*state_->config)),
+      region_ranks_(upstream::region_ranks(*state_)) {
+  const upstream::ClusterState& state = *state_;
   const config::ClusterConfig& cluster = *state.config;
   for (size_t i = 0; i < state.servers.size(); ++i) {
-    pools_.push_back(std::make_unique<upstream::ConnectionPool>(loop, cluster.pool.idle_per_server,
+    pools_.push_back(std::make_shared<upstream::ConnectionPool>(loop, cluster.pool.idle_per_server,
                                                                 cluster.pool.idle_timeout_ms));
     if (cluster.protocol != config::UpstreamProtocol::http1) {
       http2::ClientLimits limits;
       limits.max_streams = cluster.http2.max_concurrent_streams;
-      http2_pools_.push_back(std::make_unique<upstream::Http2Pool>(
+      http2_pools_.push_back(std::make_shared<upstream::Http2Pool>(
           loop, *pools_.back(), limits, cluster.pool.idle_timeout_ms, cluster.timeouts.connect_ms,
           cluster_stats()));
     }
@@ -88,6 +91,23 @@ WorkerCluster::WorkerCluster(core::EventLoop& loop, const upstream::ClusterState
     predictors_.reserve(state.servers.size());
     for (size_t i = 0; i < state.servers.size(); ++i) {
       predictors_.emplace_back(cluster.circuit_breaker);
+    }
+  }
+}
+
+void WorkerCluster::take_pools_from(const WorkerCluster& older) {
+  std::unordered_map<const upstream::ServerState*, size_t> older_index;
+  for (size_t i = 0; i < older.state_->servers.size(); ++i) {
+    older_index.emplace(older.state_->servers[i].get(), i);
+  }
+  for (size_t i = 0; i < state_->servers.size(); ++i) {
+    const auto found = older_index.find(state_->servers[i].get());
+    if (found == older_index.end()) {
+      continue;
+    }
+    pools_[i] = older.pools_[found->second];
+    if (!http2_pools_.empty()) {
+      http2_pools_[i] = older.http2_pools_[found->second];
     }
   }
 }

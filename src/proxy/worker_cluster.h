@@ -2,7 +2,9 @@
 // What one worker keeps for one cluster of one generation: its balancer, its connection pools
 // (one per server), its retry budget, and its view of which servers may take traffic.
 //
-// Owned by the worker's WorkerGeneration; used only on that worker's thread, so nothing here
+// Owned by the worker's WorkerGeneration and, through a shared_ptr, by every exchange routed to
+// it, so that one replaced by a discovery change (its servers changed: Worker::take_servers)
+// lives on until the exchanges on it end. Used only on that worker's thread, so nothing here
 // is atomic or locked. What all workers share about the cluster (servers' in-flight counts,
 // health, breakers; ejections; cluster limits) lives in upstream::ServerState and
 // upstream::ClusterHealth.
@@ -69,8 +71,14 @@ class WorkerCluster {
  public:
   // `worker`: this worker's index, which shard of the counters it writes. `reporter`: this
   // worker logs the cluster's region and panic changes and ejection returns.
-  WorkerCluster(core::EventLoop& loop, const upstream::ClusterState& state, uint32_t worker,
-                uint64_t seed, bool reporter);
+  // `state` shares the ownership of the generation it belongs to.
+  WorkerCluster(core::EventLoop& loop, std::shared_ptr<const upstream::ClusterState> state,
+                uint32_t worker, uint64_t seed, bool reporter);
+
+  // This cluster replaces `older` (the same cluster before a discovery change): the servers both
+  // have keep their connection pools, idle connections and all, and the attempts still in flight
+  // on `older` give their connections back to the pools both now share.
+  void take_pools_from(const WorkerCluster& older);
 
   const upstream::ClusterState& state() const noexcept { return *state_; }
   const config::ClusterConfig& config() const noexcept { return *state_->config; }
@@ -141,10 +149,11 @@ class WorkerCluster {
   void breaker_changed(balance::ServerIndex server, const health::Transition& change) noexcept;
   void count_for_outliers(balance::ServerIndex server, AttemptEnd end, uint64_t now_ns) noexcept;
 
-  const upstream::ClusterState* state_;
+  const std::shared_ptr<const upstream::ClusterState> state_;
   balance::Balancer balancer_;
-  std::vector<std::unique_ptr<upstream::ConnectionPool>> pools_;
-  std::vector<std::unique_ptr<upstream::Http2Pool>> http2_pools_;  // after pools_: uses them
+  // Per server; shared with the cluster this one replaced, or replaces (take_pools_from).
+  std::vector<std::shared_ptr<upstream::ConnectionPool>> pools_;
+  std::vector<std::shared_ptr<upstream::Http2Pool>> http2_pools_;  // after pools_: uses them
   RetryBudget retry_budget_;
   core::Random random_;
   static constexpr uint64_t kRefusalLogIntervalNs = 1'000'000'000;

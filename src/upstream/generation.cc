@@ -1,6 +1,8 @@
 #include "upstream/generation.h"
 
 #include <stdexcept>
+#include <string_view>
+#include <unordered_map>
 
 namespace ballast::upstream {
 namespace {
@@ -13,32 +15,37 @@ const ClusterState* previous_cluster(const Generation* previous, const std::stri
   return index == previous->clusters.size() ? nullptr : &previous->clusters[index];
 }
 
-// The previous generation's state of the server at this host:port, or null.
-const ServerState* predecessor(const ClusterState* previous, const config::ServerConfig& server) {
+// The previous states of a cluster's servers by name ("host:port"): a discovery change to a
+// cluster of 10,000 servers looks each one up once.
+using StatesByName = std::unordered_map<std::string_view, std::shared_ptr<ServerState>>;
+
+StatesByName states_by_name(const ClusterState* previous) {
+  StatesByName states;
   if (previous != nullptr) {
+    states.reserve(previous->servers.size());
     for (const std::shared_ptr<ServerState>& state : previous->servers) {
-      if (state->name == server.name()) {
-        return state.get();
-      }
+      states.emplace(state->name, state);
     }
   }
-  return nullptr;
+  return states;
+}
+
+// The previous state of the server at this host:port, or null.
+const ServerState* predecessor(const StatesByName& previous, const config::ServerConfig& server) {
+  const auto found = previous.find(server.name());
+  return found == previous.end() ? nullptr : found->second.get();
 }
 
 // The previous state itself, when nothing it was built from has changed.
-std::shared_ptr<ServerState> carried_over(const ClusterState* previous,
+std::shared_ptr<ServerState> carried_over(const ClusterState* previous, const StatesByName& states,
                                           const config::ClusterConfig& cluster,
                                           const config::ServerConfig& server) {
   if (previous == nullptr || !(previous->config->health_check == cluster.health_check) ||
       !(previous->config->circuit_breaker == cluster.circuit_breaker)) {
     return nullptr;
   }
-  for (const std::shared_ptr<ServerState>& state : previous->servers) {
-    if (state->config == server) {
-      return state;
-    }
-  }
-  return nullptr;
+  const auto found = states.find(server.name());
+  return found != states.end() && found->second->config == server ? found->second : nullptr;
 }
 
 std::shared_ptr<ClusterHealth> carried_over(const ClusterState* previous,
@@ -93,39 +100,70 @@ size_t Generation::cluster_index(const std::string& name) const noexcept {
   return clusters.size();
 }
 
+namespace {
+
+// One cluster's shared state, keeping what `before` (the same cluster's previous state, or
+// null) has for servers that stay. `servers_only`: only the servers differ from `before` (a
+// discovery change), so its TLS context, and the sessions it caches, stay too.
+ClusterState build_cluster(std::shared_ptr<const config::ClusterConfig> settings,
+                           const ClusterState* before, uint32_t workers, bool servers_only) {
+  const config::ClusterConfig& cluster = *settings;
+  ClusterState state{settings, {}, carried_over(before, cluster), nullptr, nullptr, nullptr};
+  if (state.health == nullptr) {
+    state.health = std::make_shared<ClusterHealth>(cluster);
+  }
+  state.stats = before != nullptr && before->stats->workers() == workers
+                    ? before->stats
+                    : std::make_shared<observe::ClusterStats>(workers);
+  const StatesByName states = states_by_name(before);
+  for (const config::ServerConfig& server : cluster.servers) {
+    std::shared_ptr<ServerState> kept = carried_over(before, states, cluster, server);
+    if (kept == nullptr) {
+      const std::string& host = server.address.empty() ? server.host : server.address;
+      try {
+        kept = std::make_shared<ServerState>(server, core::resolve(host, server.port), cluster,
+                                             workers, predecessor(states, server));
+      } catch (const std::exception& error) {
+        throw std::runtime_error("cluster " + cluster.name + ", server " + server.name() + ": " +
+                                 error.what());
+      }
+    }
+    state.servers.push_back(std::move(kept));
+  }
+  state.hash_tables = balance::build_hash_tables(cluster.algorithm, server_specs(state));
+  if (cluster.upstream_tls.enabled) {
+    state.upstream_tls =
+        servers_only
+            ? before->upstream_tls
+            : tls::ClientContext::build(cluster.upstream_tls,
+                                        before != nullptr ? before->upstream_tls.get() : nullptr);
+  }
+  return state;
+}
+
+}  // namespace
+
+std::shared_ptr<const Generation> with_servers(const Generation& current, size_t index,
+                                               std::vector<config::ServerConfig> servers,
+                                               uint32_t workers) {
+  auto settings = std::make_shared<config::ClusterConfig>(*current.clusters[index].config);
+  settings->servers = std::move(servers);
+  auto next = std::make_shared<Generation>(current);
+  next->clusters[index] =
+      build_cluster(std::move(settings), &current.clusters[index], workers, true);
+  return next;
+}
+
 std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config::Config> config,
                                                    const Generation* previous, uint32_t workers) {
   auto generation = std::make_shared<Generation>();
   generation->config = config;
   generation->number = previous == nullptr ? 1 : previous->number + 1;
   for (const config::ClusterConfig& cluster : config->clusters) {
-    const ClusterState* before = previous_cluster(previous, cluster.name);
-    ClusterState state{&cluster, {}, carried_over(before, cluster), nullptr, nullptr, nullptr};
-    if (state.health == nullptr) {
-      state.health = std::make_shared<ClusterHealth>(cluster);
-    }
-    state.stats = before != nullptr && before->stats->workers() == workers
-                      ? before->stats
-                      : std::make_shared<observe::ClusterStats>(workers);
-    for (const config::ServerConfig& server : cluster.servers) {
-      std::shared_ptr<ServerState> kept = carried_over(before, cluster, server);
-      if (kept == nullptr) {
-        try {
-          kept = std::make_shared<ServerState>(server, core::resolve(server.host, server.port),
-                                               cluster, workers, predecessor(before, server));
-        } catch (const std::exception& error) {
-          throw std::runtime_error("cluster " + cluster.name + ", server " + server.name() + ": " +
-                                   error.what());
-        }
-      }
-      state.servers.push_back(std::move(kept));
-    }
-    state.hash_tables = balance::build_hash_tables(cluster.algorithm, server_specs(state));
-    if (cluster.upstream_tls.enabled) {
-      state.upstream_tls = tls::ClientContext::build(
-          cluster.upstream_tls, before != nullptr ? before->upstream_tls.get() : nullptr);
-    }
-    generation->clusters.push_back(std::move(state));
+    // Shares the configuration's ownership: the cluster's settings live as long as it does.
+    std::shared_ptr<const config::ClusterConfig> settings(config, &cluster);
+    generation->clusters.push_back(build_cluster(
+        std::move(settings), previous_cluster(previous, cluster.name), workers, false));
   }
   generation->listener_tls = build_listener_tls(*config, previous);
   return generation;

@@ -22,7 +22,9 @@
 namespace ballast::upstream {
 
 struct ClusterState {
-  const config::ClusterConfig* config;                // points into Generation::config
+  // The cluster's settings and its current servers: a part of Generation::config (sharing its
+  // ownership), or, once discovery has changed the servers, a copy of it with the new list.
+  std::shared_ptr<const config::ClusterConfig> config;
   std::vector<std::shared_ptr<ServerState>> servers;  // in configuration order
   std::shared_ptr<ClusterHealth> health;
   std::shared_ptr<observe::ClusterStats> stats;  // kept across reloads while the name stays
@@ -59,6 +61,13 @@ AdminWrite set_admin_state(const Generation& generation, const std::string& clus
 // its ticket keys and handshake counters. Also what --check runs.
 std::vector<std::shared_ptr<const tls::ServerContext>> build_listener_tls(
     const config::Config& config, const Generation* previous);
+
+// A generation like `current` but with the cluster at `index` serving `servers` (as discovery
+// found them): the same configuration and listeners; servers that stay keep their ServerState
+// (health, breaker, counters), as at a reload. Throws std::runtime_error as build_generation.
+std::shared_ptr<const Generation> with_servers(const Generation& current, size_t index,
+                                               std::vector<config::ServerConfig> servers,
+                                               uint32_t workers);
 
 // Builds a generation, resolving every server address (throws std::runtime_error naming the
 // server when one does not resolve) and loading every TLS file (throws config::ConfigError).

@@ -59,9 +59,9 @@ class Backends:
         self.log_dir = log_dir
         self.started = []
 
-    def start(self, name, port=None, args=()):
+    def start(self, name, port=None, args=(), host=HOST):
         """One backend named `name`, on `port` (a fresh one if None); args e.g. ["--echo"]."""
-        backend = Backend(name, port or free_port(), self.log_dir, args)
+        backend = Backend(name, port or free_port(), self.log_dir, args, host)
         self.started.append(backend)
         return backend
 

@@ -70,9 +70,9 @@ def free_port():
     raise RuntimeError("no free port found")
 
 
-def accepts_connections(port):
+def accepts_connections(port, host=HOST):
     try:
-        socket.create_connection((HOST, port), timeout=0.5).close()
+        socket.create_connection((host, port), timeout=0.5).close()
         return True
     except OSError:
         return False
@@ -187,13 +187,16 @@ class Process:
 class Backend(Process):
     """One backend.py process, listening when the constructor returns."""
 
-    def __init__(self, name, port, log_dir, extra_args=()):
+    def __init__(self, name, port, log_dir, extra_args=(), host=HOST):
         self.name = name
         self.port = port
+        self.host = host
         self.extra_args = tuple(extra_args)
         argv = [sys.executable, str(BACKEND_PY), "--port", str(port), "--name", name]
+        argv += ["--host", host]
         super().__init__(argv + list(self.extra_args), log_dir, f"backend-{name}")
-        wait_until(lambda: not self.alive() or accepts_connections(port), 10, f"backend {name}")
+        wait_until(lambda: not self.alive() or accepts_connections(port, host), 10,
+                   f"backend {name}")
         assert self.alive(), f"backend {name} exited at start\n{self.logs()}"
         self._control = None
 

@@ -72,7 +72,8 @@ const std::vector<ErrorCase> kDocumentCases = {
     {"UnknownTopLevelKey", "load_balancers:\n" + kServers,
      "c.yaml:1:1: load_balancers: unknown key (did you mean load_balancer?); allowed here: "
      "load_balancer, listeners, clusters, workers, drain_timeout, timeouts, admin, monitoring, "
-     "circuit_breaker, tracing, forwarding, max_connections, max_connections_per_client, io_uring"},
+     "circuit_breaker, tracing, forwarding, max_connections, max_connections_per_client, io_uring, "
+     "resolver, etcd"},
     {"DuplicateKey", short_shape("  algorithm: p2c\n  algorithm: random\n"),
      "c.yaml:6:3: load_balancer.algorithm: duplicate key; first at 5:3"},
     {"ExplicitTag", short_shape("  panic_threshold: !!int 5\n"),
@@ -102,10 +103,11 @@ const std::vector<ErrorCase> kTypeCases = {
      "c.yaml:5:3: load_balancer.algoritm: unknown key (did you mean algorithm?); allowed here: "
      "algorithm, servers, hash_on, health_check, outlier_detection, circuit_breaker, retry, "
      "timeouts, session_affinity, pool, regions, panic_threshold, upstream_tls, protocol, http2, "
-     "grpc, listen, mode, max_connections, tls, redirect_to_https, https_port, allow_trace, h2c"},
+     "grpc, discovery, listen, mode, max_connections, tls, redirect_to_https, https_port, "
+     "allow_trace, h2c"},
     {"UnknownServerKey", "load_balancer:\n  servers:\n    - {host: a, port: 80, wieght: 2}\n",
      "c.yaml:3:27: load_balancer.servers[0].wieght: unknown key (did you mean weight?); allowed "
-     "here: host, port, weight, max_connections, backup, region"},
+     "here: host, port, weight, max_connections, backup, region, resolve"},
     {"UnknownHealthCheckKey", short_shape("  health_check:\n    grace: 5s\n"),
      "c.yaml:6:5: load_balancer.health_check.grace: unknown key; allowed here: enabled, type, "
      "path, expected_status, service, interval, timeout, healthy_threshold, unhealthy_threshold, "

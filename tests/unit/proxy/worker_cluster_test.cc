@@ -38,7 +38,10 @@ class WorkerClusterTest : public ::testing::Test {
     }
     config->clusters.push_back(cluster);
     generation_ = upstream::build_generation(config, nullptr, 1);
-    cluster_ = std::make_unique<WorkerCluster>(loop_, generation_->clusters[0], 0, 7, false);
+    cluster_ = std::make_unique<WorkerCluster>(
+        loop_,
+        std::shared_ptr<const upstream::ClusterState>(generation_, &generation_->clusters[0]), 0, 7,
+        false);
   }
 
   void build(uint16_t count, const std::function<void(config::ClusterConfig&)>& shape = {}) {

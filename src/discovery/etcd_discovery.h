@@ -1,0 +1,42 @@
+#pragma once
+// etcd discovery: a cluster's servers are the records under its `discovery.etcd_prefix`, one
+// key per server, each value a JSON record (server_record.h). A record that does not parse is
+// left out and logged; the others serve. The list goes to ServerSets after the first read and
+// after each change the watch brings (prefix_mirror.h keeps the copy, and keeps it through
+// outages).
+//
+// Threading: as PrefixMirror.
+
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "discovery/prefix_mirror.h"
+#include "discovery/server_sets.h"
+#include "discovery/source_status.h"
+
+namespace ballast::discovery {
+
+// The etcd members of `etcd` as the client takes them.
+std::vector<EtcdEndpoint> etcd_endpoints(const config::EtcdConfig& etcd);
+
+class EtcdDiscovery {
+ public:
+  EtcdDiscovery(const config::EtcdConfig& etcd, const std::string& cluster,
+                const std::string& prefix, ServerSets& sets);
+
+  // As PrefixMirror::start.
+  bool start() { return mirror_.start(); }
+  SourceReport report() const { return status_.read(); }
+
+ private:
+  void take(const PrefixMirror::Keys& keys);
+
+  const std::string cluster_;
+  ServerSets& sets_;
+  SourceStatus status_;
+  std::map<std::string, std::string> rejected_;  // key -> value already logged as bad
+  PrefixMirror mirror_;                          // last: its thread uses the members above
+};
+
+}  // namespace ballast::discovery

@@ -1,0 +1,33 @@
+#pragma once
+// `ballast register`: a sidecar that keeps one server registered in etcd for as long as it runs.
+//
+// It grants a lease of `ttl_s`, puts the server's record under `key` with that lease, and renews
+// the lease every ttl_s / 3. If the lease is lost (etcd was unreachable for longer than its TTL)
+// it grants a new one and puts the record again. On SIGTERM or SIGINT it revokes the lease,
+// which deletes the key at once, and returns 0. While etcd cannot be reached it retries with
+// back-off (from 200 ms doubling to 5 s) and says so on stderr, once per failure streak.
+//
+// Threading: the calling (main) thread; it blocks SIGTERM and SIGINT and waits for them itself.
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "discovery/etcd_client.h"
+
+namespace ballast::discovery {
+
+struct Registration {
+  std::vector<EtcdEndpoint> endpoints;
+  std::string key;    // the full key, e.g. "/services/web/10.0.0.5:8080"
+  std::string value;  // the server's record, JSON (server_record.h)
+  int64_t ttl_s = 10;
+  uint64_t timeout_ms = 2'000;  // per etcd call
+};
+
+// Runs until SIGTERM or SIGINT; returns the process's exit code. Lines about what it does (lease
+// granted, record put, lease lost, revoked) go to `log` (stderr in the CLI).
+int run_registration(const Registration& registration, std::ostream& log);
+
+}  // namespace ballast::discovery

@@ -1,0 +1,91 @@
+#pragma once
+// The servers discovery has found, per cluster, and which clusters changed since the process
+// last took them: the meeting point of the sources (DNS, etcd: each on its own thread) and the
+// process that applies their findings (discovery.h).
+//
+// A source replaces a cluster's whole list (set()); a list equal to the current one changes
+// nothing. take_changed() hands the changed clusters' names over once each; servers_of() reads
+// the latest list, so a cluster changed twice before it is applied is applied once, as it is
+// now.
+//
+// Threading: any thread; one mutex, held for a copy at most (never on a worker).
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/config.h"
+
+namespace ballast::discovery {
+
+class ServerSets {
+ public:
+  // Whether the list differs from the cluster's current one (the first always does).
+  bool set(const std::string& cluster, std::vector<config::ServerConfig> servers) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    auto [entry, inserted] = sets_.try_emplace(cluster);
+    if (!inserted && entry->second == servers) {
+      return false;
+    }
+    entry->second = std::move(servers);
+    changed_.insert(cluster);
+    ++changes_;
+    wake_.notify_all();
+    return true;
+  }
+
+  std::optional<std::vector<config::ServerConfig>> servers_of(const std::string& cluster) const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    const auto found = sets_.find(cluster);
+    if (found == sets_.end()) {
+      return std::nullopt;
+    }
+    return found->second;
+  }
+
+  // Waits until a cluster has changed, stop() was called, or `timeout_ms` passes; returns the
+  // clusters changed since the last call.
+  std::set<std::string> take_changed(uint64_t timeout_ms) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                   [&] { return stopped_ || !changed_.empty(); });
+    return std::exchange(changed_, {});
+  }
+  // Ends every take_changed() wait, now and later.
+  void stop() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    stopped_ = true;
+    wake_.notify_all();
+  }
+  bool stopped() const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return stopped_;
+  }
+  void forget(const std::string& cluster) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    sets_.erase(cluster);
+    changed_.erase(cluster);
+  }
+
+  uint64_t changes() const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return changes_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::map<std::string, std::vector<config::ServerConfig>> sets_;
+  std::set<std::string> changed_;
+  uint64_t changes_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace ballast::discovery
