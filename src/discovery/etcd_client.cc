@@ -1,5 +1,7 @@
 #include "discovery/etcd_client.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -26,6 +28,11 @@ constexpr size_t kMaxWatchMessageBytes = 16 << 20;
 constexpr size_t kMaxAnswerBytes = 1 << 20;
 constexpr size_t kReceiveBytes = 64 * 1024;
 constexpr uint64_t kStopPollMs = 200;
+// A watch is silent for as long as nothing changes, so one on a member whose host vanished (no
+// FIN, no RST) would wait forever; TCP keepalive probes find the peer gone within ~11 s.
+constexpr int kProbeIdleS = 5;
+constexpr int kProbeIntervalS = 2;
+constexpr int kProbeCount = 3;
 
 // The member did not answer — refused, reset, timed out, or said 503 (no leader, or it timed out
 // itself): another member may.
@@ -95,6 +102,15 @@ class Exchange {
   }
 
   uint16_t status() const noexcept { return status_; }
+
+  // For a long quiet stream: probes the peer whenever nothing has come for a while.
+  void probe_while_idle() noexcept {
+    const int on = 1;
+    setsockopt(fd_.get(), SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    setsockopt(fd_.get(), IPPROTO_TCP, TCP_KEEPIDLE, &kProbeIdleS, sizeof(kProbeIdleS));
+    setsockopt(fd_.get(), IPPROTO_TCP, TCP_KEEPINTVL, &kProbeIntervalS, sizeof(kProbeIntervalS));
+    setsockopt(fd_.get(), IPPROTO_TCP, TCP_KEEPCNT, &kProbeCount, sizeof(kProbeCount));
+  }
 
   // Appends the next bytes of the body's payload to `out`, waiting for them until deadline_ns.
   // end: the body is complete. Throws Unreachable when the connection closes early.
@@ -420,6 +436,7 @@ void EtcdClient::watch_prefix(
   Exchange exchange = on_some_member([&](const EtcdEndpoint& endpoint, uint64_t deadline_ns) {
     return open(endpoint, "/v3/watch", body, deadline_ns);
   });
+  exchange.probe_while_idle();
   const size_t index = current_;
   while (!stop.load(std::memory_order_relaxed)) {
     WatchMessage batch;

@@ -7,8 +7,8 @@
 // value, which is nothing at discovery's rates.
 //
 // Endpoints are tried in order, moving to the next on a connection failure, so a cluster with a
-// member down keeps working. Every call is bounded by `timeout_ms`; a watch by `stop` and by the
-// connection (a member that dies closes it).
+// member down keeps working. Every call is bounded by `timeout_ms` on each member it tries; a
+// watch by `stop` and by the connection (a member that dies closes it).
 //
 // Threading: blocking calls, for the discovery and registration threads; one client per thread.
 

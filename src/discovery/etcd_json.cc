@@ -165,10 +165,6 @@ std::string range_start(std::string_view prefix) {
   return prefix.empty() ? std::string(1, '\0') : std::string(prefix);
 }
 
-std::string decimal(int64_t value) {
-  return std::to_string(value);
-}
-
 }  // namespace
 
 std::string base64_encode(std::string_view bytes) {
@@ -248,7 +244,7 @@ std::string range_prefix_request(std::string_view prefix) {
 std::string put_request(std::string_view key, std::string_view value, int64_t lease) {
   Json request{{"key", base64_encode(key)}, {"value", base64_encode(value)}};
   if (lease != 0) {
-    request["lease"] = decimal(lease);
+    request["lease"] = std::to_string(lease);
   }
   return request.dump();
 }
@@ -258,18 +254,18 @@ std::string delete_request(std::string_view key) {
 }
 
 std::string lease_grant_request(int64_t ttl_s) {
-  return Json{{"TTL", decimal(ttl_s)}}.dump();
+  return Json{{"TTL", std::to_string(ttl_s)}}.dump();
 }
 
 std::string lease_request(int64_t lease) {
-  return Json{{"ID", decimal(lease)}}.dump();
+  return Json{{"ID", std::to_string(lease)}}.dump();
 }
 
 std::string watch_prefix_request(std::string_view prefix, int64_t start_revision) {
   return Json{{"create_request",
                {{"key", base64_encode(range_start(prefix))},
                 {"range_end", base64_encode(prefix_range_end(prefix))},
-                {"start_revision", decimal(start_revision)}}}}
+                {"start_revision", std::to_string(start_revision)}}}}
       .dump();
 }
 

@@ -122,7 +122,7 @@ void ProxyProcess::start_admin(const config::Config& config, uint32_t workers) {
     extra.version = version_;
     extra.access_log_dropped = log_writer_->dropped_lines();
     extra.protocols = protocols_->totals();
-    extra.discovery = discovery_->reports();
+    extra.discovery = discovery_reports();
     if (gate_ != nullptr) {
       extra.client_connections = gate_->open();
       extra.client_connections_refused = gate_->refused_per_client();
@@ -137,7 +137,7 @@ void ProxyProcess::start_admin(const config::Config& config, uint32_t workers) {
                                  core::monotonic_now_ns());
   };
   hooks.protocols = [this] { return protocols_->totals(); };
-  hooks.discovery = [this] { return discovery_->reports(); };
+  hooks.discovery = [this] { return discovery_reports(); };
   hooks.reload = [] { kill(getpid(), SIGHUP); };
   hooks.set_admin_state = [this](const std::string& cluster, const std::string& server,
                                  upstream::AdminState state) {
@@ -198,6 +198,11 @@ int ProxyProcess::run() {
   // The admin API first: once a client can reach the listeners it can reach the API too, and a
   // port the API cannot have stops the start before anything serves.
   protocols_ = std::make_unique<observe::ProtocolStats>(worker_total);
+  if (config->etcd.enabled()) {  // before the admin API, whose thread reads its report
+    fleet_admin_ = std::make_unique<discovery::FleetAdmin>(
+        config->etcd,
+        [this](const discovery::FleetActions& actions) { apply_fleet_actions(actions); });
+  }
   start_admin(*config, worker_total);
   std::vector<ListenSockets> sockets = open_new_listeners(*config);
   open_ = listen_addresses(*config);
@@ -219,6 +224,9 @@ int ProxyProcess::run() {
   // What discovery found while the workers started.
   for (const upstream::ClusterState& cluster : generation_->clusters) {
     apply_servers(cluster.config->name);
+  }
+  if (fleet_admin_ != nullptr) {
+    fleet_admin_->start();
   }
   std::string listening;
   for (const std::string& address : open_) {
@@ -260,6 +268,14 @@ int ProxyProcess::run() {
     observe::attach_log_writer(nullptr);  // the writer writes what the workers logged last
     return 0;
   }
+}
+
+std::vector<discovery::SourceReport> ProxyProcess::discovery_reports() const {
+  std::vector<discovery::SourceReport> reports = discovery_->reports();
+  if (fleet_admin_ != nullptr) {
+    reports.push_back(fleet_admin_->report());
+  }
+  return reports;
 }
 
 std::shared_ptr<const config::Config> ProxyProcess::load_config() {
@@ -313,6 +329,7 @@ void ProxyProcess::apply_servers(const std::string& cluster) noexcept {
                         std::inserter(removed, removed.end()));
     std::shared_ptr<const upstream::Generation> next = upstream::with_servers(
         *generation_, index, std::move(*servers), static_cast<uint32_t>(workers_.size()));
+    put_fleet_actions(*next);
     std::vector<std::shared_ptr<proxy::WorkerCluster>> prepared;
     for (const std::unique_ptr<Worker>& worker : workers_) {
       prepared.push_back(worker->prepare_cluster(next, index));
@@ -332,6 +349,43 @@ void ProxyProcess::apply_servers(const std::string& cluster) noexcept {
   }
 }
 
+void ProxyProcess::put_fleet_actions(const upstream::Generation& generation) const noexcept {
+  for (const auto& [server, action] : fleet_actions_) {
+    upstream::set_admin_state(generation, server.first, server.second,
+                              action == discovery::FleetAction::drain
+                                  ? upstream::AdminState::draining
+                                  : upstream::AdminState::disabled);
+  }
+}
+
+// A server whose fleet action was lifted is enabled again; one named in an action but not
+// served here (yet) takes it on when discovery brings it (apply_servers).
+void ProxyProcess::apply_fleet_actions(const discovery::FleetActions& actions) noexcept {
+  const std::lock_guard<std::mutex> control(control_mutex_);
+  for (const auto& [server, action] : fleet_actions_) {
+    if (!actions.contains(server) && generation_ != nullptr) {
+      upstream::set_admin_state(*generation_, server.first, server.second,
+                                upstream::AdminState::enabled);
+      observe::log_event(
+          LogLevel::info, "fleet admin action",
+          {{"action", "enable"}, {"cluster", server.first}, {"server", server.second}});
+    }
+  }
+  for (const auto& [server, action] : actions) {
+    const auto before = fleet_actions_.find(server);
+    if (before == fleet_actions_.end() || before->second != action) {
+      observe::log_event(LogLevel::info, "fleet admin action",
+                         {{"action", action == discovery::FleetAction::drain ? "drain" : "disable"},
+                          {"cluster", server.first},
+                          {"server", server.second}});
+    }
+  }
+  fleet_actions_ = actions;
+  if (generation_ != nullptr) {
+    put_fleet_actions(*generation_);
+  }
+}
+
 // Everything the new generation needs — the shared state, each worker's balancers and pools,
 // the new listening sockets — is built here, before anything is published: whatever fails (a
 // name that does not resolve, a port taken, memory) leaves the running configuration alone,
@@ -347,6 +401,7 @@ void ProxyProcess::reload() noexcept {
     std::shared_ptr<const config::Config> config = discovery_->expand(loaded);
     std::shared_ptr<const upstream::Generation> next = upstream::build_generation(
         config, generation_.get(), static_cast<uint32_t>(workers_.size()));
+    put_fleet_actions(*next);
     std::vector<std::unique_ptr<WorkerGeneration>> prepared;
     for (const std::unique_ptr<Worker>& worker : workers_) {
       prepared.push_back(worker->prepare(next));

@@ -18,6 +18,7 @@
 #include "admin/admin_server.h"
 #include "config/config.h"
 #include "discovery/discovery.h"
+#include "discovery/fleet_admin.h"
 #include "observe/log_writer.h"
 #include "observe/protocol_stats.h"
 #include "observe/span_exporter.h"
@@ -44,6 +45,11 @@ class ProxyProcess {
   void reload() noexcept;
   // Serves the servers discovery found for `cluster` (on discovery's publishing thread).
   void apply_servers(const std::string& cluster) noexcept;
+  // Applies the fleet-wide drains and disables now in etcd (on the fleet mirror's thread).
+  void apply_fleet_actions(const discovery::FleetActions& actions) noexcept;
+  // Puts the fleet's actions on the servers of `generation` (under control_mutex_).
+  void put_fleet_actions(const upstream::Generation& generation) const noexcept;
+  std::vector<discovery::SourceReport> discovery_reports() const;
   // The configuration as loaded, with the discovered clusters' servers as found.
   std::shared_ptr<const config::Config> load_config();
   void start_admin(const config::Config& config, uint32_t workers);
@@ -75,6 +81,10 @@ class ProxyProcess {
   // more) before they go. apply_servers does nothing until serving_.
   std::unique_ptr<discovery::Discovery> discovery_;
   bool serving_ = false;  // under control_mutex_
+  // With an etcd block: the fleet-wide admin actions (read at start-up), and those in force
+  // (under control_mutex_), which each new generation and discovered server takes on.
+  std::unique_ptr<discovery::FleetAdmin> fleet_admin_;
+  discovery::FleetActions fleet_actions_;
   // The admin API and metrics, on their own thread; declared last, so it stops first: its hooks
   // read the members above.
   std::unique_ptr<admin::AdminServer> admin_;

@@ -1,0 +1,238 @@
+"""etcd discovery and the fleet (docs/fleet.md): three ballast instances take a cluster's servers
+from a real etcd (one member, or three) started by the test on 127.0.0.1 (etcd_cluster.py).
+Servers registered reach every instance within a second, a lease that expires takes its server
+away everywhere, a member down changes nothing, every member down leaves the instances serving
+the last set without a failed request, and they converge when etcd is back. A fleet-wide drain
+written once is honoured by all."""
+
+import json
+import threading
+import time
+
+import pytest
+
+from etcd_cluster import EtcdCluster
+from events import admin_status, log_events, metric, parse_samples, scrape, wait_log
+from harness import HOST, get, listen_port, served_by, wait_until
+
+PREFIX = "/services/web/"
+FLEET = "/ballast/"
+
+
+def record(backend, **fields):
+    return json.dumps({"host": HOST, "port": backend.port, **fields})
+
+
+def key(backend):
+    return f"{PREFIX}{HOST}:{backend.port}"
+
+
+def start_fleet(ballast, etcd, count=3, endpoints=None):
+    """`count` instances on one etcd-discovered cluster; [(process, config)]."""
+    fleet = []
+    for _ in range(count):
+        config = ballast.short_config([])
+        del config["load_balancer"]["servers"]
+        config["load_balancer"]["discovery"] = {"etcd_prefix": PREFIX}
+        config["etcd"] = {"endpoints": endpoints or etcd.endpoints, "timeout": "1s",
+                          "fleet_prefix": FLEET}
+        fleet.append((ballast.start(config, listen_port(config)), config))
+    return fleet
+
+
+def server_names(config):
+    return {s["name"] for s in admin_status(config)["clusters"][0]["servers"]}
+
+
+def names(*backends):
+    return {f"{HOST}:{b.port}" for b in backends}
+
+
+def wait_fleet_serves(fleet, expected, timeout_s):
+    """Waits until every instance's cluster is exactly the `expected` servers."""
+    for _, config in fleet:
+        wait_until(lambda: server_names(config) == expected, timeout_s,
+                   f"{sorted(expected)} in /status")
+
+
+def etcd_source(config):
+    return next(s for s in admin_status(config)["discovery"] if s["target"] == PREFIX)
+
+
+class Traffic:
+    """Requests to every instance from a thread, counting what did not come back 200."""
+
+    def __init__(self, fleet):
+        self.ports = [process.port for process, _ in fleet]
+        self.sent = 0
+        self.failed = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            for port in self.ports:
+                try:
+                    status = get(port, "/").status
+                except OSError as error:
+                    status = repr(error)
+                self.sent += 1
+                if status != 200:
+                    self.failed.append(status)
+            time.sleep(0.005)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self._stop.set()
+        self._thread.join(5)
+
+
+def test_registered_servers_reach_every_instance_within_a_second(ballast, backends, tmp_path):
+    with EtcdCluster(tmp_path) as etcd:
+        fleet = start_fleet(ballast, etcd)
+        servers = backends.start_many(5)
+        began = time.monotonic()
+        for backend in servers:
+            etcd.put(key(backend), record(backend))
+        wait_fleet_serves(fleet, names(*servers), timeout_s=1.0)
+        elapsed = time.monotonic() - began
+        for process, _ in fleet:
+            assert set(served_by(process.port, 50)) == {b.name for b in servers}
+        print(f"five servers on three instances in {elapsed:.3f} s")
+
+        # A lease that runs out takes its server away from every instance.
+        lease = etcd.lease_grant(2)
+        late = backends.start("late")
+        etcd.put(key(late), record(late), lease=lease)
+        wait_fleet_serves(fleet, names(*servers, late), timeout_s=1.0)
+        wait_fleet_serves(fleet, names(*servers), timeout_s=5.0)
+        for process, config in fleet:
+            wait_log(process, "servers changed", 1, removed=f"{HOST}:{late.port}")
+            source = etcd_source(config)
+            assert source["up"] and source["servers"] == 5 and source["revision"] > 0, source
+
+
+def test_a_record_that_does_not_parse_is_left_out(ballast, backends, tmp_path):
+    with EtcdCluster(tmp_path) as etcd:
+        (process, config), = start_fleet(ballast, etcd, count=1)
+        good = backends.start("good")
+        etcd.put(f"{PREFIX}broken", "{not json")
+        etcd.put(f"{PREFIX}no-port", json.dumps({"host": HOST}))
+        etcd.put(key(good), record(good, weight=2))
+        wait_fleet_serves([(process, config)], names(good), timeout_s=2)
+        assert {e["key"] for e in log_events(process, "etcd record ignored")} == {"broken",
+                                                                                 "no-port"}
+
+
+def test_the_fleet_survives_etcd_members_going_down_and_converges_after(
+        ballast, backends, tmp_path):
+    with EtcdCluster(tmp_path, size=3) as etcd:
+        fleet = start_fleet(ballast, etcd)
+        servers = backends.start_many(4)
+        for backend in servers[:3]:
+            etcd.put(key(backend), record(backend))
+        wait_fleet_serves(fleet, names(*servers[:3]), timeout_s=2)
+
+        with Traffic(fleet) as traffic:
+            etcd.kill(0)  # the member every instance talks to first
+            time.sleep(1.0)
+            for _, config in fleet:
+                assert server_names(config) == names(*servers[:3])
+            # The two left still carry changes to every instance.
+            etcd.put(key(servers[3]), record(servers[3]),)
+            wait_fleet_serves(fleet, names(*servers), timeout_s=3)
+
+            etcd.kill(1)
+            etcd.kill(2)
+            for _, config in fleet:
+                wait_until(lambda: not etcd_source(config)["up"], 10, "etcd seen down")
+            time.sleep(2.0)  # serving through the outage on the last known set
+            for process, config in fleet:
+                assert server_names(config) == names(*servers)
+                samples = parse_samples(scrape(config))
+                assert metric(samples, "ballast_discovery_up", cluster="default",
+                              source="etcd") == 0
+        assert traffic.sent > 100 and traffic.failed == [], traffic.failed
+
+        for i in range(3):
+            etcd.restart(i, wait=False)
+        for i in range(3):
+            etcd.wait_healthy(i)
+        etcd.delete(key(servers[0]))
+        wait_fleet_serves(fleet, names(*servers[1:]), timeout_s=10)
+        for _, config in fleet:
+            source = etcd_source(config)
+            assert source["up"] and source["resyncs"] >= 1, source
+
+
+def test_a_compacted_history_is_read_again_in_full(ballast, backends, tmp_path):
+    with EtcdCluster(tmp_path, size=3) as etcd:
+        servers = backends.start_many(3)
+        etcd.put(key(servers[0]), record(servers[0]))
+        # One instance that talks to member 0 alone, so its outage can be made to span changes.
+        (process, config), = start_fleet(ballast, etcd, count=1, endpoints=[etcd.endpoints[0]])
+        wait_fleet_serves([(process, config)], names(servers[0]), timeout_s=2)
+        etcd.kill(0)
+        others = etcd.endpoints[1:]
+
+        def written():
+            try:  # the first write may wait for an election, if member 0 led
+                etcd.etcdctl("put", "--", key(servers[1]), record(servers[1]), endpoints=others)
+                return True
+            except RuntimeError:
+                return False
+
+        wait_until(written, 20, "a write to the members left", interval_s=0.2)
+        etcd.etcdctl("del", "--", key(servers[0]), endpoints=others)
+        etcd.etcdctl("put", "--", key(servers[2]), record(servers[2]), endpoints=others)
+        revision = int(json.loads(etcd.etcdctl("get", "--write-out=json", "--", "/",
+                                               endpoints=others))["header"]["revision"])
+        etcd.etcdctl("compaction", "--physical", revision, endpoints=others)
+        etcd.restart(0)
+        wait_fleet_serves([(process, config)], names(servers[1], servers[2]), timeout_s=10)
+        assert etcd_source(config)["resyncs"] >= 1
+
+
+def test_a_fleet_wide_drain_issued_once_is_honoured_by_all(ballast, backends, tmp_path):
+    with EtcdCluster(tmp_path) as etcd:
+        fleet = start_fleet(ballast, etcd)
+        a, b = backends.start("a"), backends.start("b")
+        for backend in (a, b):
+            etcd.put(key(backend), record(backend))
+        wait_fleet_serves(fleet, names(a, b), timeout_s=2)
+
+        etcd.put(f"{FLEET}admin/default/{HOST}:{a.port}", "drain")
+        for process, config in fleet:
+            wait_until(lambda: {s["name"]: s["state"] for s in
+                                admin_status(config)["clusters"][0]["servers"]}
+                       [f"{HOST}:{a.port}"] == "draining", 2, "a draining")
+            assert set(served_by(process.port, 20)) == {"b"}
+            wait_log(process, "fleet admin action", 1, action="drain",
+                     server=f"{HOST}:{a.port}")
+
+        # A server registered after the drain was issued takes it on as it arrives.
+        c = backends.start("c")
+        etcd.put(f"{FLEET}admin/default/{HOST}:{c.port}", "disable")
+        etcd.put(key(c), record(c))
+        wait_fleet_serves(fleet, names(a, b, c), timeout_s=2)
+        for process, _ in fleet:
+            assert set(served_by(process.port, 20)) == {"b"}
+
+        etcd.delete(f"{FLEET}admin/default/{HOST}:{a.port}")
+        for process, _ in fleet:
+            wait_until(lambda: set(served_by(process.port, 20)) == {"a", "b"}, 2, "a back")
+
+
+@pytest.mark.parametrize("bad", ["drian", ""])
+def test_a_fleet_action_that_is_not_one_drains_nothing(ballast, backends, tmp_path, bad):
+    with EtcdCluster(tmp_path) as etcd:
+        (process, config), = start_fleet(ballast, etcd, count=1)
+        a = backends.start("a")
+        etcd.put(key(a), record(a))
+        wait_fleet_serves([(process, config)], names(a), timeout_s=2)
+        etcd.put(f"{FLEET}admin/default/{HOST}:{a.port}", bad)
+        wait_log(process, "fleet admin key ignored", 2)
+        assert set(served_by(process.port, 10)) == {"a"}
