@@ -10,6 +10,7 @@
 #include "demo/demo_backends.h"
 #include "demo/demo_config.h"
 #include "demo/policy_tour.h"
+#include "discovery/fleet_cli.h"
 #include "process/proxy_process.h"
 #include "upstream/generation.h"
 
@@ -127,6 +128,50 @@ int main(int argc, char** argv) {
   status->add_option("-c,--config", status_config,
                      "Read the admin API's address (admin.listen) from this configuration");
 
+  std::vector<std::string> status_etcd;
+  std::string status_fleet_prefix = "/ballast/";
+  status->add_option("--etcd", status_etcd,
+                     "List every instance registered in this etcd (host:port, repeatable), each "
+                     "with its servers");
+  status->add_option("--fleet-prefix", status_fleet_prefix, "The fleet's etcd.fleet_prefix")
+      ->capture_default_str();
+
+  ballast::discovery::RegisterCommand registration;
+  CLI::App* register_command = app.add_subcommand(
+      "register", "Keep one server registered in etcd under a lease until SIGTERM (a sidecar)");
+  register_command->add_option("--etcd", registration.etcd, "etcd member, host:port (repeatable)")
+      ->required();
+  register_command
+      ->add_option("--prefix", registration.prefix,
+                   "The cluster's discovery.etcd_prefix, e.g. /services/web/")
+      ->required();
+  register_command->add_option("--host", registration.host, "The server's address")->required();
+  register_command->add_option("--port", registration.port, "The server's port")->required();
+  register_command->add_option("--weight", registration.weight, "Its weight")
+      ->capture_default_str();
+  register_command->add_option("--region", registration.region, "Its region");
+  register_command->add_flag("--backup", registration.backup, "A backup server");
+  std::string register_ttl = "10s";
+  register_command
+      ->add_option("--ttl", register_ttl,
+                   "The lease's TTL (the server leaves this "
+                   "long after the sidecar dies)")
+      ->capture_default_str();
+
+  ballast::discovery::FleetCommand fleet_command;
+  CLI::App* fleet = app.add_subcommand(
+      "fleet", "Drain, disable or enable a server on every instance of the fleet (via etcd)");
+  fleet->add_option("action", fleet_command.action, "drain, disable or enable")
+      ->required()
+      ->check(CLI::IsMember({"drain", "disable", "enable"}));
+  fleet->add_option("cluster", fleet_command.cluster, "The cluster")->required();
+  fleet->add_option("server", fleet_command.server, "The server, host:port as /status names it")
+      ->required();
+  fleet->add_option("--etcd", fleet_command.etcd, "etcd member, host:port (repeatable)")
+      ->required();
+  fleet->add_option("--fleet-prefix", fleet_command.fleet_prefix, "The fleet's etcd.fleet_prefix")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   if (!check_path.empty()) {
@@ -136,7 +181,23 @@ int main(int argc, char** argv) {
     return run_demo(demo_listen, demo_admin, demo_metrics_port);
   }
   if (status->parsed()) {
+    if (!status_etcd.empty()) {
+      return ballast::admin::run_fleet_status_command(status_etcd, status_fleet_prefix, std::cout,
+                                                      std::cerr);
+    }
     return show_status(status_admin, status_config);
+  }
+  if (register_command->parsed()) {
+    const auto ttl = ballast::config::parse_duration_ms(register_ttl);
+    if (!ttl.value) {
+      std::cerr << "ballast register: --ttl: " << ttl.error << '\n';
+      return kExitBadConfig;
+    }
+    registration.ttl_ms = *ttl.value;
+    return ballast::discovery::run_register_command(registration, std::cerr);
+  }
+  if (fleet->parsed()) {
+    return ballast::discovery::run_fleet_command(fleet_command, std::cout, std::cerr);
   }
   if (policies->parsed()) {
     ballast::demo::run_policy_tour(std::cout);

@@ -16,6 +16,8 @@
 #include "admin/status_json.h"
 #include "core/clock.h"
 #include "core/socket.h"
+#include "discovery/etcd_client.h"
+#include "discovery/instance_registration.h"
 
 namespace ballast::admin {
 namespace {
@@ -318,6 +320,33 @@ int run_status_command(const std::string& admin_address, std::ostream& out, std:
 
 int run_status_command(const std::string& admin_address, std::ostream& out) {
   return run_status_command(admin_address, out, std::cerr);
+}
+
+int run_fleet_status_command(const std::vector<std::string>& etcd, const std::string& fleet_prefix,
+                             std::ostream& out, std::ostream& err) {
+  std::vector<discovery::InstanceRecord> instances;
+  try {
+    std::vector<discovery::EtcdEndpoint> endpoints;
+    for (const std::string& text : etcd) {
+      endpoints.push_back(discovery::parse_etcd_endpoint(text));
+    }
+    discovery::EtcdClient client(std::move(endpoints), kStatusTimeoutMs);
+    instances = discovery::fleet_instances(client, fleet_prefix);
+  } catch (const std::exception& error) {
+    err << "ballast status: etcd: " << error.what() << '\n';
+    return 1;
+  }
+  out << instances.size() << (instances.size() == 1 ? " instance" : " instances")
+      << " registered under " << fleet_prefix << "\n";
+  int result = 0;
+  for (const discovery::InstanceRecord& instance : instances) {
+    out << "\n== " << instance.name << "  admin " << instance.admin << "  version "
+        << instance.version << "  pid " << instance.pid << "\n";
+    if (run_status_command(instance.admin, out, err) != 0) {
+      result = 1;
+    }
+  }
+  return result;
 }
 
 }  // namespace ballast::admin

@@ -10,6 +10,7 @@
 #include <iosfwd>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ballast::admin {
 
@@ -21,6 +22,12 @@ inline constexpr uint64_t kStatusTimeoutMs = 5'000;
 int run_status_command(const std::string& admin_address, std::ostream& out, std::ostream& err);
 // As above, errors to std::cerr.
 int run_status_command(const std::string& admin_address, std::ostream& out);
+
+// `ballast status --etcd`: every instance registered in the fleet under `fleet_prefix`
+// (docs/fleet.md), each with its admin address and, from its admin API, its table. Returns 0
+// when etcd answered and every instance did, 1 otherwise (the others are still printed).
+int run_fleet_status_command(const std::vector<std::string>& etcd, const std::string& fleet_prefix,
+                             std::ostream& out, std::ostream& err);
 
 // The table for one /status document; false (and `error` set) when it is not one.
 bool print_status_table(std::string_view status_json, std::ostream& out, std::string& error);

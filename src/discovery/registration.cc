@@ -57,89 +57,72 @@ std::string lease_name(int64_t lease) {
   return name.str();
 }
 
-// The registration's state between steps: the lease held, whether the record is under it, and
-// the failure streak.
-class Registrar {
- public:
-  Registrar(const Registration& registration, std::ostream& log)
-      : registration_(registration),
-        log_(log),
-        client_(registration.endpoints, registration.timeout_ms) {}
-
-  // Gets the record into etcd under a live lease, or keeps it there; the time until the next
-  // step is due.
-  uint64_t step() {
-    try {
-      if (record_put_ && !client_.keep_alive(lease_)) {
-        say(lease_name(lease_) + " lost (it expired or was revoked); registering again");
-        lease_ = 0;
-        record_put_ = false;
-      }
-      if (lease_ == 0) {
-        lease_ = client_.grant_lease(registration_.ttl_s);
-        say(lease_name(lease_) + " granted by " + client_.current_endpoint() + " (ttl " +
-            std::to_string(registration_.ttl_s) + " s)");
-      }
-      if (!record_put_) {
-        client_.put(registration_.key, registration_.value, lease_);
-        record_put_ = true;
-        say(registration_.key + " put under " + lease_name(lease_) + ": " + registration_.value);
-      }
-    } catch (const EtcdError& error) {
-      return failed(error);
-    }
-    if (backoff_ms_ != 0) {
-      say("etcd answers again (" + client_.current_endpoint() + ")");
-      backoff_ms_ = 0;
-    }
-    // Three renewals per TTL: one or two may fail without the lease running out.
-    return std::max<uint64_t>(1, static_cast<uint64_t>(registration_.ttl_s) * 1000 / 3);
-  }
-
-  // On the way out: revoking the lease deletes the record at once.
-  void revoke(std::string_view why) {
-    const std::string stopping = std::string(why) + ", stopping: ";
-    if (lease_ == 0) {
-      say(stopping + "no lease to revoke");
-      return;
-    }
-    try {
-      client_.revoke(lease_);
-      say(stopping + lease_name(lease_) + " revoked, " + registration_.key + " removed");
-    } catch (const EtcdError& error) {
-      say(stopping + "could not revoke " + lease_name(lease_) + " (" + error.what() + "); " +
-          registration_.key + " stays until the lease expires");
-    }
-  }
-
- private:
-  uint64_t failed(const EtcdError& error) {
-    if (backoff_ms_ == 0) {
-      say(std::string("etcd call failed, retrying with back-off: ") + error.what());
-    }
-    // A lease the record never went under is left to expire: it may be the reason the put
-    // failed (etcd forgot it while unreachable), and a new one costs one call.
-    if (!record_put_) {
-      lease_ = 0;
-    }
-    backoff_ms_ = backoff_ms_ == 0 ? kFirstBackoffMs : std::min(backoff_ms_ * 2, kMaxBackoffMs);
-    return backoff_ms_;
-  }
-
-  void say(const std::string& line) {
-    log_ << "register: " << line << '\n';
-    log_.flush();
-  }
-
-  const Registration& registration_;
-  std::ostream& log_;
-  EtcdClient client_;
-  int64_t lease_ = 0;
-  bool record_put_ = false;  // the record is in etcd under lease_
-  uint64_t backoff_ms_ = 0;  // 0: the last step succeeded
-};
-
 }  // namespace
+
+Registrar::Registrar(const Registration& registration, Say say)
+    : registration_(registration),
+      say_(std::move(say)),
+      client_(registration.endpoints, registration.timeout_ms) {}
+
+uint64_t Registrar::step() {
+  try {
+    if (record_put_ && !client_.keep_alive(lease_)) {
+      say(lease_name(lease_) + " lost (it expired or was revoked); registering again");
+      lease_ = 0;
+      record_put_ = false;
+    }
+    if (lease_ == 0) {
+      lease_ = client_.grant_lease(registration_.ttl_s);
+      say(lease_name(lease_) + " granted by " + client_.current_endpoint() + " (ttl " +
+          std::to_string(registration_.ttl_s) + " s)");
+    }
+    if (!record_put_) {
+      client_.put(registration_.key, registration_.value, lease_);
+      record_put_ = true;
+      say(registration_.key + " put under " + lease_name(lease_) + ": " + registration_.value);
+    }
+  } catch (const EtcdError& error) {
+    return failed(error);
+  }
+  if (backoff_ms_ != 0) {
+    say("etcd answers again (" + client_.current_endpoint() + ")");
+    backoff_ms_ = 0;
+  }
+  // Three renewals per TTL: one or two may fail without the lease running out.
+  return std::max<uint64_t>(1, static_cast<uint64_t>(registration_.ttl_s) * 1000 / 3);
+}
+
+void Registrar::revoke(std::string_view why) {
+  const std::string stopping = std::string(why) + ", stopping: ";
+  if (lease_ == 0) {
+    say(stopping + "no lease to revoke");
+    return;
+  }
+  try {
+    client_.revoke(lease_);
+    say(stopping + lease_name(lease_) + " revoked, " + registration_.key + " removed");
+  } catch (const EtcdError& error) {
+    say(stopping + "could not revoke " + lease_name(lease_) + " (" + error.what() + "); " +
+        registration_.key + " stays until the lease expires");
+  }
+}
+
+uint64_t Registrar::failed(const EtcdError& error) {
+  if (backoff_ms_ == 0) {
+    say(std::string("etcd call failed, retrying with back-off: ") + error.what());
+  }
+  // A lease the record never went under is left to expire: it may be the reason the put
+  // failed (etcd forgot it while unreachable), and a new one costs one call.
+  if (!record_put_) {
+    lease_ = 0;
+  }
+  backoff_ms_ = backoff_ms_ == 0 ? kFirstBackoffMs : std::min(backoff_ms_ * 2, kMaxBackoffMs);
+  return backoff_ms_;
+}
+
+void Registrar::say(const std::string& line) {
+  say_(line);
+}
 
 int run_registration(const Registration& registration, std::ostream& log) {
   if (registration.key.empty() || registration.ttl_s < 1) {
@@ -147,7 +130,10 @@ int run_registration(const Registration& registration, std::ostream& log) {
     return 2;
   }
   const StopSignals signals;
-  Registrar registrar(registration, log);
+  Registrar registrar(registration, [&log](const std::string& line) {
+    log << "register: " << line << '\n';
+    log.flush();
+  });
   for (;;) {
     // The next step is due a fixed time after this one started, however long its calls took.
     const uint64_t started_ns = core::monotonic_now_ns();

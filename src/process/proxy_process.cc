@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "admin/prometheus_text.h"
+#include "config/scalars.h"
 #include "core/clock.h"
 #include "observe/log.h"
 #include "observe/process_stats.h"
@@ -83,6 +84,22 @@ void log_warnings(const config::Config& config) {
 void keep_freed_memory() {
   constexpr int kTrimThresholdBytes = 64 << 20;
   mallopt(M_TRIM_THRESHOLD, kTrimThresholdBytes);
+}
+
+// How this instance appears in the fleet (`ballast status --etcd`): etcd.instance, or the host's
+// name and the admin API's port, which together tell instances on one host apart.
+discovery::InstanceRecord instance_record(const config::Config& config, const std::string& version) {
+  discovery::InstanceRecord instance;
+  instance.name = config.etcd.instance;
+  if (instance.name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    instance.name = std::string(host) + "-" + std::to_string(config.admin.listen.port);
+  }
+  instance.admin = config::format_endpoint(config.admin.listen);
+  instance.version = version;
+  instance.pid = getpid();
+  return instance;
 }
 
 uint32_t worker_count(const config::Config& config) {
@@ -227,6 +244,8 @@ int ProxyProcess::run() {
   }
   if (fleet_admin_ != nullptr) {
     fleet_admin_->start();
+    instance_ = std::make_unique<discovery::InstanceRegistration>(
+        config->etcd, instance_record(*config, version_));
   }
   std::string listening;
   for (const std::string& address : open_) {
@@ -254,6 +273,7 @@ int ProxyProcess::run() {
     }
     observe::log_event(LogLevel::info, "shutting down: draining connections",
                        {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    instance_.reset();  // out of the fleet's list first
     for (const std::unique_ptr<Worker>& worker : workers_) {
       worker->drain();
     }

@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "discovery/discovery.h"
 #include "discovery/fleet_admin.h"
+#include "discovery/instance_registration.h"
 #include "observe/log_writer.h"
 #include "observe/protocol_stats.h"
 #include "observe/span_exporter.h"
@@ -85,6 +86,8 @@ class ProxyProcess {
   // (under control_mutex_), which each new generation and discovered server takes on.
   std::unique_ptr<discovery::FleetAdmin> fleet_admin_;
   discovery::FleetActions fleet_actions_;
+  // This instance's entry in the fleet, with an etcd block; the main thread's alone.
+  std::unique_ptr<discovery::InstanceRegistration> instance_;
   // The admin API and metrics, on their own thread; declared last, so it stops first: its hooks
   // read the members above.
   std::unique_ptr<admin::AdminServer> admin_;

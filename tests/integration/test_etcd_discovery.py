@@ -6,6 +6,7 @@ the last set without a failed request, and they converge when etcd is back. A fl
 written once is honoured by all."""
 
 import json
+import subprocess
 import threading
 import time
 
@@ -13,7 +14,7 @@ import pytest
 
 from etcd_cluster import EtcdCluster
 from events import admin_status, log_events, metric, parse_samples, scrape, wait_log
-from harness import HOST, get, listen_port, served_by, wait_until
+from harness import HOST, Process, ballast_binary, get, listen_port, served_by, wait_until
 
 PREFIX = "/services/web/"
 FLEET = "/ballast/"
@@ -236,3 +237,69 @@ def test_a_fleet_action_that_is_not_one_drains_nothing(ballast, backends, tmp_pa
         etcd.put(f"{FLEET}admin/default/{HOST}:{a.port}", bad)
         wait_log(process, "fleet admin key ignored", 2)
         assert set(served_by(process.port, 10)) == {"a"}
+
+
+def test_ballast_register_keeps_a_server_in_while_it_runs(ballast, backends, tmp_path):
+    """The sidecar: SIGTERM takes the server out at once (its lease revoked); a sidecar that
+    dies without a word takes it out when the lease runs out."""
+    with EtcdCluster(tmp_path) as etcd:
+        fleet = start_fleet(ballast, etcd, count=2)
+        a, b = backends.start("a"), backends.start("b")
+
+        def sidecar(backend, label):
+            return Process([str(ballast_binary()), "register", "--etcd", *etcd.endpoints,
+                            "--prefix", PREFIX, "--host", HOST, "--port", str(backend.port),
+                            "--ttl", "2s"], tmp_path, label)
+
+        first, second = sidecar(a, "register-a"), sidecar(b, "register-b")
+        try:
+            wait_fleet_serves(fleet, names(a, b), timeout_s=3)
+            assert json.loads(etcd.get(key(a))[key(a)]) == {"host": HOST, "port": a.port,
+                                                            "weight": 1}
+            assert first.stop() == (0, False)
+            wait_fleet_serves(fleet, names(b), timeout_s=1.0)
+            assert "revoked" in first.output()
+
+            second.proc.kill()
+            began = time.monotonic()
+            wait_fleet_serves(fleet, set(), timeout_s=5)
+            assert time.monotonic() - began > 0.5, "gone before its lease ran out"
+        finally:
+            first.stop()
+            second.stop()
+
+
+def test_a_fleet_command_and_ballast_status_over_the_fleet(ballast, backends, tmp_path):
+    with EtcdCluster(tmp_path) as etcd:
+        fleet = start_fleet(ballast, etcd)
+        a, b = backends.start("a"), backends.start("b")
+        for backend in (a, b):
+            etcd.put(key(backend), record(backend))
+        wait_fleet_serves(fleet, names(a, b), timeout_s=2)
+
+        def cli(*args):
+            return subprocess.run([str(ballast_binary()), *args], capture_output=True, text=True,
+                                  timeout=20)
+
+        done = cli("fleet", "drain", "default", f"{HOST}:{a.port}", "--etcd", *etcd.endpoints)
+        assert done.returncode == 0, done.stderr
+        for process, _ in fleet:
+            wait_until(lambda: set(served_by(process.port, 20)) == {"b"}, 2, "a drained")
+
+        listing = cli("status", "--etcd", etcd.endpoints[0])
+        assert listing.returncode == 0, listing.stderr
+        assert listing.stdout.startswith("3 instances registered under /ballast/")
+        for _, config in fleet:
+            assert f"admin {config['admin']['listen']}" in listing.stdout
+        assert listing.stdout.count("draining") == 3, listing.stdout
+
+        assert cli("fleet", "enable", "default", f"{HOST}:{a.port}",
+                   "--etcd", *etcd.endpoints).returncode == 0
+        for process, _ in fleet:
+            wait_until(lambda: set(served_by(process.port, 20)) == {"a", "b"}, 2, "a back")
+
+        # An instance that stops leaves the list at once.
+        fleet[0][0].expected_exit = True
+        fleet[0][0].stop()
+        listing = cli("status", "--etcd", etcd.endpoints[0])
+        assert listing.stdout.startswith("2 instances"), listing.stdout
