@@ -88,7 +88,8 @@ void keep_freed_memory() {
 
 // How this instance appears in the fleet (`ballast status --etcd`): etcd.instance, or the host's
 // name and the admin API's port, which together tell instances on one host apart.
-discovery::InstanceRecord instance_record(const config::Config& config, const std::string& version) {
+discovery::InstanceRecord instance_record(const config::Config& config,
+                                          const std::string& version) {
   discovery::InstanceRecord instance;
   instance.name = config.etcd.instance;
   if (instance.name.empty()) {
