@@ -22,13 +22,29 @@
 #include <vector>
 
 #include "config/config.h"
+#include "core/clock.h"
+#include "observe/log.h"
+#include "observe/log_throttle.h"
 
 namespace ballast::discovery {
 
 class ServerSets {
  public:
-  // Whether the list differs from the cluster's current one (the first always does).
+  // Whether the list differs from the cluster's current one (the first always does). A list
+  // longer than a cluster may be (config::kMaxServersPerCluster) is cut to its first servers,
+  // so a prefix filled by mistake cannot take the process's memory.
   bool set(const std::string& cluster, std::vector<config::ServerConfig> servers) {
+    if (servers.size() > config::kMaxServersPerCluster &&
+        over_limit_log_.admit(core::monotonic_now_ns()) != 0) {
+      observe::log_event(config::LogLevel::warn,
+                         "discovered servers over the limit: the first serve",
+                         {{"cluster", cluster},
+                          {"found", std::to_string(servers.size())},
+                          {"limit", std::to_string(config::kMaxServersPerCluster)}});
+    }
+    if (servers.size() > config::kMaxServersPerCluster) {
+      servers.resize(config::kMaxServersPerCluster);
+    }
     const std::lock_guard<std::mutex> lock(mutex_);
     auto [entry, inserted] = sets_.try_emplace(cluster);
     if (!inserted && entry->second == servers) {
@@ -86,6 +102,7 @@ class ServerSets {
   std::set<std::string> changed_;
   uint64_t changes_ = 0;
   bool stopped_ = false;
+  observe::LogThrottle over_limit_log_;  // one line a second at most
 };
 
 }  // namespace ballast::discovery
