@@ -253,6 +253,26 @@ TEST_F(WorkerClusterTest, ARampingServerAloneStillServes) {
   EXPECT_EQ(spread(kStart, 100).at(0), 100);
 }
 
+TEST_F(WorkerClusterTest, ADiscoveryChangeKeepsThePoolsOfServersThatStay) {
+  build(2);
+  const auto next = upstream::with_servers(*generation_, 0, {server(9002), server(9003)}, 1);
+  WorkerCluster replacement(
+      loop_, std::shared_ptr<const upstream::ClusterState>(next, &next->clusters[0]), 0, 7, false);
+  replacement.take_pools_from(*cluster_);
+  EXPECT_EQ(&replacement.pool(0), &cluster_->pool(1));  // 9002: its idle connections with it
+  EXPECT_NE(&replacement.pool(1), &cluster_->pool(0));  // 9003: a pool of its own
+  EXPECT_EQ(&replacement.server(0), &cluster_->server(1));
+}
+
+TEST_F(WorkerClusterTest, AClusterWithNoServersPicksNone) {
+  build(1);
+  const auto empty = upstream::with_servers(*generation_, 0, {}, 1);
+  cluster_ = std::make_unique<WorkerCluster>(
+      loop_, std::shared_ptr<const upstream::ClusterState>(empty, &empty->clusters[0]), 0, 7,
+      false);
+  EXPECT_EQ(request(kStart), kNoServer);
+}
+
 TEST(BoundedCount, RefusesBeyondItsLimitAndCountsNothingWithout) {
   upstream::BoundedCount limited(2);
   EXPECT_TRUE(limited.try_add());

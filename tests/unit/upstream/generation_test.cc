@@ -41,6 +41,42 @@ TEST(Generation, AServerWhoseSettingsChangedStartsAfresh) {
   EXPECT_EQ(second->clusters[0].servers[0]->config.weight, 5u);
 }
 
+TEST(Generation, ADiscoveryChangeKeepsTheStateOfServersThatStay) {
+  const auto first = build_generation(config_with({server(9001), server(9002)}), nullptr, 1);
+  ASSERT_EQ(set_admin_state(*first, "web", "127.0.0.1:9001", AdminState::draining),
+            AdminWrite::done);
+  const auto second = with_servers(*first, 0, {server(9001), server(9003)}, 1);
+  EXPECT_EQ(second->number, first->number);  // not a reload
+  EXPECT_EQ(second->config, first->config);  // the listeners' configuration is the same object
+  EXPECT_EQ(second->clusters[0].servers[0], first->clusters[0].servers[0]);
+  EXPECT_EQ(second->clusters[0].servers[0]->admin.load(), AdminState::draining);
+  EXPECT_EQ(second->clusters[0].servers[1]->name, "127.0.0.1:9003");
+  EXPECT_EQ(second->clusters[0].stats, first->clusters[0].stats);
+  // The new list lives in the cluster's own settings; the file's stay as they were.
+  EXPECT_EQ(second->clusters[0].config->servers.size(), 2u);
+  EXPECT_EQ(second->clusters[0].config->servers[1].port, 9003u);
+  EXPECT_EQ(first->config->clusters[0].servers[1].port, 9002u);
+}
+
+TEST(Generation, ADiscoveredServerConnectsToTheAddressFound) {
+  config::ServerConfig named = server(9001);
+  named.host = "api.internal";
+  named.address = "127.0.0.2";
+  const auto generation = build_generation(config_with({named}), nullptr, 1);
+  const ServerState& state = *generation->clusters[0].servers[0];
+  EXPECT_EQ(state.name, "api.internal:9001");
+  EXPECT_EQ(core::ip_text(state.address).view(), "127.0.0.2");
+  EXPECT_EQ(state.config.sni(), "api.internal");
+}
+
+TEST(Generation, AClusterMayHaveNoServers) {
+  const auto first = build_generation(config_with({server(9001)}), nullptr, 1);
+  const auto empty = with_servers(*first, 0, {}, 1);
+  EXPECT_TRUE(empty->clusters[0].servers.empty());
+  const auto back = with_servers(*empty, 0, {server(9001)}, 1);
+  EXPECT_EQ(back->clusters[0].servers.size(), 1u);
+}
+
 TEST(Generation, AnUnresolvableServerNamesItself) {
   config::ServerConfig bad = server(9001);
   bad.host = "no-such-host.invalid";
