@@ -132,41 +132,43 @@ def log_ms(line):
     return seconds * 1000 + int(stamp[20:23])
 
 
-def changes_in_log(path, offset):
-    """The "servers changed" lines of ballast's log after byte `offset`: [(unix_ms, servers)]."""
-    found = []
-    with open(path, "rb") as log:
-        log.seek(offset)
-        for raw in log:
-            if b'"servers changed"' not in raw:
-                continue
-            try:
+class LogTail:
+    """The "servers changed" lines ballast's log (JSON lines) gets after this is made."""
+
+    def __init__(self, path):
+        self.file = open(path, "rb")
+        self.file.seek(0, 2)
+        self.partial = b""
+        self.changes = []  # [(unix_ms, servers)]
+
+    def read(self):
+        data = self.partial + self.file.read()
+        lines = data.split(b"\n")
+        self.partial = lines.pop()  # not yet ended
+        for raw in lines:
+            if b'"servers changed"' in raw:
                 line = json.loads(raw)
-            except ValueError:
-                continue  # a line still being written
-            found.append((log_ms(line), int(line.get("servers", -1))))
-    return found
+                self.changes.append((log_ms(line), int(line.get("servers", -1))))
+        return self.changes
 
 
 def pickup(etcd, prefix, count, first_port, mode, log_path, admin_port, timeout_s):
-    with open(log_path, "rb") as log:
-        offset = log.seek(0, 2)
+    tail = LogTail(log_path)
     first = time.time()
     fill(etcd, prefix, count, first_port, mode)
     last = time.time()
     deadline = time.monotonic() + timeout_s
     while True:
-        changes = changes_in_log(log_path, offset)
-        done = [ms for ms, servers in changes if servers == count]
+        done = [ms for ms, servers in tail.read() if servers == count]
         if done:
             break
         if time.monotonic() > deadline:
             sys.exit(f"pickup: ballast did not log {count} servers within {timeout_s} s after the "
-                     f"writes; last lines: {changes[-3:]}")
+                     f"writes; its last changes: {tail.changes[-3:]}")
         time.sleep(0.02)
     applied_s = done[0] / 1000 - first
     print(f"first_to_all_s {applied_s:.3f} writes_s {last - first:.3f} "
-          f"lag_after_last_write_s {applied_s - (last - first):.3f} applies {len(changes)} "
+          f"lag_after_last_write_s {applied_s - (last - first):.3f} applies {len(tail.changes)} "
           f"{status_line(admin_port)}")
 
 

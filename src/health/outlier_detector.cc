@@ -161,6 +161,29 @@ uint32_t OutlierDetector::next_multiplier(uint32_t previous, uint64_t previous_e
   return std::min(decayed + 1, max_multiplier_);
 }
 
+void OutlierDetector::carry_over(const OutlierDetector& previous,
+                                 std::span<const uint32_t> previous_index,
+                                 uint64_t now_ns) noexcept {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  for (size_t i = 0; i < servers_.size() && i < previous_index.size(); ++i) {
+    if (previous_index[i] >= previous.servers_.size()) {
+      continue;
+    }
+    const ServerHealth& from = previous.servers_[previous_index[i]];
+    ServerHealth& to = servers_[i];
+    to.consecutive_failures.store(from.consecutive_failures.load(relaxed), relaxed);
+    to.multiplier.store(from.multiplier.load(relaxed), relaxed);
+    to.last_return_ns.store(from.last_return_ns.load(relaxed), relaxed);
+    const uint64_t until_ns = from.ejected_until_ns.load(std::memory_order_acquire);
+    if (until_ns <= now_ns) {
+      to.ejected_until_ns.store(until_ns, relaxed);  // a return still to report, or 0
+    } else if (const std::optional<uint32_t> slot = claim_slot(until_ns, now_ns)) {
+      to.slot.store(*slot, relaxed);
+      to.ejected_until_ns.store(until_ns, relaxed);
+    }
+  }
+}
+
 std::optional<uint32_t> OutlierDetector::claim_slot(uint64_t until_ns, uint64_t now_ns) noexcept {
   for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
     uint64_t held_until_ns = slots_[slot].load(std::memory_order_relaxed);

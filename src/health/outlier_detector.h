@@ -44,6 +44,7 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -100,6 +101,14 @@ class OutlierDetector {
   // once; for the owner's periodic tick, O(servers). A server ejected again before its return
   // was collected is reported by the new ejection alone.
   std::vector<OutlierTransition> collect_returns(uint64_t now_ns);
+
+  // Takes over `previous`'s record of the servers that stay, when the cluster's servers change
+  // (a discovery change, a reload): server i was previous_index[i] there, or kNew. An ejection
+  // in force keeps going if this detector has a slot free for it, and ends otherwise (a cluster
+  // that shrank ejects fewer). Before this detector is shared: `previous` may still be written.
+  static constexpr uint32_t kNew = UINT32_MAX;
+  void carry_over(const OutlierDetector& previous, std::span<const uint32_t> previous_index,
+                  uint64_t now_ns) noexcept;
 
   uint32_t size() const noexcept { return static_cast<uint32_t>(servers_.size()); }
   uint32_t max_ejected() const noexcept { return static_cast<uint32_t>(slots_.size()); }

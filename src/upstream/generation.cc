@@ -4,6 +4,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "core/clock.h"
+
 namespace ballast::upstream {
 namespace {
 
@@ -102,6 +104,28 @@ size_t Generation::cluster_index(const std::string& name) const noexcept {
 
 namespace {
 
+// A new ClusterHealth for a cluster whose servers changed takes over the outlier record of those
+// that stay, when detection's settings did not change.
+void carry_ejections(const ClusterState* before, const config::ClusterConfig& cluster,
+                     ClusterHealth& health) {
+  if (before == nullptr || health.outliers == nullptr || before->health->outliers == nullptr ||
+      !(before->config->outlier_detection == cluster.outlier_detection)) {
+    return;
+  }
+  std::unordered_map<std::string_view, uint32_t> index_before;
+  for (uint32_t i = 0; i < before->servers.size(); ++i) {
+    index_before.emplace(before->servers[i]->name, i);
+  }
+  std::vector<uint32_t> previous_index;
+  previous_index.reserve(cluster.servers.size());
+  for (const config::ServerConfig& server : cluster.servers) {
+    const auto found = index_before.find(server.name());
+    previous_index.push_back(found == index_before.end() ? health::OutlierDetector::kNew
+                                                         : found->second);
+  }
+  health.outliers->carry_over(*before->health->outliers, previous_index, core::monotonic_now_ns());
+}
+
 // One cluster's shared state, keeping what `before` (the same cluster's previous state, or
 // null) has for servers that stay. `servers_only`: only the servers differ from `before` (a
 // discovery change), so its TLS context, and the sessions it caches, stay too.
@@ -111,6 +135,7 @@ ClusterState build_cluster(std::shared_ptr<const config::ClusterConfig> settings
   ClusterState state{settings, {}, carried_over(before, cluster), nullptr, nullptr, nullptr};
   if (state.health == nullptr) {
     state.health = std::make_shared<ClusterHealth>(cluster);
+    carry_ejections(before, cluster, *state.health);
   }
   state.stats = before != nullptr && before->stats->workers() == workers
                     ? before->stats

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/clock.h"
+
 namespace ballast::upstream {
 namespace {
 
@@ -75,6 +77,25 @@ TEST(Generation, AClusterMayHaveNoServers) {
   EXPECT_TRUE(empty->clusters[0].servers.empty());
   const auto back = with_servers(*empty, 0, {server(9001)}, 1);
   EXPECT_EQ(back->clusters[0].servers.size(), 1u);
+}
+
+TEST(Generation, AnEjectionGoesOnThroughADiscoveryChange) {
+  auto config = std::make_shared<config::Config>(
+      *config_with({server(9001), server(9002), server(9003), server(9004)}));
+  config->clusters[0].outlier_detection.enabled = true;
+  config->clusters[0].outlier_detection.consecutive_failures = 1;
+  config->clusters[0].outlier_detection.max_ejection_percent = 50;
+  const auto first = build_generation(config, nullptr, 1);
+  health::OutlierDetector& before = *first->clusters[0].health->outliers;
+  const uint64_t now = core::monotonic_now_ns();
+  ASSERT_TRUE(before.record(1, health::TrafficResult::connect_failure, now));  // 9002 ejected
+  ASSERT_TRUE(before.is_ejected(1, now));
+
+  const auto second = with_servers(*first, 0, {server(9002), server(9003), server(9005)}, 1);
+  const health::OutlierDetector& after = *second->clusters[0].health->outliers;
+  EXPECT_TRUE(after.is_ejected(0, now));  // 9002, now first
+  EXPECT_FALSE(after.is_ejected(1, now));
+  EXPECT_FALSE(after.is_ejected(2, now));  // new
 }
 
 TEST(Generation, AnUnresolvableServerNamesItself) {
