@@ -154,14 +154,15 @@ void Worker::install_cluster(std::shared_ptr<const upstream::Generation> generat
   if (current.shared->config != generation->config) {
     return;  // a reload came first (never, posted in order): it has the servers itself
   }
-  std::shared_ptr<WorkerCluster>& slot = current.clusters[index];
-  prepared->take_pools_from(*slot);
-  std::replace(current.reported.begin(), current.reported.end(), slot.get(), prepared.get());
-  slot = std::move(prepared);
-  current.shared = std::move(generation);
+  // Kept until the checks have moved over: they read the servers through its state.
+  const std::shared_ptr<WorkerCluster> replaced = std::move(current.clusters[index]);
+  prepared->take_pools_from(*replaced);
+  std::replace(current.reported.begin(), current.reported.end(), replaced.get(), prepared.get());
   if (current.checks != nullptr) {
-    current.checks->take_cluster(index, slot->state());
+    current.checks->take_cluster(index, prepared->state());
   }
+  current.clusters[index] = std::move(prepared);
+  current.shared = std::move(generation);
 }
 
 void Worker::drain() {

@@ -56,6 +56,14 @@ def wait_fleet_serves(fleet, expected, timeout_s):
                    f"{sorted(expected)} in /status")
 
 
+def serves(port, expected):
+    """Whether 20 requests all come back 200 from exactly the backends named `expected`."""
+    try:
+        return set(served_by(port, 20)) == expected
+    except AssertionError:  # a 503 before the servers are in, or healthy
+        return False
+
+
 def etcd_source(config):
     return next(s for s in admin_status(config)["discovery"] if s["target"] == PREFIX)
 
@@ -303,3 +311,39 @@ def test_a_fleet_command_and_ballast_status_over_the_fleet(ballast, backends, tm
         fleet[0][0].stop()
         listing = cli("status", "--etcd", etcd.endpoints[0])
         assert listing.stdout.startswith("2 instances"), listing.stdout
+
+
+def test_servers_that_stay_are_checked_and_served_through_churn(ballast, backends, tmp_path):
+    """Ten changes a second to the cluster's servers: the health checks of those that stay go on
+    at their interval (they are not restarted by each change) and no request fails."""
+    with EtcdCluster(tmp_path) as etcd:
+        config = ballast.short_config([])
+        del config["load_balancer"]["servers"]
+        config["load_balancer"]["discovery"] = {"etcd_prefix": PREFIX}
+        config["load_balancer"]["health_check"] = {"interval": "300ms", "timeout": "250ms",
+                                                   "path": "/"}
+        config["etcd"] = {"endpoints": etcd.endpoints}
+        process = ballast.start(config, listen_port(config))
+        a, b, c = backends.start("a"), backends.start("b"), backends.start("c")
+        for backend in (a, b):
+            etcd.put(key(backend), record(backend))
+        wait_until(lambda: serves(process.port, {"a", "b"}), 5, "a and b healthy")
+
+        def checks_passed(backend):
+            for server in admin_status(config)["clusters"][0]["servers"]:
+                if server["name"] == f"{HOST}:{backend.port}":
+                    return server["checks_passed"]
+            raise AssertionError(f"{backend.name} not in /status")
+
+        before = checks_passed(a)
+        with Traffic([(process, config)]) as traffic:
+            deadline = time.monotonic() + 3.0
+            while time.monotonic() < deadline:
+                etcd.put(key(c), record(c))
+                time.sleep(0.05)
+                etcd.delete(key(c))
+                time.sleep(0.05)
+        assert traffic.sent > 50 and traffic.failed == [], traffic.failed
+        assert checks_passed(a) - before >= 6, "checks restarted by the changes"
+        updates = etcd_source(config)["updates"]
+        assert updates >= 10, updates
