@@ -73,17 +73,25 @@ void Discovery::configure(const config::Config& config) {
   if (settings == settings_) {
     return;
   }
-  stop_sources();
-  settings_ = std::move(settings);
+  // Made first, so that settings c-ares refuses leave the running sources alone (it throws).
   auto dns = std::make_unique<DnsDiscovery>(config, sets_);
-  dns->start();
   std::vector<std::unique_ptr<EtcdDiscovery>> etcd;
   for (const config::ClusterConfig& cluster : config.clusters) {
     if (!cluster.discovery.etcd_prefix.empty()) {
       etcd.push_back(std::make_unique<EtcdDiscovery>(config.etcd, cluster.name,
                                                      cluster.discovery.etcd_prefix, sets_));
-      etcd.back()->start();
     }
+  }
+  stop_sources();
+  settings_ = std::move(settings);
+  for (const config::ClusterConfig& cluster : config.clusters) {
+    if (!is_discovered(cluster)) {
+      sets_.forget(cluster.name);  // static now: what was found for it must not come back
+    }
+  }
+  dns->start();
+  for (const std::unique_ptr<EtcdDiscovery>& source : etcd) {
+    source->start();
   }
   const std::lock_guard<std::mutex> lock(sources_mutex_);
   dns_ = std::move(dns);

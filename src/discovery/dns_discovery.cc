@@ -12,6 +12,10 @@ namespace ballast::discovery {
 namespace {
 
 using config::LogLevel;
+
+// The thread looks at its names at least this often (ttl_max may be long; a wait of "never"
+// would overflow the clock's arithmetic).
+constexpr uint64_t kLongestWaitNs = 60 * core::kNsPerMs * 1'000;
 using config::ResolveMode;
 using config::ServerConfig;
 
@@ -104,7 +108,8 @@ void DnsDiscovery::run() {
     const uint64_t now_ns = core::monotonic_now_ns();
     const uint64_t due_ns = next_due_ns();
     if (due_ns > now_ns) {
-      wake_.wait_for(lock, std::chrono::nanoseconds(due_ns - now_ns));
+      const uint64_t wait_ns = std::min<uint64_t>(due_ns - now_ns, kLongestWaitNs);
+      wake_.wait_for(lock, std::chrono::nanoseconds(wait_ns));
       continue;
     }
     lock.unlock();

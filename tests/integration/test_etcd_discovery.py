@@ -347,3 +347,30 @@ def test_servers_that_stay_are_checked_and_served_through_churn(ballast, backend
         assert checks_passed(a) - before >= 6, "checks restarted by the changes"
         updates = etcd_source(config)["updates"]
         assert updates >= 10, updates
+
+
+def test_a_reload_keeps_the_discovered_servers_and_can_drop_discovery(ballast, backends,
+                                                                      tmp_path):
+    with EtcdCluster(tmp_path) as etcd:
+        (process, config), = start_fleet(ballast, etcd, count=1)
+        a, b, c = backends.start("a"), backends.start("b"), backends.start("c")
+        for backend in (a, b):
+            etcd.put(key(backend), record(backend))
+        wait_fleet_serves([(process, config)], names(a, b), timeout_s=2)
+
+        with Traffic([(process, config)]) as traffic:
+            config["load_balancer"]["algorithm"] = "least_connections"
+            process.reload(config)
+            wait_log(process, "configuration reloaded", 3)
+            time.sleep(0.5)
+        assert traffic.sent > 20 and traffic.failed == [], traffic.failed
+        assert server_names(config) == names(a, b)
+
+        del config["load_balancer"]["discovery"]
+        config["load_balancer"]["servers"] = [{"host": HOST, "port": c.port}]
+        process.reload(config)
+        wait_log(process, "configuration reloaded", 3, count=2)
+        assert set(served_by(process.port, 10)) == {"c"}
+        etcd.put(key(b), record(b, weight=3))  # etcd no longer speaks for this cluster
+        time.sleep(0.5)
+        assert set(served_by(process.port, 10)) == {"c"}
