@@ -2,7 +2,7 @@
 #   make run    install what is missing, build, start ballast's demo
 #   make test   install, build, run every test: unit + integration (release build), unit tests
 #               again under ASan+UBSan, and the fuzzers (HTTP/1.1, ClientHello, HTTP/2 both
-#               sides) for a short while
+#               sides, DNS answers, etcd's JSON) for a short while
 #   make build  optimised binaries: build/release/ballast, build/release/ballast-bench
 #   make bench  run the micro-benchmarks
 
@@ -35,7 +35,7 @@ test-asan: deps
 	cmake --build $(ASAN_DIR)
 	ctest --test-dir $(ASAN_DIR) --output-on-failure
 
-# The HTTP parsers and the TLS ClientHello reader under libFuzzer (clang), briefly, side by side.
+# The parsers of untrusted bytes under libFuzzer (clang), briefly, two at a time (fuzz/).
 test-fuzz: deps
 	cmake -S fuzz -B $(FUZZ_DIR) -G Ninja -DCMAKE_CXX_COMPILER=clang++
 	cmake --build $(FUZZ_DIR)
