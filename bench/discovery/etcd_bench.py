@@ -9,9 +9,9 @@ keys and values in base64) over one keep-alive connection (http.client); standar
         Prints the seconds taken.
     etcd_bench.py clear ENDPOINT PREFIX                   deletes every key under PREFIX
     etcd_bench.py register ENDPOINT PREFIX NAME PORT...   NAME-PORT -> a record for 127.0.0.1:PORT
-    etcd_bench.py listen PORT SINCE_NS [TIMEOUT_S]
-        Polls 127.0.0.1:PORT (every 1 ms) until it accepts a connection; prints the milliseconds
-        from SINCE_NS (CLOCK_REALTIME, `date +%s%N` just before the exec) to then.
+    etcd_bench.py listen PORT TIMEOUT_S READY_FILE
+        Creates READY_FILE, then tries to connect to 127.0.0.1:PORT every 1 ms until it accepts;
+        prints when it did (Unix nanoseconds). Started before the process it waits for.
     etcd_bench.py status ADMIN_PORT [CLUSTER]
         From GET /status: "servers N source_servers N updates N revision R generation G".
     etcd_bench.py pickup ENDPOINT PREFIX COUNT FIRST_PORT txn|put LOG ADMIN_PORT [TIMEOUT_S]
@@ -113,12 +113,13 @@ def status_line(admin_port, cluster="default"):
             f"generation {status['process'].get('generation', -1)}")
 
 
-def listen(port, since_ns, timeout_s):
+def listen(port, timeout_s, ready_file):
+    open(ready_file, "w").close()
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             with socket.create_connection((HOST, port), timeout=0.5):
-                print(f"{(time.time_ns() - since_ns) / 1e6:.1f}")
+                print(time.time_ns())
                 return
         except OSError:
             time.sleep(0.001)
@@ -223,7 +224,7 @@ def main(argv):
         for port in args[3:]:
             etcd.put(f"{args[1]}{args[2]}-{port}", record(int(port)))
     elif command == "listen":
-        listen(int(args[0]), int(args[1]), float(args[2]) if len(args) > 2 else 60.0)
+        listen(int(args[0]), float(args[1]), args[2])
     elif command == "status":
         print(status_line(int(args[0]), args[1] if len(args) > 1 else "default"))
     elif command == "pickup":

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <set>
 
+#include "observe/log.h"
+
 namespace ballast::discovery {
 namespace {
 
@@ -82,6 +84,16 @@ void Discovery::configure(const config::Config& config) {
                                                      cluster.discovery.etcd_prefix, sets_));
     }
   }
+  std::unique_ptr<DnsDiscovery> previous_dns;
+  {
+    const std::lock_guard<std::mutex> lock(sources_mutex_);
+    previous_dns = std::move(dns_);
+  }
+  if (previous_dns != nullptr) {
+    previous_dns->stop();
+    dns->take_answers(*previous_dns);
+    previous_dns.reset();
+  }
   stop_sources();
   settings_ = std::move(settings);
   for (const config::ClusterConfig& cluster : config.clusters) {
@@ -122,14 +134,19 @@ std::vector<SourceReport> Discovery::reports() const {
 
 void Discovery::publish_changes() {
   while (!sets_.stopped()) {
-    std::set<std::string> changed = sets_.take_changed(kIdleWaitMs);
-    if (changed.empty()) {
-      continue;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(kGatherMs));
-    changed.merge(sets_.take_changed(0));
-    for (const std::string& cluster : changed) {
-      apply_(cluster);
+    try {
+      std::set<std::string> changed = sets_.take_changed(kIdleWaitMs);
+      if (changed.empty()) {
+        continue;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(kGatherMs));
+      changed.merge(sets_.take_changed(0));
+      for (const std::string& cluster : changed) {
+        apply_(cluster);
+      }
+    } catch (const std::exception& error) {  // memory: the next change tries again
+      observe::log_event(config::LogLevel::error, "discovered servers not handed over",
+                         {{"error", error.what()}});
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(kMinSpacingMs - kGatherMs));
   }

@@ -74,6 +74,10 @@ DnsDiscovery::DnsDiscovery(const config::Config& config, ServerSets& sets)
 }
 
 DnsDiscovery::~DnsDiscovery() {
+  stop();
+}
+
+void DnsDiscovery::stop() {
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
@@ -81,6 +85,23 @@ DnsDiscovery::~DnsDiscovery() {
   wake_.notify_all();
   if (thread_.joinable()) {
     thread_.join();
+  }
+}
+
+void DnsDiscovery::take_answers(const DnsDiscovery& previous) {
+  for (auto& [name, answer] : answers_) {
+    if (const auto found = previous.answers_.find(name); found != previous.answers_.end()) {
+      answer = found->second;
+      answer.due_ns = 0;  // asked again at start(), the answer kept if that fails
+    }
+  }
+  add_srv_targets();
+  for (auto& [name, answer] : answers_) {
+    if (const auto found = previous.answers_.find(name);
+        !answer.answered && found != previous.answers_.end()) {
+      answer = found->second;
+      answer.due_ns = 0;
+    }
   }
 }
 
@@ -113,7 +134,14 @@ void DnsDiscovery::run() {
       continue;
     }
     lock.unlock();
-    round(now_ns);
+    try {
+      round(now_ns);
+    } catch (const std::exception& error) {  // memory: keep the answers, try again later
+      observe::log_event(LogLevel::error, "dns discovery round failed", {{"error", error.what()}});
+      for (auto& [name, answer] : answers_) {
+        answer.due_ns = std::max(answer.due_ns, now_ns + settings_.ttl_min_ms * core::kNsPerMs);
+      }
+    }
     lock.lock();
   }
 }
@@ -247,6 +275,9 @@ std::vector<DnsDiscovery::Name> DnsDiscovery::names_used(const Cluster& cluster)
 
 std::vector<ServerConfig> DnsDiscovery::expand(const Cluster& cluster) const {
   std::vector<ServerConfig> servers;
+  // Answers are capped (kMaxRecords per name) but targets × addresses could still make a
+  // million; past twice the cluster limit (duplicates are dropped below) the rest is not built.
+  const auto full = [&servers] { return servers.size() >= 2 * config::kMaxServersPerCluster; };
   const auto answer_of = [this](const std::string& name, LookupKind kind) -> const LookupResult* {
     const auto found = answers_.find(Name{name, kind});
     return found != answers_.end() && found->second.answered ? &found->second.result : nullptr;
@@ -267,9 +298,9 @@ std::vector<ServerConfig> DnsDiscovery::expand(const Cluster& cluster) const {
         servers.push_back(std::move(server));
         continue;
       }
-      for (const std::string& address : answer->addresses) {
+      for (size_t i = 0; i < answer->addresses.size() && !full(); ++i) {
         ServerConfig server = entry;
-        server.host = address;
+        server.host = answer->addresses[i];
         server.tls_name = entry.host;
         servers.push_back(std::move(server));
       }
@@ -289,9 +320,9 @@ std::vector<ServerConfig> DnsDiscovery::expand(const Cluster& cluster) const {
       if (target == nullptr || record.port == 0) {
         continue;
       }
-      for (const std::string& address : target->addresses) {
+      for (size_t i = 0; i < target->addresses.size() && !full(); ++i) {
         ServerConfig server = entry;
-        server.host = address;
+        server.host = target->addresses[i];
         server.port = record.port;
         server.weight = std::max<uint32_t>(record.weight, 1);
         server.backup = entry.backup || record.priority != primary;

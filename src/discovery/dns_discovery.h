@@ -42,7 +42,12 @@ class DnsDiscovery {
   DnsDiscovery(const DnsDiscovery&) = delete;
   DnsDiscovery& operator=(const DnsDiscovery&) = delete;
 
+  // Takes the answers `previous` (stopped) had for the names this one looks up, so a reload
+  // while DNS fails keeps serving what it knew. Before start().
+  void take_answers(const DnsDiscovery& previous);
   void start();
+  // Ends the thread (also what destruction does).
+  void stop();
   std::vector<SourceReport> reports() const;
 
  private:

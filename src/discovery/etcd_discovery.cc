@@ -42,27 +42,32 @@ EtcdDiscovery::EtcdDiscovery(const config::EtcdConfig& etcd, const std::string& 
           etcd_endpoints(etcd), etcd.timeout_ms, prefix,
           [this](const PrefixMirror::Keys& keys) { take(keys); }, status_) {}
 
+// Parses only the records that changed since the last call (10,000 sidecars registering one by
+// one would otherwise parse ~10^8 records); a bad one is logged once per value.
 void EtcdDiscovery::take(const PrefixMirror::Keys& keys) {
+  std::map<std::string, Record> records;
   std::vector<config::ServerConfig> servers;
   std::set<std::string> names;
   servers.reserve(keys.size());
   for (const auto& [key, value] : keys) {
-    std::string error;
-    std::optional<config::ServerConfig> server = parse_server_record(value, error);
-    if (!server) {
-      auto [seen, inserted] = rejected_.try_emplace(key, value);
-      if (inserted || seen->second != value) {
-        seen->second = value;
+    Record record;
+    if (const auto known = records_.find(key);
+        known != records_.end() && known->second.value == value) {
+      record = std::move(known->second);
+    } else {
+      std::string error;
+      record = {value, parse_server_record(value, error)};
+      if (!record.server) {
         observe::log_event(config::LogLevel::warn, "etcd record ignored",
                            {{"cluster", cluster_}, {"key", key}, {"error", error}});
       }
-      continue;
     }
-    rejected_.erase(key);
-    if (names.insert(server->name()).second) {
-      servers.push_back(std::move(*server));
+    if (record.server && names.insert(record.server->name()).second) {
+      servers.push_back(*record.server);
     }
+    records.emplace(key, std::move(record));
   }
+  records_ = std::move(records);
   const size_t count = servers.size();
   const bool changed = sets_.set(cluster_, std::move(servers));
   status_.update([&](SourceReport& report) {

@@ -7,7 +7,9 @@
 //
 // Threading: as PrefixMirror.
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "config/config.h"
@@ -35,8 +37,12 @@ class EtcdDiscovery {
   const std::string cluster_;
   ServerSets& sets_;
   SourceStatus status_;
-  std::map<std::string, std::string> rejected_;  // key -> value already logged as bad
-  PrefixMirror mirror_;                          // last: its thread uses the members above
+  struct Record {
+    std::string value;
+    std::optional<config::ServerConfig> server;  // null: the value does not parse
+  };
+  std::map<std::string, Record> records_;  // by key, as last parsed
+  PrefixMirror mirror_;                    // last: its thread uses the members above
 };
 
 }  // namespace ballast::discovery

@@ -7,6 +7,7 @@ namespace ballast::discovery {
 namespace {
 
 constexpr std::string_view kAdminFolder = "admin/";
+constexpr size_t kLoggedBytes = 200;  // of a bad key or value: enough to find it
 
 SourceReport first_report(const config::EtcdConfig& etcd) {
   SourceReport report;
@@ -38,8 +39,8 @@ void FleetAdmin::take(const PrefixMirror::Keys& keys) {
     const bool known = value == "drain" || value == "disable";
     if (slash == std::string::npos || slash == 0 || slash + 1 == key.size() || !known) {
       observe::log_event(config::LogLevel::warn, "fleet admin key ignored",
-                         {{"key", key},
-                          {"value", value},
+                         {{"key", key.substr(0, kLoggedBytes)},
+                          {"value", value.substr(0, kLoggedBytes)},
                           {"expected", "<cluster>/<host:port> = drain or disable"}});
       continue;
     }

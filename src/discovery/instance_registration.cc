@@ -11,6 +11,7 @@ namespace ballast::discovery {
 namespace {
 
 constexpr std::string_view kInstancesFolder = "instances/";
+constexpr uint64_t kRetryMs = 1'000;
 
 Registration registration_of(const config::EtcdConfig& etcd, const InstanceRecord& instance) {
   Registration registration;
@@ -82,7 +83,13 @@ void InstanceRegistration::run() {
   while (!stop_) {
     lock.unlock();
     const uint64_t started_ns = core::monotonic_now_ns();
-    const uint64_t wait_ms = registrar_.step();
+    uint64_t wait_ms = kRetryMs;
+    try {
+      wait_ms = registrar_.step();
+    } catch (const std::exception& error) {  // memory: try again in a while
+      observe::log_event(config::LogLevel::error, "fleet registration failed",
+                         {{"error", error.what()}});
+    }
     const uint64_t spent_ms = (core::monotonic_now_ns() - started_ns) / core::kNsPerMs;
     lock.lock();
     wake_.wait_for(lock, std::chrono::milliseconds(wait_ms > spent_ms ? wait_ms - spent_ms : 0),

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 
 #include "observe/log.h"
 
@@ -36,17 +37,17 @@ bool PrefixMirror::start() {
 
 void PrefixMirror::run() {
   while (!stop_.load()) {
-    if (revision_ == 0 || backoff_ms_ != 0) {
-      if (backoff_ms_ != 0) {
-        sleep_ms(backoff_ms_);
-      }
-      if (stop_.load() || !read_all()) {
-        continue;
-      }
-    }
     try {
+      if (revision_ == 0 || backoff_ms_ != 0) {
+        if (backoff_ms_ != 0) {
+          sleep_ms(backoff_ms_);
+        }
+        if (stop_.load() || !read_all()) {
+          continue;
+        }
+      }
       client_.watch_prefix(
-          prefix_, revision_ + 1,
+          prefix_, revision_ < INT64_MAX ? revision_ + 1 : revision_,
           [this](std::span<const EtcdEvent> events, int64_t revision) {
             for (const EtcdEvent& event : events) {
               const std::string key =
@@ -74,6 +75,9 @@ void PrefixMirror::run() {
       revision_ = 0;
     } catch (const EtcdError& error) {
       fail(error.what());
+    } catch (const std::exception& error) {  // memory, in a decode or in on_change
+      fail(error.what());
+      revision_ = 0;
     }
   }
 }

@@ -37,9 +37,11 @@ std::optional<config::ServerConfig> read_record(const Json& record, std::string&
   }
   config::ServerConfig server;
   const Json* host = find_field(record, "host");
+  // An address, not a name: a name would need a lookup when the record is applied, which could
+  // block or fail there, and DNS discovery is the place for names (fleet.md).
   if (host == nullptr || !host->is_string() ||
-      !config::is_host(host->get_ref<const std::string&>())) {
-    error = "\"host\" must be an IP address or a DNS name of at most 253 characters";
+      !config::is_ip_literal(host->get_ref<const std::string&>())) {
+    error = "\"host\" must be an IP address";
     return std::nullopt;
   }
   server.host = host->get<std::string>();

@@ -1,7 +1,8 @@
 #pragma once
 // One server's record as etcd discovery stores it: the JSON value of one key under a cluster's
 // prefix, {"host": "10.0.0.5", "port": 8080, "weight": 2, "region": "eu", "backup": false}
-// (host and port required; weight 1-1,000,000, default 1; region and backup optional).
+// (host, an IP address, and port required; weight 1-1,000,000, default 1; region and backup
+// optional).
 //
 // Threading: pure functions.
 

@@ -117,6 +117,10 @@ ProxyProcess::ProxyProcess(ConfigSource source, std::string version)
     : source_(std::move(source)), version_(std::move(version)) {}
 
 ProxyProcess::~ProxyProcess() {
+  {
+    const std::lock_guard<std::mutex> control(control_mutex_);
+    serving_ = false;  // when run() ended by an exception
+  }
   if (admin_ != nullptr) {
     admin_->stop();
   }
@@ -240,7 +244,8 @@ int ProxyProcess::run() {
     serving_ = true;
   }
   // What discovery found while the workers started.
-  for (const upstream::ClusterState& cluster : generation_->clusters) {
+  const std::shared_ptr<const upstream::Generation> started = published_.load();
+  for (const upstream::ClusterState& cluster : started->clusters) {
     apply_servers(cluster.config->name);
   }
   if (fleet_admin_ != nullptr) {
@@ -264,7 +269,7 @@ int ProxyProcess::run() {
     const int signal_number = sigtimedwait(&signals, nullptr, &expiry_check);
     if (signal_number < 0) {
       if (errno == EAGAIN) {
-        warn_expiring_certificates(*generation_);
+        warn_expiring_certificates(*published_.load());
       }
       continue;
     }
@@ -274,6 +279,10 @@ int ProxyProcess::run() {
     }
     observe::log_event(LogLevel::info, "shutting down: draining connections",
                        {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    {
+      const std::lock_guard<std::mutex> control(control_mutex_);
+      serving_ = false;  // discovery's and the fleet's threads change nothing from now on
+    }
     instance_.reset();  // out of the fleet's list first
     for (const std::unique_ptr<Worker>& worker : workers_) {
       worker->drain();
@@ -300,9 +309,9 @@ std::vector<discovery::SourceReport> ProxyProcess::discovery_reports() const {
 }
 
 std::shared_ptr<const config::Config> ProxyProcess::load_config() {
-  std::shared_ptr<const config::Config> config = source_();
-  discovery_->configure(*config);
-  return discovery_->expand(config);
+  applied_ = source_();
+  discovery_->configure(*applied_);
+  return discovery_->expand(applied_);
 }
 
 namespace {
@@ -383,6 +392,9 @@ void ProxyProcess::put_fleet_actions(const upstream::Generation& generation) con
 // served here (yet) takes it on when discovery brings it (apply_servers).
 void ProxyProcess::apply_fleet_actions(const discovery::FleetActions& actions) noexcept {
   const std::lock_guard<std::mutex> control(control_mutex_);
+  if (!serving_) {
+    return;
+  }
   for (const auto& [server, action] : fleet_actions_) {
     if (!actions.contains(server) && generation_ != nullptr) {
       upstream::set_admin_state(*generation_, server.first, server.second,
@@ -404,6 +416,15 @@ void ProxyProcess::apply_fleet_actions(const discovery::FleetActions& actions) n
   fleet_actions_ = actions;
   if (generation_ != nullptr) {
     put_fleet_actions(*generation_);
+  }
+}
+
+// A reload that failed after discovery took its settings: back to the running configuration's.
+void ProxyProcess::restore_discovery() noexcept {
+  try {
+    discovery_->configure(*applied_);
+  } catch (const std::exception& error) {
+    observe::log_event(LogLevel::error, "discovery not restored", {{"error", error.what()}});
   }
 }
 
@@ -435,12 +456,14 @@ void ProxyProcess::reload() noexcept {
     for (size_t i = 0; i < workers_.size(); ++i) {
       workers_[i]->adopt(std::move(prepared[i]), std::move(sockets[i]));
     }
+    applied_ = loaded;
     observe::log_event(LogLevel::info, "configuration reloaded",
                        {{"generation", std::to_string(generation_->number)}});
     warn_expiring_certificates(*generation_);
   } catch (const std::exception& error) {
     observe::log_event(LogLevel::error, "reload failed: keeping the running configuration",
                        {{"error", error.what()}});
+    restore_discovery();
   }
 }
 

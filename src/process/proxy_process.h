@@ -44,6 +44,7 @@ class ProxyProcess {
 
  private:
   void reload() noexcept;
+  void restore_discovery() noexcept;
   // Serves the servers discovery found for `cluster` (on discovery's publishing thread).
   void apply_servers(const std::string& cluster) noexcept;
   // Applies the fleet-wide drains and disables now in etcd (on the fleet mirror's thread).
@@ -78,14 +79,20 @@ class ProxyProcess {
   std::unique_ptr<observe::ProtocolStats> protocols_;  // one shard per worker; outlives them
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::set<std::string> open_;  // listen addresses the workers have sockets for
-  // DNS and etcd discovery; declared after workers_, so it stops (and calls apply_servers no
-  // more) before they go. apply_servers does nothing until serving_.
-  std::unique_ptr<discovery::Discovery> discovery_;
-  bool serving_ = false;  // under control_mutex_
-  // With an etcd block: the fleet-wide admin actions (read at start-up), and those in force
-  // (under control_mutex_), which each new generation and discovered server takes on.
-  std::unique_ptr<discovery::FleetAdmin> fleet_admin_;
+  // The fleet-wide admin actions in force (under control_mutex_), which each new generation and
+  // discovered server takes on; declared before the threads that use it, so it outlives them.
   discovery::FleetActions fleet_actions_;
+  // Whether discovery's and the fleet's threads may change what is served (under
+  // control_mutex_): from the workers' start to the start of shutdown.
+  bool serving_ = false;
+  // DNS and etcd discovery; declared after workers_, so it stops (and calls apply_servers no
+  // more) before they go.
+  std::unique_ptr<discovery::Discovery> discovery_;
+  // The configuration file's contents last applied (the main thread's), which discovery is put
+  // back to when a reload fails.
+  std::shared_ptr<const config::Config> applied_;
+  // With an etcd block: the fleet-wide admin actions' watch (read at start-up).
+  std::unique_ptr<discovery::FleetAdmin> fleet_admin_;
   // This instance's entry in the fleet, with an etcd block; the main thread's alone.
   std::unique_ptr<discovery::InstanceRegistration> instance_;
   // The admin API and metrics, on their own thread; declared last, so it stops first: its hooks

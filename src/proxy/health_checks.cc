@@ -17,6 +17,19 @@ constexpr uint64_t kFirstCheckSpreadNs = 100 * core::kNsPerMs;
 
 }  // namespace
 
+namespace {
+
+// The probe's Host: the server's name, or for one found by DNS (`resolve: all`, `srv`) the name
+// it was found under, with its port.
+std::string host_header(const config::ServerConfig& server) {
+  if (server.tls_name.empty()) {
+    return server.name();
+  }
+  return server.tls_name + ":" + std::to_string(server.port);
+}
+
+}  // namespace
+
 uint32_t health_check_owner(std::string_view cluster, std::string_view server,
                             uint32_t worker_count) noexcept {
   const uint64_t key = core::hash64(server, core::hash64(cluster));
@@ -30,11 +43,11 @@ ServerHealthCheck::ServerHealthCheck(core::EventLoop& loop, const upstream::Clus
       server_(server),
       worker_(worker),
       random_(random),
-      host_header_(cluster.servers[server]->name),
+      host_header_(host_header(cluster.servers[server]->config)),
       probe_(loop, *this) {
   const upstream::ServerState& state = *cluster.servers[server];
   if (cluster.upstream_tls != nullptr) {
-    probe_.use_tls(*cluster.upstream_tls, state.config.host);
+    probe_.use_tls(*cluster.upstream_tls, state.config.sni());
   }
   const bool unknown = state.checks->state() == health::HealthState::unknown;
   const uint64_t spread =

@@ -121,7 +121,7 @@ Http2UpstreamLeg::Opened Http2UpstreamLeg::attach() noexcept {
   if (connection_ == nullptr) {
     const upstream::ServerState& server = cluster().server(exchange_.server());
     connection_ =
-        pool.open(server.address, cluster().state().upstream_tls.get(), server.config.host);
+        pool.open(server.address, cluster().state().upstream_tls.get(), server.config.sni());
     if (connection_ == nullptr) {
       return Opened::failed;
     }

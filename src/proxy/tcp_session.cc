@@ -164,10 +164,10 @@ void TcpSession::connect_next() noexcept {
     upstream_ = core::connect_to(cluster_->server(chosen).address);
     if (const tls::ClientContext* tls = cluster_->state().upstream_tls.get();
         tls != nullptr && upstream_.valid()) {
-      upstream_tls_ =
-          std::make_unique<tls::TlsStream>(tls->new_connection(cluster_->server(chosen).config.host,
-                                                               cluster_->pool(chosen).session()),
-                                           upstream_.get());
+      upstream_tls_ = std::make_unique<tls::TlsStream>(
+          tls->new_connection(cluster_->server(chosen).config.sni(),
+                              cluster_->pool(chosen).session()),
+          upstream_.get());
     }
     const bool secured = upstream_tls_ == nullptr || upstream_tls_->valid();
     if (upstream_.valid() && secured && host_.loop().watch(upstream_.get(), upstream_endpoint_)) {

@@ -93,7 +93,7 @@ UpstreamLeg::Opened UpstreamLeg::open(bool allow_pooled) noexcept {
   connection_->attach(*this);
   if (const tls::ClientContext* tls = cluster().state().upstream_tls.get();
       tls != nullptr &&
-      !connection_->start_tls(*tls, cluster().server(exchange_.server()).config.host)) {
+      !connection_->start_tls(*tls, cluster().server(exchange_.server()).config.sni())) {
     errno = ENOMEM;
     return Opened::failed;
   }

@@ -49,8 +49,8 @@ TEST(ServerRecord, ReadsEveryField) {
 }
 
 TEST(ServerRecord, HostAndPortAloneTakeTheDefaults) {
-  const config::ServerConfig server = parse(R"({"host": "web-1.internal", "port": 1})");
-  EXPECT_EQ(server, make_server("web-1.internal", 1));
+  const config::ServerConfig server = parse(R"({"host": "10.0.0.7", "port": 1})");
+  EXPECT_EQ(server, make_server("10.0.0.7", 1));
   EXPECT_EQ(server.weight, 1u);
   EXPECT_FALSE(server.backup);
   EXPECT_EQ(server.region, "");
@@ -58,23 +58,20 @@ TEST(ServerRecord, HostAndPortAloneTakeTheDefaults) {
 
 TEST(ServerRecord, TakesIpv6AndTheRangesEnds) {
   EXPECT_EQ(parse(R"({"host": "fd00::5", "port": 65535})").port, 65535);
-  EXPECT_EQ(parse(R"({"host": "h", "port": 80, "weight": 1000000})").weight, 1'000'000u);
-  const std::string longest_host = std::string(63, 'a') + "." + std::string(63, 'b') + "." +
-                                   std::string(63, 'c') + "." + std::string(61, 'd');
-  EXPECT_EQ(parse(R"({"host": ")" + longest_host + R"(", "port": 80})").host, longest_host);
+  EXPECT_EQ(parse(R"({"host": "10.0.0.1", "port": 80, "weight": 1000000})").weight, 1'000'000u);
 }
 
 TEST(ServerRecord, IgnoresFieldsItDoesNotKnow) {
   const config::ServerConfig server =
-      parse(R"({"host": "h", "port": 80, "zone": {"nested": [1, 2]}, "max_connections": 5})");
-  EXPECT_EQ(server.host, "h");
+      parse(R"({"host": "10.0.0.1", "port": 80, "zone": {"nested": [1, 2]}, "max_connections": 5})");
+  EXPECT_EQ(server.host, "10.0.0.1");
   EXPECT_EQ(server.max_connections, 0u);  // not a record's to set
 }
 
 TEST(ServerRecord, RefusesWhatIsNotARecord) {
   for (const char* json :
-       {"", "not json", "[]", "\"host\"", "null", "{\"host\": \"h\", \"port\": 80",
-        "{\"host\": \"h\", \"port\": 80} trailing"}) {
+       {"", "not json", "[]", "\"host\"", "null", "{\"host\": \"10.0.0.1\", \"port\": 80",
+        "{\"host\": \"10.0.0.1\", \"port\": 80} trailing"}) {
     refusal(json);
   }
 }
@@ -89,6 +86,7 @@ TEST(ServerRecord, RefusesABadHost) {
            R"({"host": "h\r\nX-Evil: 1", "port": 80})",
            R"({"host": "10.0.0.5:80", "port": 80})",
            R"({"host": "[::1]", "port": 80})",
+           R"({"host": "web-1.internal", "port": 80})",  // a name: DNS discovery's business
        }) {
     EXPECT_NE(refusal(json).find("\"host\""), std::string::npos) << json;
   }
@@ -101,23 +99,23 @@ TEST(ServerRecord, RefusesABadHost) {
 
 TEST(ServerRecord, RefusesABadPortOrWeight) {
   for (const char* json : {
-           R"({"host": "h"})",
-           R"({"host": "h", "port": 0})",
-           R"({"host": "h", "port": 65536})",
-           R"({"host": "h", "port": -80})",
-           R"({"host": "h", "port": "80"})",
-           R"({"host": "h", "port": 80.0})",
-           R"({"host": "h", "port": true})",
-           R"({"host": "h", "port": 18446744073709551696})",
+           R"({"host": "10.0.0.1"})",
+           R"({"host": "10.0.0.1", "port": 0})",
+           R"({"host": "10.0.0.1", "port": 65536})",
+           R"({"host": "10.0.0.1", "port": -80})",
+           R"({"host": "10.0.0.1", "port": "80"})",
+           R"({"host": "10.0.0.1", "port": 80.0})",
+           R"({"host": "10.0.0.1", "port": true})",
+           R"({"host": "10.0.0.1", "port": 18446744073709551696})",
        }) {
     EXPECT_NE(refusal(json).find("\"port\""), std::string::npos) << json;
   }
   for (const char* json : {
-           R"({"host": "h", "port": 80, "weight": 0})",
-           R"({"host": "h", "port": 80, "weight": 1000001})",
-           R"({"host": "h", "port": 80, "weight": "2"})",
-           R"({"host": "h", "port": 80, "weight": null})",
-           R"({"host": "h", "port": 80, "weight": 99999999999999999999999})",
+           R"({"host": "10.0.0.1", "port": 80, "weight": 0})",
+           R"({"host": "10.0.0.1", "port": 80, "weight": 1000001})",
+           R"({"host": "10.0.0.1", "port": 80, "weight": "2"})",
+           R"({"host": "10.0.0.1", "port": 80, "weight": null})",
+           R"({"host": "10.0.0.1", "port": 80, "weight": 99999999999999999999999})",
        }) {
     EXPECT_NE(refusal(json).find("\"weight\""), std::string::npos) << json;
   }
@@ -125,27 +123,27 @@ TEST(ServerRecord, RefusesABadPortOrWeight) {
 
 TEST(ServerRecord, RefusesABadRegionOrBackup) {
   for (const char* json : {
-           R"({"host": "h", "port": 80, "region": ""})",
-           R"({"host": "h", "port": 80, "region": "eu west"})",
-           R"({"host": "h", "port": 80, "region": "eu.west"})",
-           R"({"host": "h", "port": 80, "region": 1})",
+           R"({"host": "10.0.0.1", "port": 80, "region": ""})",
+           R"({"host": "10.0.0.1", "port": 80, "region": "eu west"})",
+           R"({"host": "10.0.0.1", "port": 80, "region": "eu.west"})",
+           R"({"host": "10.0.0.1", "port": 80, "region": 1})",
        }) {
     EXPECT_NE(refusal(json).find("\"region\""), std::string::npos) << json;
   }
-  EXPECT_NE(refusal(R"({"host": "h", "port": 80, "region": ")" + std::string(65, 'a') + "\"}")
+  EXPECT_NE(refusal(R"({"host": "10.0.0.1", "port": 80, "region": ")" + std::string(65, 'a') + "\"}")
                 .find("\"region\""),
             std::string::npos);
-  EXPECT_NE(refusal(R"({"host": "h", "port": 80, "backup": "yes"})").find("\"backup\""),
+  EXPECT_NE(refusal(R"({"host": "10.0.0.1", "port": 80, "backup": "yes"})").find("\"backup\""),
             std::string::npos);
-  EXPECT_NE(refusal(R"({"host": "h", "port": 80, "backup": 1})").find("\"backup\""),
+  EXPECT_NE(refusal(R"({"host": "10.0.0.1", "port": 80, "backup": 1})").find("\"backup\""),
             std::string::npos);
 }
 
 TEST(ServerRecord, SurvivesHostileInput) {
   refusal(std::string(1'000'000, '['));
-  refusal(R"({"host": "h", "port": 1e400})");
+  refusal(R"({"host": "10.0.0.1", "port": 1e400})");
   refusal(std::string(60'000, '[') + std::string(60'000, ']'));
-  refusal(R"({"host": "h", "port": 80, "pad": ")" + std::string(70'000, 'x') + "\"}");
+  refusal(R"({"host": "10.0.0.1", "port": 80, "pad": ")" + std::string(70'000, 'x') + "\"}");
   constexpr char kRawNul[] = "{\"host\": \"h\0\", \"port\": 80}";
   refusal(std::string(kRawNul, sizeof(kRawNul) - 1));
   refusal(R"({"host": "h\u0000", "port": 80})");
@@ -162,7 +160,7 @@ TEST(ServerRecord, WritesTheFieldsInTheDocumentedOrder) {
 TEST(ServerRecord, WritingThenReadingGivesTheServerBack) {
   const config::ServerConfig servers[] = {
       make_server("10.0.0.5", 8080),
-      make_server("web-1.internal", 443, 1'000'000, true),
+      make_server("192.0.2.1", 443, 1'000'000, true),
       make_server("::1", 9000, 3, false, "us-east"),
   };
   for (const config::ServerConfig& server : servers) {
