@@ -62,8 +62,8 @@ TEST(ServerRecord, TakesIpv6AndTheRangesEnds) {
 }
 
 TEST(ServerRecord, IgnoresFieldsItDoesNotKnow) {
-  const config::ServerConfig server =
-      parse(R"({"host": "10.0.0.1", "port": 80, "zone": {"nested": [1, 2]}, "max_connections": 5})");
+  const config::ServerConfig server = parse(
+      R"({"host": "10.0.0.1", "port": 80, "zone": {"nested": [1, 2]}, "max_connections": 5})");
   EXPECT_EQ(server.host, "10.0.0.1");
   EXPECT_EQ(server.max_connections, 0u);  // not a record's to set
 }
@@ -78,13 +78,9 @@ TEST(ServerRecord, RefusesWhatIsNotARecord) {
 
 TEST(ServerRecord, RefusesABadHost) {
   for (const char* json : {
-           R"({"port": 80})",
-           R"({"host": "", "port": 80})",
-           R"({"host": 10, "port": 80})",
-           R"({"host": null, "port": 80})",
-           R"({"host": "a b", "port": 80})",
-           R"({"host": "h\r\nX-Evil: 1", "port": 80})",
-           R"({"host": "10.0.0.5:80", "port": 80})",
+           R"({"port": 80})", R"({"host": "", "port": 80})", R"({"host": 10, "port": 80})",
+           R"({"host": null, "port": 80})", R"({"host": "a b", "port": 80})",
+           R"({"host": "h\r\nX-Evil: 1", "port": 80})", R"({"host": "10.0.0.5:80", "port": 80})",
            R"({"host": "[::1]", "port": 80})",
            R"({"host": "web-1.internal", "port": 80})",  // a name: DNS discovery's business
        }) {
@@ -130,9 +126,10 @@ TEST(ServerRecord, RefusesABadRegionOrBackup) {
        }) {
     EXPECT_NE(refusal(json).find("\"region\""), std::string::npos) << json;
   }
-  EXPECT_NE(refusal(R"({"host": "10.0.0.1", "port": 80, "region": ")" + std::string(65, 'a') + "\"}")
-                .find("\"region\""),
-            std::string::npos);
+  EXPECT_NE(
+      refusal(R"({"host": "10.0.0.1", "port": 80, "region": ")" + std::string(65, 'a') + "\"}")
+          .find("\"region\""),
+      std::string::npos);
   EXPECT_NE(refusal(R"({"host": "10.0.0.1", "port": 80, "backup": "yes"})").find("\"backup\""),
             std::string::npos);
   EXPECT_NE(refusal(R"({"host": "10.0.0.1", "port": 80, "backup": 1})").find("\"backup\""),
