@@ -137,9 +137,7 @@ bool Exchange::route(WorkerGeneration& generation, const config::ListenerConfig&
   if (index >= generation.clusters.size()) {
     return false;
   }
-  if (routed_ != generation.clusters[index]) {
-    routed_ = generation.clusters[index];
-  }
+  routed_ = generation.clusters[index];
   cluster_ = routed_.get();
   replayable_ = is_idempotent(request.method) || cluster_->config().retry.non_idempotent ||
                 request.headers.find("Idempotency-Key") != nullptr;

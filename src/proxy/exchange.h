@@ -162,6 +162,12 @@ class Exchange {
   bool finished() const noexcept { return finished_; }
 
   WorkerCluster* cluster() const noexcept { return cluster_; }
+  // The exchange is over and nothing of it (a leg, a timer) uses the cluster any more: an idle
+  // connection must not keep a cluster that a discovery change replaced, with its servers.
+  void release_cluster() noexcept {
+    cluster_ = nullptr;
+    routed_.reset();
+  }
   const Attempt& attempt() const noexcept { return attempt_; }
   balance::ServerIndex server() const noexcept { return attempt_.server; }
   bool active() const noexcept { return holds_budget_; }
@@ -193,9 +199,8 @@ class Exchange {
   ClientInfo client_;
 
   WorkerCluster* cluster_ = nullptr;  // the current request's; null until it is routed
-  // The cluster last routed to, kept alive for as long as this exchange may still use it (a
-  // discovery change may replace it mid-request: worker_cluster.h). Kept between requests, so a
-  // connection whose requests go to one cluster pays for the shared_ptr copy once.
+  // The cluster routed to, kept alive while this exchange may still use it (a discovery change
+  // may replace it mid-request: worker_cluster.h), until release_cluster().
   std::shared_ptr<WorkerCluster> routed_;
   uint64_t started_ns_ = 0;
   bool finished_ = false;

@@ -484,6 +484,7 @@ void Http2Stream::on_closed() noexcept {
   }
   upstream_.stop_timer();
   h2_upstream_.stop_timer();
+  exchange_.release_cluster();  // a spare stream keeps no replaced cluster alive
 }
 
 }  // namespace ballast::proxy

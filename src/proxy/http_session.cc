@@ -782,6 +782,7 @@ void HttpSession::response_complete() noexcept {
     return;
   }
   phase_ = Phase::reading_head;
+  exchange_.release_cluster();
   idle_since_ns_ = now_ns();
   head_started_ns_ = client_in_.empty() ? 0 : idle_since_ns_;  // a pipelined head has begun
 }
