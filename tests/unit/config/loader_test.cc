@@ -344,7 +344,10 @@ TEST(Examples, BothExampleFilesLoad) {
   EXPECT_EQ(full.workers, 4u);
   EXPECT_EQ(full.listeners.size(), 2u);
   EXPECT_EQ(full.listeners[1].listen.host, "::1");
-  ASSERT_EQ(full.clusters.size(), 4u);
+  ASSERT_EQ(full.clusters.size(), 5u);
+  EXPECT_EQ(full.clusters[1].servers[2].resolve, ResolveMode::srv);
+  EXPECT_EQ(full.clusters[2].discovery.etcd_prefix, "/services/reports/");
+  EXPECT_EQ(full.etcd.instance, "lb-1");
   const ClusterConfig& api = full.clusters[0];
   EXPECT_EQ(api.algorithm, balance::Algorithm::p2c);
   EXPECT_EQ(api.health_check.expected_status_min, 200);
@@ -361,9 +364,9 @@ TEST(Examples, BothExampleFilesLoad) {
   EXPECT_EQ(full.clusters[1].hash_key.name, "X-User-Id");
   EXPECT_EQ(full.clusters[1].circuit_breaker.mode, BreakerMode::consecutive);
   EXPECT_EQ(full.clusters[1].circuit_breaker.failure_threshold, 5u);
-  EXPECT_EQ(full.clusters[2].session_affinity.header_name, "X-Session");
-  EXPECT_EQ(full.clusters[3].health_check.type, HealthCheckType::tcp);
-  EXPECT_FALSE(full.clusters[3].circuit_breaker.enabled);
+  EXPECT_EQ(full.clusters[3].session_affinity.header_name, "X-Session");
+  EXPECT_EQ(full.clusters[4].health_check.type, HealthCheckType::tcp);
+  EXPECT_FALSE(full.clusters[4].circuit_breaker.enabled);
   EXPECT_TRUE(full.tracing.enabled);
   EXPECT_EQ(full.admin.token, "change-me");
 }
