@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "config/scalars.h"
+#include "core/blocking_io.h"
 #include "core/clock.h"
 #include "core/socket.h"
 #include "discovery/etcd_json.h"
@@ -41,33 +42,9 @@ class Unreachable : public EtcdError {
   using EtcdError::EtcdError;
 };
 
-std::string errno_text(const char* what, int error) {
-  return std::string(what) + ": " + std::strerror(error);
-}
-
 std::string endpoint_name(const EtcdEndpoint& endpoint) {
   const bool ipv6 = endpoint.host.find(':') != std::string::npos;
   return (ipv6 ? "[" + endpoint.host + "]" : endpoint.host) + ":" + std::to_string(endpoint.port);
-}
-
-// Waits until `fd` is ready for `events` or the deadline passes. True when ready (an error or
-// hang-up counts as ready: the next call on the socket reports it).
-bool wait_ready(int fd, short events, uint64_t deadline_ns) noexcept {
-  for (;;) {
-    const uint64_t now = core::monotonic_now_ns();
-    if (now >= deadline_ns) {
-      return false;
-    }
-    const uint64_t wait_ms = (deadline_ns - now + core::kNsPerMs - 1) / core::kNsPerMs;
-    pollfd entry{fd, events, 0};
-    const int ready = poll(&entry, 1, static_cast<int>(std::min<uint64_t>(wait_ms, 60'000)));
-    if (ready > 0) {
-      return true;
-    }
-    if (ready < 0 && errno != EINTR) {
-      return false;
-    }
-  }
 }
 
 // "Grpc-Metadata-Hasleader: true" becomes gRPC metadata the gateway passes on: a member that has
@@ -137,23 +114,11 @@ class Exchange {
 
  private:
   void connect(const EtcdEndpoint& endpoint, uint64_t deadline_ns) {
-    core::SocketAddress address;
-    try {
-      address = core::resolve(endpoint.host, endpoint.port);
-    } catch (const std::exception& error) {
-      throw Unreachable(error.what());
-    }
-    fd_ = core::connect_to(address);
+    std::string error;
+    fd_ = core::connect_by(endpoint.host, endpoint.port, deadline_ns, error);
     if (!fd_.valid()) {
-      throw Unreachable(errno_text("connect", errno));
+      throw Unreachable(error);
     }
-    if (!wait_ready(fd_.get(), POLLOUT, deadline_ns)) {
-      throw Unreachable("connect timed out");
-    }
-    if (const int error = core::connect_error(fd_.get()); error != 0) {
-      throw Unreachable(errno_text("connect", error));
-    }
-    core::set_no_delay(fd_.get());
   }
 
   void send_all(std::string_view request, uint64_t deadline_ns) {
@@ -162,11 +127,11 @@ class Exchange {
       if (n > 0) {
         request.remove_prefix(static_cast<size_t>(n));
       } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        if (!wait_ready(fd_.get(), POLLOUT, deadline_ns)) {
+        if (!core::wait_ready(fd_.get(), POLLOUT, deadline_ns)) {
           throw Unreachable("send timed out");
         }
       } else if (n < 0 && errno != EINTR) {
-        throw Unreachable(errno_text("send", errno));
+        throw Unreachable(core::errno_text("send", errno));
       }
     }
   }
@@ -211,11 +176,11 @@ class Exchange {
         return true;
       }
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (!wait_ready(fd_.get(), POLLIN, deadline_ns)) {
+        if (!core::wait_ready(fd_.get(), POLLIN, deadline_ns)) {
           return false;
         }
       } else if (errno != EINTR) {
-        throw Unreachable(errno_text("recv", errno));
+        throw Unreachable(core::errno_text("recv", errno));
       }
     }
   }

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "core/blocking_io.h"
 #include "core/clock.h"
 #include "observe/json.h"
 #include "observe/log.h"
@@ -196,26 +197,6 @@ void append_span(std::string& out, const SpanRecord& span) {
 
 // ---- the HTTP client -------------------------------------------------------------------------
 
-// Waits until `fd` is ready for `events` or the deadline passes. True when ready (an error or
-// hang-up counts as ready: the next call on the socket reports it).
-bool wait_ready(int fd, short events, uint64_t deadline_ns) noexcept {
-  for (;;) {
-    const uint64_t now = core::monotonic_now_ns();
-    if (now >= deadline_ns) {
-      return false;
-    }
-    const uint64_t wait_ms = (deadline_ns - now + core::kNsPerMs - 1) / core::kNsPerMs;
-    pollfd entry{fd, events, 0};
-    const int ready = poll(&entry, 1, static_cast<int>(wait_ms < 60'000 ? wait_ms : 60'000));
-    if (ready > 0) {
-      return true;
-    }
-    if (ready < 0 && errno != EINTR) {
-      return false;
-    }
-  }
-}
-
 bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) {
     return false;
@@ -305,10 +286,6 @@ SpanExporterOptions with_limits(SpanExporterOptions options) noexcept {
   options.batch_max_spans = options.batch_max_spans == 0 ? 1 : options.batch_max_spans;
   options.poll_interval_ms = options.poll_interval_ms == 0 ? 1 : options.poll_interval_ms;
   return options;
-}
-
-std::string errno_text(const char* what, int error) {
-  return std::string(what) + ": " + std::strerror(error);
 }
 
 }  // namespace
@@ -563,23 +540,11 @@ bool SpanExporter::post_once(uint64_t deadline_ns, bool& stale) {
   };
 
   if (!reused) {
-    core::SocketAddress address;
-    try {
-      address = core::resolve(endpoint_.host, endpoint_.port);
-    } catch (const std::exception& error) {
-      return fail(error.what());
-    }
-    connection_ = core::connect_to(address);
+    std::string error;
+    connection_ = core::connect_by(endpoint_.host, endpoint_.port, deadline_ns, error);
     if (!connection_.valid()) {
-      return fail(errno_text("connect", errno));
+      return fail(std::move(error));
     }
-    if (!wait_ready(connection_.get(), POLLOUT, deadline_ns)) {
-      return fail("connect timed out");
-    }
-    if (const int error = core::connect_error(connection_.get()); error != 0) {
-      return fail(errno_text("connect", error));
-    }
-    core::set_no_delay(connection_.get());
   }
   const int fd = connection_.get();
 
@@ -589,12 +554,12 @@ bool SpanExporter::post_once(uint64_t deadline_ns, bool& stale) {
     if (n > 0) {
       sent += static_cast<size_t>(n);
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (!wait_ready(fd, POLLOUT, deadline_ns)) {
+      if (!core::wait_ready(fd, POLLOUT, deadline_ns)) {
         return fail("send timed out");
       }
     } else if (n < 0 && errno != EINTR) {
       stale = reused && sent == 0;
-      return fail(errno_text("send", errno));
+      return fail(core::errno_text("send", errno));
     }
   }
 
@@ -613,12 +578,12 @@ bool SpanExporter::post_once(uint64_t deadline_ns, bool& stale) {
       stale = reused && received == 0;
       return fail("connection closed before the response");
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      if (!wait_ready(fd, POLLIN, deadline_ns)) {
+      if (!core::wait_ready(fd, POLLIN, deadline_ns)) {
         return fail("no response within the timeout");
       }
     } else if (errno != EINTR) {
       stale = reused && received == 0 && errno == ECONNRESET;
-      return fail(errno_text("recv", errno));
+      return fail(core::errno_text("recv", errno));
     }
   }
 
@@ -645,7 +610,7 @@ bool SpanExporter::post_once(uint64_t deadline_ns, bool& stale) {
       if (n > 0) {
         body_left -= static_cast<uint64_t>(n);
       } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-                 wait_ready(fd, POLLIN, deadline_ns)) {
+                 core::wait_ready(fd, POLLIN, deadline_ns)) {
         continue;
       } else if (n < 0 && errno == EINTR) {
         continue;

@@ -103,11 +103,13 @@ def test_registered_servers_reach_every_instance_within_a_second(ballast, backen
     with EtcdCluster(tmp_path) as etcd:
         fleet = start_fleet(ballast, etcd)
         servers = backends.start_many(5)
-        began = time.monotonic()
         for backend in servers:
             etcd.put(key(backend), record(backend))
-        wait_fleet_serves(fleet, names(*servers), timeout_s=1.0)
+        # From the last registration (etcdctl's own start-up, a process per put, is not ours).
+        began = time.monotonic()
+        wait_fleet_serves(fleet, names(*servers), timeout_s=5.0)
         elapsed = time.monotonic() - began
+        assert elapsed < 1.0, f"{elapsed:.3f} s to reach every instance"
         for process, _ in fleet:
             assert set(served_by(process.port, 50)) == {b.name for b in servers}
         print(f"five servers on three instances in {elapsed:.3f} s")
