@@ -22,8 +22,9 @@ keys and values in base64) over one keep-alive connection (http.client); standar
     etcd_bench.py churn ENDPOINT PREFIX NAME SECONDS RATE SEED PORT...
         A paced loop: every 1/RATE s one change, a put of NAME-PORT (PORT chosen at random) when
         that record is absent, a delete when it is present; late ticks are made at once (catch
-        up), never skipped. At the end the records still present are deleted (not counted).
-        Prints JSON: changes, puts, deletes, seconds, rate, worst lateness.
+        up), never skipped; a change etcd refuses or times out is counted as failed (and said on
+        stderr), and the loop goes on. At the end the records still present are deleted (not
+        counted). Prints JSON: changes, puts, deletes, failed, seconds, rate, worst lateness.
 """
 
 import base64
@@ -60,7 +61,13 @@ class Etcd:
 
     def __init__(self, endpoint, timeout_s=10.0):
         host, port = endpoint.rsplit(":", 1)
+        self.address = (host, int(port), timeout_s)
         self.connection = http.client.HTTPConnection(host, int(port), timeout=timeout_s)
+
+    def reconnect(self):
+        self.connection.close()
+        host, port, timeout_s = self.address
+        self.connection = http.client.HTTPConnection(host, port, timeout=timeout_s)
 
     def call(self, path, body):
         self.connection.request("POST", path, json.dumps(body),
@@ -176,7 +183,7 @@ def pickup(etcd, prefix, count, first_port, mode, log_path, admin_port, timeout_
 def churn(etcd, prefix, name, seconds, rate, seed, ports):
     rng = random.Random(seed)
     present = set()
-    puts = deletes = 0
+    puts = deletes = failed = 0
     worst_late = 0.0
     interval = 1.0 / rate
     start = time.monotonic()
@@ -190,22 +197,30 @@ def churn(etcd, prefix, name, seconds, rate, seed, ports):
             time.sleep(due - now)
         else:
             worst_late = max(worst_late, now - due)
+        tick += 1
         port = rng.choice(ports)
         key = f"{prefix}{name}-{port}"
-        if port in present:
-            etcd.delete(key)
-            present.discard(port)
-            deletes += 1
-        else:
-            etcd.put(key, record(port))
-            present.add(port)
-            puts += 1
-        tick += 1
+        try:
+            if port in present:
+                etcd.delete(key)
+                present.discard(port)
+                deletes += 1
+            else:
+                etcd.put(key, record(port))
+                present.add(port)
+                puts += 1
+        except (OSError, RuntimeError, http.client.HTTPException) as error:
+            # etcd refused or timed out (an overloaded member answers 503 "request timed out"):
+            # counted, and the loop goes on, on a new connection.
+            failed += 1
+            print(f"churn: {error}", file=sys.stderr)
+            etcd.reconnect()
     elapsed = time.monotonic() - start
     for port in sorted(present):
         etcd.delete(f"{prefix}{name}-{port}")
     print(json.dumps({"changes": puts + deletes, "puts": puts, "deletes": deletes,
-                      "seconds": round(elapsed, 3), "rate": round((puts + deletes) / elapsed, 1),
+                      "failed": failed, "seconds": round(elapsed, 3),
+                      "rate": round((puts + deletes) / elapsed, 1),
                       "worst_late_ms": round(worst_late * 1000, 1)}))
 
 
