@@ -111,7 +111,7 @@ void Discovery::configure(const config::Config& config) {
 }
 
 std::shared_ptr<const config::Config> Discovery::expand(
-    std::shared_ptr<const config::Config> config) const {
+    std::shared_ptr<const config::Config> config) {
   auto expanded = std::make_shared<config::Config>(*config);
   for (config::ClusterConfig& cluster : expanded->clusters) {
     if (is_discovered(cluster)) {

@@ -36,9 +36,9 @@ class Discovery {
   // resolver's and etcd's timeouts); at a reload, only when what they look at has changed.
   void configure(const config::Config& config);
   // `config` with every discovered cluster's servers as found (none yet: an empty list).
-  std::shared_ptr<const config::Config> expand(std::shared_ptr<const config::Config> config) const;
+  std::shared_ptr<const config::Config> expand(std::shared_ptr<const config::Config> config);
 
-  std::optional<std::vector<config::ServerConfig>> servers_of(const std::string& cluster) const {
+  std::optional<std::vector<config::ServerConfig>> servers_of(const std::string& cluster) {
     return sets_.servers_of(cluster);
   }
   std::vector<SourceReport> reports() const;

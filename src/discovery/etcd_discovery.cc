@@ -40,43 +40,73 @@ EtcdDiscovery::EtcdDiscovery(const config::EtcdConfig& etcd, const std::string& 
       status_(first_report(cluster, prefix)),
       mirror_(
           etcd_endpoints(etcd), etcd.timeout_ms, prefix,
-          [this](const PrefixMirror::Keys& keys) { take(keys); }, status_) {}
+          [this](const PrefixMirror::Keys& keys, const std::vector<std::string>* changed) {
+            take(keys, changed);
+          },
+          status_) {}
 
-// Parses only the records that changed since the last call (10,000 sidecars registering one by
-// one would otherwise parse ~10^8 records); a bad one is logged once per value.
-void EtcdDiscovery::take(const PrefixMirror::Keys& keys) {
-  std::map<std::string, Record> records;
-  std::vector<config::ServerConfig> servers;
-  std::set<std::string> names;
-  servers.reserve(keys.size());
-  for (const auto& [key, value] : keys) {
-    Record record;
-    if (const auto known = records_.find(key);
-        known != records_.end() && known->second.value == value) {
-      record = std::move(known->second);
+EtcdDiscovery::~EtcdDiscovery() {
+  mirror_.stop();  // no take() after this, so no builder registered again
+  sets_.drop_builder(cluster_);
+}
+
+// Parses only the records that changed (10,000 sidecars registering one by one would otherwise
+// parse ~10^8), and leaves the list to be built when it is applied (servers()).
+void EtcdDiscovery::take(const PrefixMirror::Keys& keys, const std::vector<std::string>* changed) {
+  {
+    const std::lock_guard<std::mutex> lock(records_mutex_);
+    if (changed == nullptr) {
+      std::map<std::string, Record> records;
+      for (const auto& [key, value] : keys) {
+        const auto known = records_.find(key);
+        records.emplace(key, known != records_.end() && known->second.value == value
+                                 ? std::move(known->second)
+                                 : parse(key, value));
+      }
+      records_ = std::move(records);
     } else {
-      std::string error;
-      record = {value, parse_server_record(value, error)};
-      if (!record.server) {
-        observe::log_event(config::LogLevel::warn, "etcd record ignored",
-                           {{"cluster", cluster_}, {"key", key}, {"error", error}});
+      for (const std::string& key : *changed) {
+        const auto now = keys.find(key);
+        if (now == keys.end()) {
+          records_.erase(key);
+        } else if (auto known = records_.find(key);
+                   known == records_.end() || known->second.value != now->second) {
+          records_.insert_or_assign(key, parse(key, now->second));
+        }
       }
     }
-    if (record.server && names.insert(record.server->name()).second) {
-      servers.push_back(*record.server);
-    }
-    records.emplace(key, std::move(record));
   }
-  records_ = std::move(records);
-  const size_t count = servers.size();
-  const bool changed = sets_.set(cluster_, std::move(servers));
-  status_.update([&](SourceReport& report) {
-    report.servers = count;
-    if (changed) {
-      ++report.updates;
-      report.last_change_unix_ms = unix_now_ms();
+  sets_.changed(cluster_, [this] { return servers(); });
+}
+
+EtcdDiscovery::Record EtcdDiscovery::parse(const std::string& key, const std::string& value) {
+  std::string error;
+  Record record{value, parse_server_record(value, error)};
+  if (!record.server) {
+    observe::log_event(config::LogLevel::warn, "etcd record ignored",
+                       {{"cluster", cluster_}, {"key", key}, {"error", error}});
+  }
+  return record;
+}
+
+std::vector<config::ServerConfig> EtcdDiscovery::servers() {
+  std::vector<config::ServerConfig> servers;
+  {
+    const std::lock_guard<std::mutex> lock(records_mutex_);
+    std::set<std::string> names;
+    servers.reserve(records_.size());
+    for (const auto& [key, record] : records_) {
+      if (record.server && names.insert(record.server->name()).second) {
+        servers.push_back(*record.server);
+      }
     }
+  }
+  status_.update([&](SourceReport& report) {
+    report.servers = servers.size();
+    ++report.updates;
+    report.last_change_unix_ms = unix_now_ms();
   });
+  return servers;
 }
 
 }  // namespace ballast::discovery

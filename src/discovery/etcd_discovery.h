@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -27,20 +28,28 @@ class EtcdDiscovery {
   EtcdDiscovery(const config::EtcdConfig& etcd, const std::string& cluster,
                 const std::string& prefix, ServerSets& sets);
 
+  // Its list is no longer built for the cluster (the next source makes its own).
+  ~EtcdDiscovery();
+  EtcdDiscovery(const EtcdDiscovery&) = delete;
+  EtcdDiscovery& operator=(const EtcdDiscovery&) = delete;
+
   // As PrefixMirror::start.
   bool start() { return mirror_.start(); }
   SourceReport report() const { return status_.read(); }
 
  private:
-  void take(const PrefixMirror::Keys& keys);
-
-  const std::string cluster_;
-  ServerSets& sets_;
-  SourceStatus status_;
   struct Record {
     std::string value;
     std::optional<config::ServerConfig> server;  // null: the value does not parse
   };
+  void take(const PrefixMirror::Keys& keys, const std::vector<std::string>* changed);
+  Record parse(const std::string& key, const std::string& value);
+  std::vector<config::ServerConfig> servers();  // on the thread that applies them
+
+  const std::string cluster_;
+  ServerSets& sets_;
+  SourceStatus status_;
+  std::mutex records_mutex_;               // the mirror's thread writes, the applier reads
   std::map<std::string, Record> records_;  // by key, as last parsed
   PrefixMirror mirror_;                    // last: its thread uses the members above
 };

@@ -29,7 +29,8 @@ FleetAdmin::FleetAdmin(const config::EtcdConfig& etcd, Apply apply)
       status_(first_report(etcd)),
       mirror_(
           etcd_endpoints(etcd), etcd.timeout_ms, etcd.fleet_prefix + std::string(kAdminFolder),
-          [this](const PrefixMirror::Keys& keys) { take(keys); }, status_) {}
+          [this](const PrefixMirror::Keys& keys, const std::vector<std::string>*) { take(keys); },
+          status_) {}
 
 // Keys are "<cluster>/<server>"; a server name has no "/", so the first one splits them.
 void FleetAdmin::take(const PrefixMirror::Keys& keys) {

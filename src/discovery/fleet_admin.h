@@ -38,7 +38,7 @@ class FleetAdmin {
   SourceReport report() const { return status_.read(); }
 
  private:
-  void take(const PrefixMirror::Keys& keys);
+  void take(const PrefixMirror::Keys& keys);  // every key: the actions are few
 
   const Apply apply_;
   SourceStatus status_;

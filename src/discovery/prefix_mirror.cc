@@ -23,6 +23,10 @@ PrefixMirror::PrefixMirror(std::vector<EtcdEndpoint> endpoints, uint64_t timeout
       status_(status) {}
 
 PrefixMirror::~PrefixMirror() {
+  stop();
+}
+
+void PrefixMirror::stop() {
   stop_.store(true);
   if (thread_.joinable()) {
     thread_.join();
@@ -49,14 +53,16 @@ void PrefixMirror::run() {
       client_.watch_prefix(
           prefix_, revision_ < INT64_MAX ? revision_ + 1 : revision_,
           [this](std::span<const EtcdEvent> events, int64_t revision) {
+            std::vector<std::string> changed;
+            changed.reserve(events.size());
             for (const EtcdEvent& event : events) {
-              const std::string key =
-                  event.kv.key.substr(std::min(prefix_.size(), event.kv.key.size()));
+              std::string key = event.kv.key.substr(std::min(prefix_.size(), event.kv.key.size()));
               if (event.deleted) {
                 keys_.erase(key);
               } else {
                 keys_[key] = event.kv.value;
               }
+              changed.push_back(std::move(key));
             }
             revision_ = std::max(revision_, revision);
             status_.update([&](SourceReport& report) {
@@ -65,7 +71,7 @@ void PrefixMirror::run() {
               report.error.clear();
             });
             if (!events.empty()) {
-              on_change_(keys_);
+              on_change_(keys_, &changed);
             }
           },
           stop_);
@@ -110,7 +116,7 @@ bool PrefixMirror::read_all() {
     report.endpoint = client_.current_endpoint();
     report.resyncs += resync ? 1 : 0;
   });
-  on_change_(keys_);
+  on_change_(keys_, nullptr);
   return true;
 }
 

@@ -24,12 +24,15 @@ namespace ballast::discovery {
 class PrefixMirror {
  public:
   using Keys = std::map<std::string, std::string>;  // key (without the prefix) -> value
-  // After the first read and after each change: every key and value now.
-  using OnChange = std::function<void(const Keys&)>;
+  // After each read in full (`changed` null: any key may have changed) and after each batch of
+  // changes (`changed`: the keys it put or deleted): every key and value now.
+  using OnChange = std::function<void(const Keys&, const std::vector<std::string>* changed)>;
 
   PrefixMirror(std::vector<EtcdEndpoint> endpoints, uint64_t timeout_ms, std::string prefix,
                OnChange on_change, SourceStatus& status);
-  ~PrefixMirror();
+  ~PrefixMirror();  // stop()
+  // Ends the thread: on_change is not called after this returns.
+  void stop();
   PrefixMirror(const PrefixMirror&) = delete;
   PrefixMirror& operator=(const PrefixMirror&) = delete;
 

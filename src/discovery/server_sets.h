@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -34,17 +35,7 @@ class ServerSets {
   // longer than a cluster may be (config::kMaxServersPerCluster) is cut to its first servers,
   // so a prefix filled by mistake cannot take the process's memory.
   bool set(const std::string& cluster, std::vector<config::ServerConfig> servers) {
-    if (servers.size() > config::kMaxServersPerCluster &&
-        over_limit_log_.admit(core::monotonic_now_ns()) != 0) {
-      observe::log_event(config::LogLevel::warn,
-                         "discovered servers over the limit: the first serve",
-                         {{"cluster", cluster},
-                          {"found", std::to_string(servers.size())},
-                          {"limit", std::to_string(config::kMaxServersPerCluster)}});
-    }
-    if (servers.size() > config::kMaxServersPerCluster) {
-      servers.resize(config::kMaxServersPerCluster);
-    }
+    servers = capped(cluster, std::move(servers));
     const std::lock_guard<std::mutex> lock(mutex_);
     auto [entry, inserted] = sets_.try_emplace(cluster);
     if (!inserted && entry->second == servers) {
@@ -57,7 +48,41 @@ class ServerSets {
     return true;
   }
 
-  std::optional<std::vector<config::ServerConfig>> servers_of(const std::string& cluster) const {
+  using Build = std::function<std::vector<config::ServerConfig>()>;
+  // The cluster's list changed and `build` makes it: called when the list is read, on the
+  // reader's thread, so a source whose changes come a record at a time (etcd) pays O(servers)
+  // per application (at most ten a second), not per record.
+  void changed(const std::string& cluster, Build build) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    builders_[cluster] = std::move(build);
+    changed_.insert(cluster);
+    ++changes_;
+    wake_.notify_all();
+  }
+
+  // The source behind `build` is going: waits for a build under way, and forgets the builder.
+  void drop_builder(const std::string& cluster) {
+    const std::lock_guard<std::mutex> building(build_mutex_);
+    const std::lock_guard<std::mutex> lock(mutex_);
+    builders_.erase(cluster);
+  }
+
+  std::optional<std::vector<config::ServerConfig>> servers_of(const std::string& cluster) {
+    // One build at a time: a list built later from older records never overwrites a newer one.
+    const std::lock_guard<std::mutex> building(build_mutex_);
+    Build build;
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      if (const auto found = builders_.find(cluster); found != builders_.end()) {
+        build = std::move(found->second);
+        builders_.erase(found);
+      }
+    }
+    if (build) {
+      std::vector<config::ServerConfig> servers = build();
+      const std::lock_guard<std::mutex> lock(mutex_);
+      sets_[cluster] = capped(cluster, std::move(servers));
+    }
     const std::lock_guard<std::mutex> lock(mutex_);
     const auto found = sets_.find(cluster);
     if (found == sets_.end()) {
@@ -87,6 +112,7 @@ class ServerSets {
   void forget(const std::string& cluster) {
     const std::lock_guard<std::mutex> lock(mutex_);
     sets_.erase(cluster);
+    builders_.erase(cluster);
     changed_.erase(cluster);
   }
 
@@ -96,7 +122,24 @@ class ServerSets {
   }
 
  private:
+  std::vector<config::ServerConfig> capped(const std::string& cluster,
+                                           std::vector<config::ServerConfig> servers) {
+    if (servers.size() > config::kMaxServersPerCluster) {
+      if (over_limit_log_.admit(core::monotonic_now_ns()) != 0) {
+        observe::log_event(config::LogLevel::warn,
+                           "discovered servers over the limit: the first serve",
+                           {{"cluster", cluster},
+                            {"found", std::to_string(servers.size())},
+                            {"limit", std::to_string(config::kMaxServersPerCluster)}});
+      }
+      servers.resize(config::kMaxServersPerCluster);
+    }
+    return servers;
+  }
+
+  std::mutex build_mutex_;
   mutable std::mutex mutex_;
+  std::map<std::string, Build> builders_;  // lists to build before they are read
   std::condition_variable wake_;
   std::map<std::string, std::vector<config::ServerConfig>> sets_;
   std::set<std::string> changed_;

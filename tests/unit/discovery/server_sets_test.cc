@@ -25,6 +25,33 @@ TEST(ServerSets, AChangedClusterIsHandedOverOnceWithItsLatestList) {
   EXPECT_EQ(sets.changes(), 3u);
 }
 
+TEST(ServerSets, AListChangedByItsSourceIsBuiltWhenRead) {
+  ServerSets sets;
+  int builds = 0;
+  for (int change = 0; change < 100; ++change) {  // a record at a time
+    sets.changed("web", [&builds] {
+      ++builds;
+      return std::vector<config::ServerConfig>{server(1), server(2)};
+    });
+  }
+  EXPECT_EQ(sets.take_changed(0), std::set<std::string>{"web"});
+  EXPECT_EQ(builds, 0);
+  EXPECT_EQ(sets.servers_of("web")->size(), 2u);
+  EXPECT_EQ(sets.servers_of("web")->size(), 2u);
+  EXPECT_EQ(builds, 1);  // once for a hundred changes, and not again until the next
+}
+
+TEST(ServerSets, ADroppedBuilderIsNeverCalled) {
+  ServerSets sets;
+  sets.set("web", {server(1)});
+  sets.changed("web", []() -> std::vector<config::ServerConfig> {
+    ADD_FAILURE() << "the source is gone";
+    return {};
+  });
+  sets.drop_builder("web");
+  EXPECT_EQ(sets.servers_of("web")->size(), 1u);
+}
+
 TEST(ServerSets, AListOverTheLimitIsCut) {
   ServerSets sets;
   std::vector<config::ServerConfig> many;
