@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "config/config.h"
+#include "core/clock.h"
 #include "observe/log.h"
 
 namespace ballast::discovery {
@@ -12,6 +14,12 @@ namespace {
 constexpr uint64_t kFirstBackoffMs = 200;
 constexpr uint64_t kMaxBackoffMs = 5'000;
 constexpr uint64_t kStopCheckMs = 50;
+// What the copy holds at most, whatever is written under the prefix: twice the servers a
+// cluster may have (records that are not servers count too), each key and value of a size no
+// server record comes near. Memory stays under ~80 MiB however etcd is filled.
+constexpr size_t kMaxKeys = 2 * config::kMaxServersPerCluster;
+constexpr size_t kMaxKeyBytes = 512;
+constexpr size_t kMaxValueBytes = 4096;
 
 }  // namespace
 
@@ -60,7 +68,7 @@ void PrefixMirror::run() {
               if (event.deleted) {
                 keys_.erase(key);
               } else {
-                keys_[key] = event.kv.value;
+                admit(keys_, key, event.kv.value);
               }
               changed.push_back(std::move(key));
             }
@@ -99,7 +107,7 @@ bool PrefixMirror::read_all() {
   }
   Keys keys;
   for (EtcdKeyValue& kv : range.kvs) {
-    keys.emplace(kv.key.substr(std::min(prefix_.size(), kv.key.size())), std::move(kv.value));
+    admit(keys, kv.key.substr(std::min(prefix_.size(), kv.key.size())), std::move(kv.value));
   }
   if (backoff_ms_ != 0) {
     observe::log_event(config::LogLevel::info, "etcd reachable again",
@@ -132,6 +140,31 @@ void PrefixMirror::fail(const std::string& error) {
     report.error = error;
     ++report.failures;
   });
+}
+
+// Puts the key in `keys` unless it is over a bound above; one that is leaves the copy (as if
+// deleted: what it said before no longer holds) and is logged, once a second at most.
+void PrefixMirror::admit(Keys& keys, const std::string& key, std::string value) {
+  const char* refused = nullptr;
+  if (key.size() > kMaxKeyBytes) {
+    refused = "key longer than 512 bytes";
+  } else if (value.size() > kMaxValueBytes) {
+    refused = "value longer than 4096 bytes";
+  } else if (keys.size() >= kMaxKeys && !keys.contains(key)) {
+    refused = "more than 20000 keys under the prefix";
+  }
+  if (refused == nullptr) {
+    keys.insert_or_assign(key, std::move(value));
+    return;
+  }
+  keys.erase(key);
+  if (const uint64_t times = refused_log_.admit(core::monotonic_now_ns()); times != 0) {
+    observe::log_event(config::LogLevel::warn, "etcd key left out",
+                       {{"prefix", prefix_},
+                        {"key", key.substr(0, 64)},
+                        {"reason", refused},
+                        {"times", std::to_string(times)}});
+  }
 }
 
 void PrefixMirror::sleep_ms(uint64_t ms) {

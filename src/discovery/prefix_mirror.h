@@ -18,6 +18,7 @@
 
 #include "discovery/etcd_client.h"
 #include "discovery/source_status.h"
+#include "observe/log_throttle.h"
 
 namespace ballast::discovery {
 
@@ -43,6 +44,7 @@ class PrefixMirror {
  private:
   void run();
   bool read_all();
+  void admit(Keys& keys, const std::string& key, std::string value);
   void fail(const std::string& error);
   void sleep_ms(uint64_t ms);
 
@@ -54,6 +56,7 @@ class PrefixMirror {
   int64_t revision_ = 0;  // the revision keys_ is at; 0 before the first good read
   uint64_t backoff_ms_ = 0;
   uint64_t reads_ = 0;
+  observe::LogThrottle refused_log_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

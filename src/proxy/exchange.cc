@@ -153,7 +153,7 @@ bool Exchange::route(WorkerGeneration& generation, const config::ListenerConfig&
 bool Exchange::admit(uint64_t now_ns) noexcept {
   ++cluster_->retry_budget().active_requests;
   holds_budget_ = true;
-  if (!cluster_->health().requests.try_add()) {
+  if (!cluster_->health().limits->requests.try_add()) {
     if (cluster_->should_log(now_ns)) {
       observe::log_event(LogLevel::warn, "cluster at max_requests",
                          {{"cluster", cluster_->config().name}, {"client", client_.ip}});
@@ -262,7 +262,7 @@ balance::ServerIndex Exchange::start_attempt(uint64_t now_ns) noexcept {
 
 bool Exchange::hold_pending() noexcept {
   if (!attempt_.pending) {
-    if (!cluster_->health().pending.try_add()) {
+    if (!cluster_->health().limits->pending.try_add()) {
       return false;
     }
     attempt_.pending = true;
@@ -272,7 +272,7 @@ bool Exchange::hold_pending() noexcept {
 
 void Exchange::connected() noexcept {
   if (attempt_.pending) {
-    cluster_->health().pending.remove();
+    cluster_->health().limits->pending.remove();
     attempt_.pending = false;
   }
 }
@@ -305,13 +305,13 @@ bool Exchange::may_retry(Failure failure) const noexcept {
   return attempts_made_ < retry.attempts && (retry.on & needed) != 0 && may_send_again() &&
          !body_streamed_ && !response_started_ &&
          (!in_retry_budget(failure) || cluster_->retry_budget().allows_retry(retry)) &&
-         cluster_->health().retries.has_room();
+         cluster_->health().limits->retries.has_room();
 }
 
 // A retry counts against the cluster's max_retries and, unless it retries a connect failure,
 // this worker's retry budget.
 bool Exchange::take_retry(Failure failure) noexcept {
-  if (!cluster_->health().retries.try_add()) {
+  if (!cluster_->health().limits->retries.try_add()) {
     return false;
   }
   retry_in_budget_ = in_retry_budget(failure);
@@ -327,7 +327,7 @@ void Exchange::give_back_retry() noexcept {
   if (retry_in_budget_) {
     --cluster_->retry_budget().active_retries;
   }
-  cluster_->health().retries.remove();
+  cluster_->health().limits->retries.remove();
   attempt_is_retry_ = false;
   retry_in_budget_ = false;
 }
@@ -423,7 +423,7 @@ void Exchange::release_request() noexcept {
     holds_budget_ = false;
   }
   if (holds_request_limit_) {
-    cluster_->health().requests.remove();
+    cluster_->health().limits->requests.remove();
     holds_request_limit_ = false;
   }
 }

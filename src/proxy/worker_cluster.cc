@@ -95,7 +95,8 @@ WorkerCluster::WorkerCluster(core::EventLoop& loop,
   }
 }
 
-void WorkerCluster::take_pools_from(const WorkerCluster& older) {
+void WorkerCluster::take_over(const WorkerCluster& older) {
+  retry_budget_ = older.retry_budget_;
   std::unordered_map<const upstream::ServerState*, size_t> older_index;
   for (size_t i = 0; i < older.state_->servers.size(); ++i) {
     older_index.emplace(older.state_->servers[i].get(), i);
@@ -108,6 +109,9 @@ void WorkerCluster::take_pools_from(const WorkerCluster& older) {
     pools_[i] = older.pools_[found->second];
     if (!http2_pools_.empty()) {
       http2_pools_[i] = older.http2_pools_[found->second];
+    }
+    if (!predictors_.empty() && !older.predictors_.empty()) {
+      predictors_[i] = older.predictors_[found->second];
     }
   }
 }
@@ -223,7 +227,7 @@ void WorkerCluster::finish_attempt(Attempt& attempt, AttemptEnd end, uint64_t no
   balancer_.on_attempt_end(index, {!failed, attempt.latency_ns, now_ns});
   server(index).release_slot();
   if (attempt.pending) {
-    health().pending.remove();
+    health().limits->pending.remove();
   }
   attempt = {};
 }

@@ -75,10 +75,11 @@ class WorkerCluster {
   WorkerCluster(core::EventLoop& loop, std::shared_ptr<const upstream::ClusterState> state,
                 uint32_t worker, uint64_t seed, bool reporter);
 
-  // This cluster replaces `older` (the same cluster before a discovery change): the servers both
-  // have keep their connection pools, idle connections and all, and the attempts still in flight
-  // on `older` give their connections back to the pools both now share.
-  void take_pools_from(const WorkerCluster& older);
+  // This cluster replaces `older` (the same cluster before a discovery change), on the worker's
+  // thread: the servers both have keep their connection pools, idle connections and all, and
+  // their failure models (predictive breakers); the attempts still in flight on `older` give
+  // their connections back to the pools both now share, and count in the retry budget both share.
+  void take_over(const WorkerCluster& older);
 
   const upstream::ClusterState& state() const noexcept { return *state_; }
   const config::ClusterConfig& config() const noexcept { return *state_->config; }
@@ -92,7 +93,7 @@ class WorkerCluster {
   upstream::Http2Pool& http2_pool(balance::ServerIndex index) noexcept {
     return *http2_pools_[index];
   }
-  RetryBudget& retry_budget() noexcept { return retry_budget_; }
+  RetryBudget& retry_budget() noexcept { return *retry_budget_; }
   // This worker's shards of the server's and the cluster's counters.
   observe::ServerShard& stats(balance::ServerIndex index) noexcept {
     return state_->servers[index]->stats->shard(worker_);
@@ -154,7 +155,8 @@ class WorkerCluster {
   // Per server; shared with the cluster this one replaced, or replaces (take_pools_from).
   std::vector<std::shared_ptr<upstream::ConnectionPool>> pools_;
   std::vector<std::shared_ptr<upstream::Http2Pool>> http2_pools_;  // after pools_: uses them
-  RetryBudget retry_budget_;
+  // Shared with the cluster this one replaced, or replaces (take_over).
+  std::shared_ptr<RetryBudget> retry_budget_ = std::make_shared<RetryBudget>();
   core::Random random_;
   static constexpr uint64_t kRefusalLogIntervalNs = 1'000'000'000;
 

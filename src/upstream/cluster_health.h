@@ -1,7 +1,7 @@
 #pragma once
 // What every worker shares about one cluster beyond its servers: the eligibility version that
 // tells workers to re-read their servers' health, the passive health (outlier) detector, and the
-// cluster-wide request counters behind the circuit breaker's limits.
+// cluster-wide request counters behind the circuit breaker's limits (ClusterLimits).
 //
 // Owned by the control side, which makes one per cluster and carries it across a reload while
 // the cluster keeps the same servers in the same order and the same detection settings. Shared by
@@ -49,8 +49,22 @@ class BoundedCount {
   std::atomic<uint32_t> count_{0};
 };
 
+// Envoy's cluster circuit-breaker limits (config.h, CircuitBreakerConfig): what the cluster's
+// requests hold, on every worker. Kept apart from ClusterHealth so that a cluster whose servers
+// discovery changed counts on where it was: the requests still in flight on the cluster it
+// replaced give back to the same counts.
+struct ClusterLimits {
+  explicit ClusterLimits(const config::ClusterConfig& cluster);
+
+  alignas(64) BoundedCount requests;  // requests in flight to the cluster
+  BoundedCount pending;               // attempts waiting for a connection to open
+  BoundedCount retries;               // retries in flight
+};
+
 struct ClusterHealth {
-  explicit ClusterHealth(const config::ClusterConfig& cluster);
+  // `limits`: the counts of the cluster this one replaces, when its limits are the same; null
+  // for new ones.
+  ClusterHealth(const config::ClusterConfig& cluster, std::shared_ptr<ClusterLimits> limits);
 
   // Bumped (release) after any change that makes a server eligible or not: a health check's
   // verdict, an ejection or early return, a breaker opening or closing. A worker that sees a
@@ -63,10 +77,8 @@ struct ClusterHealth {
   // Null without outlier_detection. Indexed like the cluster's servers.
   std::unique_ptr<health::OutlierDetector> outliers;
 
-  // Envoy's cluster circuit-breaker limits (config.h, CircuitBreakerConfig).
-  alignas(64) BoundedCount requests;  // requests in flight to the cluster
-  BoundedCount pending;               // attempts waiting for a connection to open
-  BoundedCount retries;               // retries in flight
+  // Never null; shared with the ClusterHealth this one replaced, if any.
+  const std::shared_ptr<ClusterLimits> limits;
 };
 
 }  // namespace ballast::upstream

@@ -134,7 +134,10 @@ ClusterState build_cluster(std::shared_ptr<const config::ClusterConfig> settings
   const config::ClusterConfig& cluster = *settings;
   ClusterState state{settings, {}, carried_over(before, cluster), nullptr, nullptr, nullptr};
   if (state.health == nullptr) {
-    state.health = std::make_shared<ClusterHealth>(cluster);
+    const bool same_limits =
+        before != nullptr && before->config->circuit_breaker == cluster.circuit_breaker;
+    state.health =
+        std::make_shared<ClusterHealth>(cluster, same_limits ? before->health->limits : nullptr);
     carry_ejections(before, cluster, *state.health);
   }
   state.stats = before != nullptr && before->stats->workers() == workers

@@ -132,10 +132,16 @@ def test_a_record_that_does_not_parse_is_left_out(ballast, backends, tmp_path):
         good = backends.start("good")
         etcd.put(f"{PREFIX}broken", "{not json")
         etcd.put(f"{PREFIX}no-port", json.dumps({"host": HOST}))
+        # A value no server record comes near in size is not even kept (memory stays bounded).
+        huge = backends.start("huge")
+        etcd.put(key(huge), record(huge, padding="x" * 5000))
         etcd.put(key(good), record(good, weight=2))
         wait_fleet_serves([(process, config)], names(good), timeout_s=2)
         assert {e["key"] for e in log_events(process, "etcd record ignored")} == {"broken",
                                                                                  "no-port"}
+        left_out, = log_events(process, "etcd key left out")
+        assert left_out["key"] == f"{HOST}:{huge.port}", left_out
+        assert left_out["reason"] == "value longer than 4096 bytes", left_out
 
 
 def test_the_fleet_survives_etcd_members_going_down_and_converges_after(

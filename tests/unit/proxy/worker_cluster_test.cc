@@ -253,15 +253,18 @@ TEST_F(WorkerClusterTest, ARampingServerAloneStillServes) {
   EXPECT_EQ(spread(kStart, 100).at(0), 100);
 }
 
-TEST_F(WorkerClusterTest, ADiscoveryChangeKeepsThePoolsOfServersThatStay) {
+TEST_F(WorkerClusterTest, ADiscoveryChangeKeepsThePoolsOfServersThatStayAndTheRetryBudget) {
   build(2);
   const auto next = upstream::with_servers(*generation_, 0, {server(9002), server(9003)}, 1);
   WorkerCluster replacement(
       loop_, std::shared_ptr<const upstream::ClusterState>(next, &next->clusters[0]), 0, 7, false);
-  replacement.take_pools_from(*cluster_);
+  replacement.take_over(*cluster_);
   EXPECT_EQ(&replacement.pool(0), &cluster_->pool(1));  // 9002: its idle connections with it
   EXPECT_NE(&replacement.pool(1), &cluster_->pool(0));  // 9003: a pool of its own
   EXPECT_EQ(&replacement.server(0), &cluster_->server(1));
+  // The requests in flight on the replaced cluster still count against its retries.
+  ++cluster_->retry_budget().active_requests;
+  EXPECT_EQ(replacement.retry_budget().active_requests, 1u);
 }
 
 TEST_F(WorkerClusterTest, AClusterWithNoServersPicksNone) {

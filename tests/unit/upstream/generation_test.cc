@@ -98,6 +98,28 @@ TEST(Generation, AnEjectionGoesOnThroughADiscoveryChange) {
   EXPECT_FALSE(after.is_ejected(2, now));  // new
 }
 
+TEST(Generation, ClusterLimitsCountOnThroughADiscoveryChange) {
+  auto config = std::make_shared<config::Config>(*config_with({server(9001), server(9002)}));
+  config->clusters[0].circuit_breaker.enabled = true;
+  config->clusters[0].circuit_breaker.max_requests = 2;
+  const auto first = build_generation(config, nullptr, 1);
+  ASSERT_TRUE(first->clusters[0].health->limits->requests.try_add());  // in flight on `first`
+  ASSERT_TRUE(first->clusters[0].health->limits->requests.try_add());
+
+  const auto second = with_servers(*first, 0, {server(9002), server(9003)}, 1);
+  EXPECT_NE(second->clusters[0].health, first->clusters[0].health);  // other servers
+  EXPECT_EQ(second->clusters[0].health->limits, first->clusters[0].health->limits);
+  EXPECT_FALSE(second->clusters[0].health->limits->requests.try_add());  // still two in flight
+  first->clusters[0].health->limits->requests.remove();  // one ends on the cluster it started on
+  EXPECT_TRUE(second->clusters[0].health->limits->requests.try_add());
+
+  // Other limits at a reload: counted afresh.
+  auto changed = std::make_shared<config::Config>(*config);
+  changed->clusters[0].circuit_breaker.max_requests = 3;
+  const auto third = build_generation(changed, second.get(), 1);
+  EXPECT_NE(third->clusters[0].health->limits, second->clusters[0].health->limits);
+}
+
 TEST(Generation, AnUnresolvableServerNamesItself) {
   config::ServerConfig bad = server(9001);
   bad.host = "no-such-host.invalid";
