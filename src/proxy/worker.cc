@@ -156,7 +156,7 @@ void Worker::install_cluster(std::shared_ptr<const upstream::Generation> generat
   }
   // Kept until the checks have moved over: they read the servers through its state.
   const std::shared_ptr<WorkerCluster> replaced = std::move(current.clusters[index]);
-  prepared->take_over(*replaced);
+  replaced->hand_over_to(*prepared);
   std::replace(current.reported.begin(), current.reported.end(), replaced.get(), prepared.get());
   if (current.checks != nullptr) {
     current.checks->take_cluster(index, prepared->state());

@@ -85,6 +85,8 @@ WorkerCluster::WorkerCluster(core::EventLoop& loop,
                                 state.servers[i]->affinity_id + "; Path=/; HttpOnly");
   }
   std::sort(affinity_index_.begin(), affinity_index_.end());
+  active_.assign(state.servers.size(), 0);
+  lineage_ = std::make_shared<Lineage>(Lineage{this});
 
   if (cluster.circuit_breaker.enabled &&
       cluster.circuit_breaker.mode == config::BreakerMode::predictive) {
@@ -95,25 +97,39 @@ WorkerCluster::WorkerCluster(core::EventLoop& loop,
   }
 }
 
-void WorkerCluster::take_over(const WorkerCluster& older) {
-  retry_budget_ = older.retry_budget_;
-  std::unordered_map<const upstream::ServerState*, size_t> older_index;
-  for (size_t i = 0; i < older.state_->servers.size(); ++i) {
-    older_index.emplace(older.state_->servers[i].get(), i);
+WorkerCluster::~WorkerCluster() {
+  if (lineage_->current == this) {
+    lineage_->current = nullptr;
+  }
+}
+
+void WorkerCluster::hand_over_to(WorkerCluster& successor) {
+  successor.retry_budget_ = retry_budget_;
+  successor.index_by_state_.reserve(successor.state_->servers.size());
+  for (size_t i = 0; i < successor.state_->servers.size(); ++i) {
+    successor.index_by_state_.emplace(successor.state_->servers[i].get(),
+                                      static_cast<balance::ServerIndex>(i));
   }
   for (size_t i = 0; i < state_->servers.size(); ++i) {
-    const auto found = older_index.find(state_->servers[i].get());
-    if (found == older_index.end()) {
+    const auto found = successor.index_by_state_.find(state_->servers[i].get());
+    if (found == successor.index_by_state_.end()) {
       continue;
     }
-    pools_[i] = older.pools_[found->second];
+    const balance::ServerIndex to = found->second;
+    successor.pools_[to] = pools_[i];
     if (!http2_pools_.empty()) {
-      http2_pools_[i] = older.http2_pools_[found->second];
+      successor.http2_pools_[to] = http2_pools_[i];
     }
-    if (!predictors_.empty() && !older.predictors_.empty()) {
-      predictors_[i] = older.predictors_[found->second];
+    if (!predictors_.empty() && !successor.predictors_.empty()) {
+      successor.predictors_[to] = predictors_[i];
     }
+    for (uint32_t attempt = 0; attempt < active_[i]; ++attempt) {
+      successor.balancer_.on_attempt_start(to);
+    }
+    successor.active_[to] += active_[i];
   }
+  successor.lineage_ = lineage_;
+  lineage_->current = &successor;
 }
 
 balance::ServerIndex WorkerCluster::server_by_affinity_id(std::string_view id) const noexcept {
@@ -177,6 +193,7 @@ bool WorkerCluster::admit(balance::ServerIndex index, uint64_t now_ns, Attempt& 
   attempt.pending = false;
   attempt.judged = false;
   balancer_.on_attempt_start(index);
+  ++active_[index];
   return true;
 }
 
@@ -224,12 +241,31 @@ void WorkerCluster::finish_attempt(Attempt& attempt, AttemptEnd end, uint64_t no
     stats(index).failures[static_cast<size_t>(failure_kind(end))].add();
   }
   const bool failed = is_failure(attempt.verdict) || is_failure(end);
-  balancer_.on_attempt_end(index, {!failed, attempt.latency_ns, now_ns});
+  end_in_balancer(index, {!failed, attempt.latency_ns, now_ns});
   server(index).release_slot();
   if (attempt.pending) {
     health().limits->pending.remove();
   }
   attempt = {};
+}
+
+// The attempt ends in the balancer that counts it: this one's, or, once a discovery change
+// replaced this cluster, the one in service now, if it still has the server.
+void WorkerCluster::end_in_balancer(balance::ServerIndex index,
+                                    const balance::AttemptOutcome& outcome) noexcept {
+  WorkerCluster* counter = lineage_->current;
+  if (counter != this) {
+    if (counter == nullptr) {
+      return;
+    }
+    const auto found = counter->index_by_state_.find(state_->servers[index].get());
+    if (found == counter->index_by_state_.end()) {
+      return;  // the server left: nothing counts it any more
+    }
+    index = found->second;
+  }
+  counter->balancer_.on_attempt_end(index, outcome);
+  --counter->active_[index];
 }
 
 void WorkerCluster::count_for_breaker(balance::ServerIndex index, AttemptEnd end,

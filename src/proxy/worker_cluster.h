@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "balance/balancer.h"
@@ -74,12 +75,17 @@ class WorkerCluster {
   // `state` shares the ownership of the generation it belongs to.
   WorkerCluster(core::EventLoop& loop, std::shared_ptr<const upstream::ClusterState> state,
                 uint32_t worker, uint64_t seed, bool reporter);
+  ~WorkerCluster();
+  WorkerCluster(const WorkerCluster&) = delete;
+  WorkerCluster& operator=(const WorkerCluster&) = delete;
 
-  // This cluster replaces `older` (the same cluster before a discovery change), on the worker's
-  // thread: the servers both have keep their connection pools, idle connections and all, and
-  // their failure models (predictive breakers); the attempts still in flight on `older` give
-  // their connections back to the pools both now share, and count in the retry budget both share.
-  void take_over(const WorkerCluster& older);
+  // A discovery change replaced this cluster (the same cluster, other servers) by `successor`,
+  // on the worker's thread. The servers both have keep their connection pools, idle connections
+  // and all, and their failure models (predictive breakers); the successor's balancer counts the
+  // attempts still in flight here (least connections stays true), and those attempts, when they
+  // end, end there (finish_attempt) and give their connections back to the pools both share.
+  // Both count in one retry budget.
+  void hand_over_to(WorkerCluster& successor);
 
   const upstream::ClusterState& state() const noexcept { return *state_; }
   const config::ClusterConfig& config() const noexcept { return *state_->config; }
@@ -143,6 +149,8 @@ class WorkerCluster {
 
  private:
   bool admit(balance::ServerIndex server, uint64_t now_ns, Attempt& attempt) noexcept;
+  void end_in_balancer(balance::ServerIndex server,
+                       const balance::AttemptOutcome& outcome) noexcept;
   bool passes_slow_start(balance::ServerIndex server, uint64_t now_ns) noexcept;
   void recompute(uint64_t now_ns) noexcept;
   void count_for_breaker(balance::ServerIndex server, AttemptEnd end, uint64_t latency_ns,
@@ -152,10 +160,22 @@ class WorkerCluster {
 
   const std::shared_ptr<const upstream::ClusterState> state_;
   balance::Balancer balancer_;
-  // Per server; shared with the cluster this one replaced, or replaces (take_pools_from).
+  // Per server; shared with the cluster this one replaced, or replaces (hand_over_to).
   std::vector<std::shared_ptr<upstream::ConnectionPool>> pools_;
   std::vector<std::shared_ptr<upstream::Http2Pool>> http2_pools_;  // after pools_: uses them
-  // Shared with the cluster this one replaced, or replaces (take_over).
+  // Per server: the attempts the balancer counts as active (started here or handed over, not
+  // ended yet).
+  std::vector<uint32_t> active_;
+  // The clusters that replaced one another (hand_over_to) share one Lineage, which names the one
+  // in service: the one whose balancer counts the attempts of all. Null once it is gone (a reload
+  // replaced the worker's generation): then nothing is counted any more.
+  struct Lineage {
+    WorkerCluster* current;
+  };
+  std::shared_ptr<Lineage> lineage_;
+  // Where the servers of the clusters it replaced are in this one (filled by hand_over_to).
+  std::unordered_map<const upstream::ServerState*, balance::ServerIndex> index_by_state_;
+  // Shared with the cluster this one replaced, or replaces (hand_over_to).
   std::shared_ptr<RetryBudget> retry_budget_ = std::make_shared<RetryBudget>();
   core::Random random_;
   static constexpr uint64_t kRefusalLogIntervalNs = 1'000'000'000;

@@ -258,13 +258,48 @@ TEST_F(WorkerClusterTest, ADiscoveryChangeKeepsThePoolsOfServersThatStayAndTheRe
   const auto next = upstream::with_servers(*generation_, 0, {server(9002), server(9003)}, 1);
   WorkerCluster replacement(
       loop_, std::shared_ptr<const upstream::ClusterState>(next, &next->clusters[0]), 0, 7, false);
-  replacement.take_over(*cluster_);
+  cluster_->hand_over_to(replacement);
   EXPECT_EQ(&replacement.pool(0), &cluster_->pool(1));  // 9002: its idle connections with it
   EXPECT_NE(&replacement.pool(1), &cluster_->pool(0));  // 9003: a pool of its own
   EXPECT_EQ(&replacement.server(0), &cluster_->server(1));
   // The requests in flight on the replaced cluster still count against its retries.
   ++cluster_->retry_budget().active_requests;
   EXPECT_EQ(replacement.retry_budget().active_requests, 1u);
+}
+
+TEST_F(WorkerClusterTest, LeastConnectionsCountsTheAttemptsInFlightThroughAChange) {
+  build(2, [](config::ClusterConfig& cluster) {
+    cluster.algorithm = balance::Algorithm::least_connections;
+  });
+  balance::PickContext ctx;
+  ctx.now_ns = kStart;
+  Attempt long_one;  // on 9001 (ties go to the lower index), still running at the change
+  ASSERT_EQ(cluster_->start_attempt(ctx, kNoServer, long_one), 0u);
+
+  // 9001 stays, 9002 leaves, 9003 comes.
+  const auto next = upstream::with_servers(*generation_, 0, {server(9001), server(9003)}, 1);
+  auto first = std::make_unique<WorkerCluster>(
+      loop_, std::shared_ptr<const upstream::ClusterState>(next, &next->clusters[0]), 0, 7, false);
+  cluster_->hand_over_to(*first);
+  Attempt attempt;
+  EXPECT_EQ(first->start_attempt(ctx, kNoServer, attempt), 1u);  // 9003: 9001 has one running
+  first->finish_attempt(attempt, AttemptEnd::success, kStart);
+
+  // A second change; the first cluster, which nothing pins, goes.
+  const auto later = upstream::with_servers(*next, 0, {server(9001), server(9003)}, 1);
+  WorkerCluster second(loop_,
+                       std::shared_ptr<const upstream::ClusterState>(later, &later->clusters[0]), 0,
+                       7, false);
+  first->hand_over_to(second);
+  first.reset();
+  EXPECT_EQ(second.start_attempt(ctx, kNoServer, attempt), 1u);  // 9003 again: 9001 busy
+  second.finish_attempt(attempt, AttemptEnd::success, kStart);
+
+  // The long attempt ends on the cluster it started on; in the balancer of the cluster in
+  // service, 9001's count goes down.
+  cluster_->finish_attempt(long_one, AttemptEnd::success, kStart);
+  EXPECT_EQ(second.start_attempt(ctx, kNoServer, attempt), 0u);  // 9001: none running now
+  second.finish_attempt(attempt, AttemptEnd::success, kStart);
 }
 
 TEST_F(WorkerClusterTest, AClusterWithNoServersPicksNone) {
