@@ -21,13 +21,13 @@ struct ClusterDefaults {
   BreakerLayers breaker;    // from `circuit_breaker:`
 };
 
-inline constexpr std::array<std::string_view, 17> kClusterKeys = {
+inline constexpr std::array<std::string_view, 18> kClusterKeys = {
     "algorithm",    "servers",           "hash_on",
     "health_check", "outlier_detection", "circuit_breaker",
     "retry",        "timeouts",          "session_affinity",
     "pool",         "regions",           "panic_threshold",
     "upstream_tls", "protocol",          "http2",
-    "grpc",         "discovery",
+    "grpc",         "discovery",         "send_proxy_protocol",
 };
 
 inline constexpr std::array<std::string_view, 8> kTimeoutKeys = {

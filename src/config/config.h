@@ -9,6 +9,7 @@
 // Threading: built once at start-up or reload on the main thread, then shared read-only
 // (std::shared_ptr<const Config>) by the workers of that generation.
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -264,11 +265,16 @@ struct DiscoveryConfig {
   bool operator==(const DiscoveryConfig&) const = default;
 };
 
+enum class ProxyProtocolVersion : uint8_t { none, v1, v2 };
+
 struct ClusterConfig {
   std::string name;
   UpstreamProtocol protocol = UpstreamProtocol::http1;
   Http2UpstreamConfig http2;
   GrpcConfig grpc;
+  // Each connection to a server begins with a PROXY protocol header naming the client (HAProxy's
+  // send-proxy / send-proxy-v2); health checks send one naming nobody (v1 UNKNOWN, v2 LOCAL).
+  ProxyProtocolVersion send_proxy_protocol = ProxyProtocolVersion::none;
   balance::Algorithm algorithm = balance::Algorithm::round_robin;
   // From the file; once discovery runs, what it found (a name's addresses, an etcd prefix's
   // records). May then be empty.
@@ -328,6 +334,19 @@ inline constexpr std::string_view kDefaultTlsCiphers =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
+// A listener's `proxy_protocol:` block: the peers (proxies in front, such as HAProxy or a cloud
+// load balancer) whose connections begin with a PROXY protocol header, v1 or v2, naming the
+// client. From any other peer no header is read: its bytes are the client's own.
+struct ProxyProtocolListenerConfig {
+  std::vector<core::AddressRange> trusted;  // empty: the block is absent, nobody sends one
+
+  bool trusts(const core::SocketAddress& peer) const noexcept {
+    return std::any_of(trusted.begin(), trusted.end(), [&peer](const core::AddressRange& range) {
+      return core::contains(range, peer);
+    });
+  }
+};
+
 struct ListenerConfig {
   std::string name;
   Endpoint listen{"0.0.0.0", 8080};  // the short shape's default; required in `listeners:`
@@ -343,6 +362,7 @@ struct ListenerConfig {
   bool allow_trace = false;
   // Clear HTTP/2 by prior knowledge: a connection that opens with the HTTP/2 preface speaks it.
   bool h2c = false;
+  ProxyProtocolListenerConfig proxy_protocol;
 };
 
 // More client connections than this is a typo: no process has that many descriptors.

@@ -14,6 +14,23 @@ constexpr size_t kMaxTrustedRanges = 1024;
 
 }  // namespace
 
+std::vector<core::AddressRange> read_address_ranges(const Node& node) {
+  const std::vector<Node> entries = node.as_list();
+  if (entries.size() > kMaxTrustedRanges) {
+    node.fail("at most " + std::to_string(kMaxTrustedRanges) + " ranges");
+  }
+  std::vector<core::AddressRange> ranges;
+  for (const Node& entry : entries) {
+    const std::optional<core::AddressRange> range = core::parse_address_range(entry.as_string());
+    if (!range) {
+      entry.fail("expected an IP address or CIDR range (10.0.0.0/8, 2001:db8::/32), got " +
+                 entry.describe());
+    }
+    ranges.push_back(*range);
+  }
+  return ranges;
+}
+
 ForwardingConfig read_forwarding(const Node& node) {
   ForwardingConfig forwarding;
   if (node.is_null()) {
@@ -21,18 +38,7 @@ ForwardingConfig read_forwarding(const Node& node) {
   }
   const MapView block = node.as_map(kForwardingKeys);
   if (const std::optional<Node> trusted = block.find("trusted_proxies")) {
-    const std::vector<Node> ranges = trusted->as_list();
-    if (ranges.size() > kMaxTrustedRanges) {
-      trusted->fail("at most " + std::to_string(kMaxTrustedRanges) + " ranges");
-    }
-    for (const Node& entry : ranges) {
-      const std::optional<core::AddressRange> range = core::parse_address_range(entry.as_string());
-      if (!range) {
-        entry.fail("expected an IP address or CIDR range (10.0.0.0/8, 2001:db8::/32), got " +
-                   entry.describe());
-      }
-      forwarding.trusted_proxies.push_back(*range);
-    }
+    forwarding.trusted_proxies = read_address_ranges(*trusted);
   }
   if (const std::optional<Node> forwarded = block.find("forwarded")) {
     forwarding.forwarded = forwarded->as_bool();

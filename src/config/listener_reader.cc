@@ -5,17 +5,35 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "config/forwarding_reader.h"
 #include "config/scalars.h"
 #include "config/tls_reader.h"
 
 namespace ballast::config {
 namespace {
 
-constexpr std::array<std::string_view, 11> kListenerKeys = {
+constexpr std::array<std::string_view, 12> kListenerKeys = {
     "name",       "listen",          "mode", "routes",
     "cluster",    "max_connections", "tls",  "redirect_to_https",
-    "https_port", "allow_trace",     "h2c",
+    "https_port", "allow_trace",     "h2c",  "proxy_protocol",
 };
+
+constexpr std::array<std::string_view, 1> kProxyProtocolKeys = {"trusted"};
+
+// `proxy_protocol: {trusted: [...]}`: the peers whose connections begin with a header.
+void read_proxy_protocol(const std::optional<Node>& node, ListenerConfig& listener) {
+  if (!node) {
+    return;
+  }
+  const MapView block = node->as_map(kProxyProtocolKeys);
+  const Node trusted = block.require(
+      "trusted",
+      "the addresses of the proxies in front that send the header (127.0.0.1, 10.0.0.0/8)");
+  listener.proxy_protocol.trusted = read_address_ranges(trusted);
+  if (listener.proxy_protocol.trusted.empty()) {
+    trusted.fail("list at least one address or range");
+  }
+}
 
 // Client connections a listener may hold at once; 0 = only the process's limit applies.
 uint32_t read_connection_limit(const std::optional<Node>& node) {
@@ -221,6 +239,7 @@ std::vector<ListenerConfig> read_listeners(const Node& list,
                    listener);
     read_allow_trace(fields.find("allow_trace"), listener);
     read_h2c(fields.find("h2c"), listener);
+    read_proxy_protocol(fields.find("proxy_protocol"), listener);
     const std::optional<Node> routes = fields.find("routes");
     const std::optional<Node> cluster = fields.find("cluster");
     if (listener.mode == ListenerMode::tcp && routes) {
@@ -265,6 +284,7 @@ ListenerConfig read_default_listener(const MapView& block, const ClusterConfig& 
                  listener);
   read_allow_trace(block.find("allow_trace"), listener);
   read_h2c(block.find("h2c"), listener);
+  read_proxy_protocol(block.find("proxy_protocol"), listener);
   if (listener.mode == ListenerMode::tcp) {
     check_tcp_cluster(*mode, cluster);
   }

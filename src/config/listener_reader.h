@@ -15,9 +15,9 @@
 
 namespace ballast::config {
 
-inline constexpr std::array<std::string_view, 8> kDefaultListenerKeys = {
+inline constexpr std::array<std::string_view, 9> kDefaultListenerKeys = {
     "listen",      "mode", "max_connections", "tls", "redirect_to_https", "https_port",
-    "allow_trace", "h2c"};
+    "allow_trace", "h2c",  "proxy_protocol"};
 
 // `listeners:`. Every route names one of `clusters`; names are unique and each address is
 // claimed in `addresses`.

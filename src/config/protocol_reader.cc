@@ -52,6 +52,11 @@ GrpcConfig read_grpc(const Node& node) {
   return grpc;
 }
 
+constexpr std::array<Named<ProxyProtocolVersion>, 2> kProxyProtocolVersions = {{
+    {"v1", ProxyProtocolVersion::v1},
+    {"v2", ProxyProtocolVersion::v2},
+}};
+
 }  // namespace
 
 uint32_t read_grpc_code(const Node& node) {
@@ -80,6 +85,14 @@ void read_upstream_protocol(const MapView& cluster_map, ClusterConfig& cluster) 
   }
   if (const std::optional<Node> grpc = cluster_map.find("grpc")) {
     cluster.grpc = read_grpc(*grpc);
+  }
+  if (const std::optional<Node> proxy = cluster_map.find("send_proxy_protocol")) {
+    cluster.send_proxy_protocol = proxy->as_enum(kProxyProtocolVersions);
+    if (cluster.protocol != UpstreamProtocol::http1) {
+      proxy->fail(
+          "a PROXY protocol header speaks for one client's connection, and HTTP/2 carries many: "
+          "use it with protocol: http1");
+    }
   }
 }
 

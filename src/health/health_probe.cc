@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "core/clock.h"
+#include "edge/proxy_header_send.h"
 
 namespace ballast::health {
 namespace {
@@ -225,6 +226,11 @@ HealthProbe::Step HealthProbe::finish_connect(uint32_t events) noexcept {
   }
   if (!is_connected(fd_.get())) {
     return Step::wait;
+  }
+  if (proxy_header_ != config::ProxyProtocolVersion::none &&
+      !edge::send_local_proxy_header(fd_.get(), proxy_header_)) {
+    finish(false, describe("PROXY protocol header not sent", std::strerror(errno)));
+    return Step::ended;
   }
   if (tls_ != nullptr) {
     phase_ = Phase::handshaking;

@@ -92,6 +92,10 @@ class HealthProbe final : public core::IoHandler, public core::Timer::Handler {
   // whose configured host is `server_host`.
   void use_tls(const tls::ClientContext& context, std::string server_host);
 
+  // Checks from now on begin with a PROXY protocol header naming nobody (the cluster's
+  // send_proxy_protocol), so servers that require one take them.
+  void send_proxy_header(config::ProxyProtocolVersion version) noexcept { proxy_header_ = version; }
+
   // Ends the running check, if any: closes its socket and timer; no callback follows.
   void cancel() noexcept;
 
@@ -144,6 +148,7 @@ class HealthProbe final : public core::IoHandler, public core::Timer::Handler {
   core::Timer timer_{*this};  // the check's timeout, or "now" to report a failure from start()
   Phase phase_ = Phase::idle;
   config::HealthCheckType type_ = config::HealthCheckType::http;
+  config::ProxyProtocolVersion proxy_header_ = config::ProxyProtocolVersion::none;
   uint16_t status_min_ = 0;
   uint16_t status_max_ = 0;
   // A failure found within start(), reported by the timer: "<what>: <strerror(error)>" when

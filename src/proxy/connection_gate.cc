@@ -48,21 +48,28 @@ bool ConnectionGate::has_room(const std::atomic<uint32_t>& listener,
          (listener_limit == 0 || listener.load(std::memory_order_relaxed) < listener_limit);
 }
 
-bool ConnectionGate::admit(std::atomic<uint32_t>& listener, const core::SocketAddress& peer,
+bool ConnectionGate::admit(std::atomic<uint32_t>& listener, const core::SocketAddress* peer,
                            Ticket& ticket) noexcept {
-  if (clients_ != nullptr) {
-    const uint32_t bucket =
-        static_cast<uint32_t>(core::hash64(address_bytes(peer)) % kClientBuckets);
-    if (clients_[bucket].fetch_add(1, std::memory_order_relaxed) >= per_client_limit_) {
-      clients_[bucket].fetch_sub(1, std::memory_order_relaxed);
-      refused_per_client_.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
-    ticket.client_bucket = bucket;
+  if (peer != nullptr && !admit_client(*peer, ticket)) {
+    return false;
   }
   open_.fetch_add(1, std::memory_order_relaxed);
   listener.fetch_add(1, std::memory_order_relaxed);
   ticket.listener = &listener;
+  return true;
+}
+
+bool ConnectionGate::admit_client(const core::SocketAddress& peer, Ticket& ticket) noexcept {
+  if (clients_ == nullptr) {
+    return true;
+  }
+  const uint32_t bucket = static_cast<uint32_t>(core::hash64(address_bytes(peer)) % kClientBuckets);
+  if (clients_[bucket].fetch_add(1, std::memory_order_relaxed) >= per_client_limit_) {
+    clients_[bucket].fetch_sub(1, std::memory_order_relaxed);
+    refused_per_client_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  ticket.client_bucket = bucket;
   return true;
 }
 

@@ -49,9 +49,13 @@ class ConnectionGate {
   // 0 = none).
   bool has_room(const std::atomic<uint32_t>& listener, uint32_t listener_limit) const noexcept;
   // Counts an accepted connection from `peer`; false when its address is over the per-client
-  // limit (nothing is held then: close it).
-  bool admit(std::atomic<uint32_t>& listener, const core::SocketAddress& peer,
+  // limit (nothing is held then: close it). `peer` null: the per-client count waits for
+  // admit_client (a proxy in front names the client in its PROXY protocol header).
+  bool admit(std::atomic<uint32_t>& listener, const core::SocketAddress* peer,
              Ticket& ticket) noexcept;
+  // Counts the connection against `peer`'s per-client limit; false (nothing more held) when it
+  // is over. The ticket then still holds the listener's and the process's counts.
+  bool admit_client(const core::SocketAddress& peer, Ticket& ticket) noexcept;
   void release(Ticket& ticket) noexcept;
 
   uint32_t open() const noexcept { return open_.load(std::memory_order_relaxed); }

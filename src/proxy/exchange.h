@@ -55,6 +55,10 @@ struct ClientInfo {
   bool trusted = false;  // forwarding.trusted_proxies holds it
   // On TLS, once the handshake is done: what was agreed (views the connection keeps).
   std::string_view tls_version, tls_cipher, sni;
+  // The client's address and its connection's socket, for a PROXY protocol header to a server
+  // (send_proxy_protocol); kept by the connection.
+  const core::SocketAddress* address = nullptr;
+  int fd = -1;
 };
 
 // What the client is to be told after a failure that is not retried.
@@ -70,6 +74,8 @@ class Exchange {
 
   Exchange(WorkerTelemetry& telemetry, ClientInfo client) noexcept
       : telemetry_(telemetry), client_(client) {}
+
+  const ClientInfo& client() const noexcept { return client_; }
 
   // The connection's TLS handshake is done: its version, cipher and SNI go in every line.
   void client_secured(std::string_view version, std::string_view cipher,

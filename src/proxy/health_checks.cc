@@ -49,6 +49,7 @@ ServerHealthCheck::ServerHealthCheck(core::EventLoop& loop, const upstream::Clus
   if (cluster.upstream_tls != nullptr) {
     probe_.use_tls(*cluster.upstream_tls, state.config.sni());
   }
+  probe_.send_proxy_header(cluster.config->send_proxy_protocol);
   const bool unknown = state.checks->state() == health::HealthState::unknown;
   const uint64_t spread =
       unknown ? kFirstCheckSpreadNs : cluster.config->health_check.interval_ms * core::kNsPerMs;

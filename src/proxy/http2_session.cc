@@ -21,14 +21,15 @@ constexpr int kMaxRoundsPerDrive = 32;
 
 Http2Session::Http2Session(SessionHost& host, WorkerGeneration& generation,
                            const config::ListenerConfig& listener, core::FileDescriptor client,
-                           std::unique_ptr<tls::TlsStream> tls, const core::IpText& client_ip,
+                           std::unique_ptr<tls::TlsStream> tls, const core::SocketAddress& peer,
                            bool trusted, std::string_view received)
     : Session(host, generation),
       listener_(listener),
       client_(std::move(client)),
       tls_(std::move(tls)),
-      client_ip_(client_ip),
-      client_info_{client_ip_.view(), trusted, {}, {}, {}},
+      peer_(peer),
+      client_ip_(core::ip_text(peer)),
+      client_info_{client_ip_.view(), trusted, {}, {}, {}, &peer_, client_.get()},
       listen_port_(std::to_string(listener.listen.port)),
       protocol_(http2::Limits{}, *this) {
   if (tls_ != nullptr) {

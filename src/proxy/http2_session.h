@@ -45,7 +45,7 @@ class Http2Session final : public Session,
   // `received`: what the HTTP/1 side read before handing over (the preface, frames after it).
   Http2Session(SessionHost& host, WorkerGeneration& generation,
                const config::ListenerConfig& listener, core::FileDescriptor client,
-               std::unique_ptr<tls::TlsStream> tls, const core::IpText& client_ip, bool trusted,
+               std::unique_ptr<tls::TlsStream> tls, const core::SocketAddress& peer, bool trusted,
                std::string_view received);
   ~Http2Session() override;
 
@@ -102,6 +102,7 @@ class Http2Session final : public Session,
   const config::ListenerConfig& listener_;
   core::FileDescriptor client_;
   std::unique_ptr<tls::TlsStream> tls_;  // null in clear
+  const core::SocketAddress peer_;  // the client, as accepted or as its proxy's header named it
   core::IpText client_ip_;
   ClientInfo client_info_;  // views client_ip_ and tls_
   std::string listen_port_;

@@ -43,10 +43,12 @@ HttpSession::HttpSession(SessionHost& host, WorkerGeneration& generation,
       listener_(listener),
       tls_context_(tls),
       client_(std::move(client)),
+      peer_(peer),
       client_ip_(core::ip_text(peer)),
       peer_trusted_(is_trusted(generation.shared->config->forwarding, peer)),
       h2c_possible_(listener.h2c && tls == nullptr),
-      exchange_(host.telemetry(), ClientInfo{client_ip_.view(), peer_trusted_, {}, {}, {}}) {
+      exchange_(host.telemetry(),
+                ClientInfo{client_ip_.view(), peer_trusted_, {}, {}, {}, &peer_, client_.get()}) {
   const std::string port = std::to_string(listener.listen.port);
   listen_port_length_ = port.copy(listen_port_.data(), listen_port_.size());
   exchange_.set_protocol(observe::ClientProtocol::http11);  // until a request says otherwise
@@ -154,7 +156,7 @@ void HttpSession::hand_over_to_http2() noexcept {
   Http2Session* next;
   try {
     next = new Http2Session(host_, generation_, listener_, std::move(client_), std::move(tls_),
-                            client_ip_, peer_trusted_, client_in_.readable());
+                            peer_, peer_trusted_, client_in_.readable());
   } catch (const std::bad_alloc&) {
     close();
     return;

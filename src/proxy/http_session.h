@@ -168,6 +168,7 @@ class HttpSession final : public Session,
   const tls::ServerContext* tls_context_;  // null on a plaintext listener
   core::FileDescriptor client_;
   std::unique_ptr<tls::TlsStream> tls_;  // made at start() on a TLS listener
+  const core::SocketAddress peer_;  // the client, as accepted or as its proxy's header named it
   core::IpText client_ip_;
   core::ByteBuffer client_in_{kClientBufferBytes};
   core::ByteBuffer client_out_{kClientOutBytes};

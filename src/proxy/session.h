@@ -8,7 +8,9 @@
 #include <memory>
 #include <vector>
 
+#include "config/config.h"
 #include "core/event_loop.h"
+#include "core/socket.h"
 #include "proxy/connection_gate.h"
 #include "proxy/health_checks.h"
 #include "proxy/worker_cluster.h"
@@ -58,6 +60,12 @@ class SessionHost {
   // A session made by another for the same connection (an HTTP/1 connection that turned out to
   // speak HTTP/2): linked as an accepted one is; the maker hands it its ticket.
   virtual void adopt(Session& session) noexcept = 0;
+  // `stage` (a ProxyHeaderSession) has read the PROXY protocol header of a connection on
+  // `listener`: starts its session, in the stage's generation, as if `client` had been accepted
+  // from `peer` (the address the header gave), with the stage's ticket.
+  virtual void start_proxied(Session& stage, const config::ListenerConfig& listener,
+                             core::FileDescriptor client,
+                             const core::SocketAddress& peer) noexcept = 0;
 
  protected:
   ~SessionHost() = default;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/clock.h"
+#include "edge/proxy_header_send.h"
 #include "observe/log.h"
 #include "proxy/router.h"
 #include "proxy/server_failure_log.h"
@@ -28,6 +29,7 @@ TcpSession::TcpSession(SessionHost& host, WorkerGeneration& generation,
       cluster_(std::move(cluster)),
       tls_context_(tls),
       client_(std::move(client)),
+      peer_(peer),
       client_ip_(core::ip_text(peer)) {}
 
 TcpSession::~TcpSession() = default;
@@ -244,6 +246,12 @@ bool TcpSession::finish_connect(uint32_t events) noexcept {
     const int error = core::connect_error(upstream_.get());
     if (error != 0) {
       connect_failed("upstream connect failed", std::strerror(error));
+      return false;
+    }
+    if (const config::ProxyProtocolVersion version = cluster_->config().send_proxy_protocol;
+        version != config::ProxyProtocolVersion::none &&
+        !edge::send_proxy_header(upstream_.get(), version, peer_, client_.get())) {
+      connect_failed("PROXY protocol header not sent", std::strerror(errno));
       return false;
     }
     upstream_handshaking_ = upstream_tls_ != nullptr;

@@ -108,6 +108,7 @@ class TcpSession final : public Session, public core::Resumable, public core::Ti
   std::unique_ptr<tls::TlsStream> tls_;  // the client's TLS, on a listener with tls
   core::FileDescriptor upstream_;
   std::unique_ptr<tls::TlsStream> upstream_tls_;  // to the server, for a cluster with upstream_tls
+  const core::SocketAddress peer_;  // the client, as accepted or as its proxy's header named it
   core::IpText client_ip_;
   Endpoint client_endpoint_{*this, true};
   Endpoint upstream_endpoint_{*this, false};

@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/socket.h"
+#include "edge/proxy_header_send.h"
 #include "http/serializer.h"
 #include "proxy/read_space.h"
 #include "upstream/connection_pool.h"
@@ -68,7 +69,7 @@ UpstreamLeg::Opened UpstreamLeg::open(bool allow_pooled) noexcept {
   interim_responses_ = 0;
   response_parser_.reset();
 
-  upstream::ConnectionPool& pool = cluster().pool(exchange_.server());
+  upstream::ConnectionPool& pool = home_pool();
   connection_ = allow_pooled ? pool.take() : nullptr;
   if (connection_ != nullptr) {
     connection_->attach(*this);
@@ -105,6 +106,26 @@ UpstreamLeg::Opened UpstreamLeg::open(bool allow_pooled) noexcept {
   writable_ = false;
   arm_timer(cluster().config().timeouts.connect_ms);
   return Opened::yes;
+}
+
+// The pool a connection to the attempt's server comes from and goes back to: the worker's, or,
+// for a cluster that sends the PROXY protocol, this client's own (HAProxy's private
+// connections): a header speaks for one client, so its connection never serves another. That
+// one keeps at most one idle connection, to the server of the client's last request.
+upstream::ConnectionPool& UpstreamLeg::home_pool() {
+  if (cluster().config().send_proxy_protocol == config::ProxyProtocolVersion::none) {
+    return cluster().pool(exchange_.server());
+  }
+  const std::shared_ptr<upstream::ServerState>& server =
+      cluster().state().servers[exchange_.server()];
+  if (private_pool_ == nullptr || private_server_ != server) {
+    private_pool_.reset();  // closes its idle connection, to another server
+    const config::PoolConfig& settings = cluster().config().pool;
+    private_pool_ = std::make_unique<upstream::ConnectionPool>(
+        host_.loop(), std::min<uint32_t>(settings.idle_per_server, 1), settings.idle_timeout_ms);
+    private_server_ = server;
+  }
+  return *private_pool_;
 }
 
 void UpstreamLeg::on_upstream_io(uint32_t events) noexcept {
@@ -157,6 +178,15 @@ bool UpstreamLeg::finish_connect(uint32_t events) noexcept {
     const int error = core::connect_error(connection_->fd());
     if (error != 0) {
       fail_attempt(Failure::connect_failure, std::strerror(error));
+      owner_.drive();
+      return false;
+    }
+    const ClientInfo& client = exchange_.client();
+    if (const config::ProxyProtocolVersion version = cluster().config().send_proxy_protocol;
+        version != config::ProxyProtocolVersion::none &&
+        (client.address == nullptr ||
+         !edge::send_proxy_header(connection_->fd(), version, *client.address, client.fd))) {
+      fail_attempt(Failure::connect_failure, "PROXY protocol header not sent");
       owner_.drive();
       return false;
     }

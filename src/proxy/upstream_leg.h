@@ -27,6 +27,7 @@
 // the one holding things up (Owner::client_holds_up), which the client's own deadlines bound.
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 
@@ -38,6 +39,7 @@
 #include "proxy/exchange.h"
 #include "proxy/leg_owner.h"
 #include "proxy/session.h"
+#include "upstream/connection_pool.h"
 #include "upstream/upstream_connection.h"
 
 namespace ballast::proxy {
@@ -130,6 +132,7 @@ class UpstreamLeg final : public upstream::UpstreamConnection::User, public core
   enum class Io : uint8_t { batched, direct };
 
   Opened open(bool allow_pooled) noexcept;
+  upstream::ConnectionPool& home_pool();
   bool finish_connect(uint32_t events) noexcept;
   bool fail_handshake() noexcept;
   bool read_now(Io io) noexcept;
@@ -159,6 +162,11 @@ class UpstreamLeg final : public upstream::UpstreamConnection::User, public core
   bool stale_connection_retried_ = false;
   bool body_after_answer_ = false;  // some of the body went to the server after its answer
   bool tunnel_ = false;             // the server accepted an upgrade
+
+  // The client's own connection to a server, for a cluster that sends the PROXY protocol
+  // (home_pool()), and the server it is to.
+  std::unique_ptr<upstream::ConnectionPool> private_pool_;
+  std::shared_ptr<upstream::ServerState> private_server_;
 
   // The current attempt.
   upstream::UpstreamConnection* connection_ = nullptr;

@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "observe/log.h"
 #include "proxy/http_session.h"
+#include "proxy/proxy_header_session.h"
 #include "proxy/tcp_session.h"
 
 namespace ballast::proxy {
@@ -246,20 +247,41 @@ void Worker::accept_from(Listener& listener) noexcept {
       return;
     }
     backoff_ms_ = 0;
+    // From a proxy in front that sends the PROXY protocol, the per-client limit is the client's
+    // the header names, counted once it is read (start_proxied).
+    const bool proxied = listener.config->proxy_protocol.trusts(peer);
     ConnectionGate::Ticket ticket;
-    if (!gate_.admit(listener.open, peer, ticket)) {
+    if (!gate_.admit(listener.open, proxied ? nullptr : &peer, ticket)) {
       continue;  // over the per-client limit: closed as it goes out of scope
     }
-    start_session(listener, std::move(client), peer, ticket);
+    if (proxied) {
+      auto* stage = new ProxyHeaderSession(*this, *generations_.back(), *listener.config,
+                                           std::move(client), peer);
+      link_session(*stage);
+      stage->ticket = ticket;
+      if (!stage->start()) {
+        stage->close_now();
+      }
+      continue;
+    }
+    start_session(*generations_.back(), *listener.config, std::move(client), peer, ticket);
   }
 }
 
+void Worker::start_proxied(Session& stage, const config::ListenerConfig& listener,
+                           core::FileDescriptor client, const core::SocketAddress& peer) noexcept {
+  ConnectionGate::Ticket ticket = std::exchange(stage.ticket, {});
+  if (!gate_.admit_client(peer, ticket)) {
+    gate_.release(ticket);  // over the per-client limit: closed as it goes out of scope
+    return;
+  }
+  start_session(stage.generation(), listener, std::move(client), peer, ticket);
+}
+
 // Links a session for an accepted connection, holding `ticket`, and starts it.
-void Worker::start_session(Listener& listener, core::FileDescriptor client,
-                           const core::SocketAddress& peer,
+void Worker::start_session(WorkerGeneration& generation, const config::ListenerConfig& config,
+                           core::FileDescriptor client, const core::SocketAddress& peer,
                            ConnectionGate::Ticket ticket) noexcept {
-  WorkerGeneration& generation = *generations_.back();
-  const config::ListenerConfig& config = *listener.config;
   // The listener's place in its generation's list is its TLS context's.
   const size_t index = static_cast<size_t>(&config - generation.shared->config->listeners.data());
   const tls::ServerContext* tls = generation.shared->listener_tls[index].get();

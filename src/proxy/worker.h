@@ -91,6 +91,9 @@ class Worker final : public SessionHost, public core::Timer::Handler, public cor
   WorkerTelemetry& telemetry() noexcept override { return telemetry_; }
   void session_closed(Session& session) noexcept override;
   void adopt(Session& session) noexcept override { link_session(session); }
+  void start_proxied(Session& stage, const config::ListenerConfig& listener,
+                     core::FileDescriptor client,
+                     const core::SocketAddress& peer) noexcept override;
 
   void accept_from(Listener& listener) noexcept;
   void on_timer(core::Timer& timer) noexcept override;
@@ -121,8 +124,9 @@ class Worker final : public SessionHost, public core::Timer::Handler, public cor
   void reap_generations() noexcept;
   void report() noexcept;
   void link_session(Session& session) noexcept;
-  void start_session(Listener& listener, core::FileDescriptor client,
-                     const core::SocketAddress& peer, ConnectionGate::Ticket ticket) noexcept;
+  void start_session(WorkerGeneration& generation, const config::ListenerConfig& listener,
+                     core::FileDescriptor client, const core::SocketAddress& peer,
+                     ConnectionGate::Ticket ticket) noexcept;
   void pause(Listener& listener) noexcept;
   void back_off(int error) noexcept;
   void resume_paused() noexcept;

@@ -336,8 +336,10 @@ def chunked(*pieces, trailers=()):
 class HttpConnection:
     """One client connection: send exact bytes, read responses strictly, with timeouts."""
 
-    def __init__(self, port, timeout_s=IO_TIMEOUT_S):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout_s)
+    def __init__(self, port, timeout_s=IO_TIMEOUT_S, source=None):
+        """`source`: the loopback address to connect from (127.0.0.x), else the default."""
+        self.sock = socket.create_connection(
+            (HOST, port), timeout=timeout_s, source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.reader = SocketReader(self.sock)
 

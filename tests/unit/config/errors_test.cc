@@ -103,8 +103,8 @@ const std::vector<ErrorCase> kTypeCases = {
      "c.yaml:5:3: load_balancer.algoritm: unknown key (did you mean algorithm?); allowed here: "
      "algorithm, servers, hash_on, health_check, outlier_detection, circuit_breaker, retry, "
      "timeouts, session_affinity, pool, regions, panic_threshold, upstream_tls, protocol, http2, "
-     "grpc, discovery, listen, mode, max_connections, tls, redirect_to_https, https_port, "
-     "allow_trace, h2c"},
+     "grpc, discovery, send_proxy_protocol, listen, mode, max_connections, tls, "
+     "redirect_to_https, https_port, allow_trace, h2c, proxy_protocol"},
     {"UnknownServerKey", "load_balancer:\n  servers:\n    - {host: a, port: 80, wieght: 2}\n",
      "c.yaml:3:27: load_balancer.servers[0].wieght: unknown key (did you mean weight?); allowed "
      "here: host, port, weight, max_connections, backup, region, resolve"},

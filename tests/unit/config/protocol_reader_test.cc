@@ -76,5 +76,37 @@ TEST(ProtocolReader, RefusesWhatCannotWork) {
             "c.yaml:6:26: load_balancer.grpc.failure_codes[0]: must be between 0 and 16, got 17");
 }
 
+TEST(ProtocolReader, ReadsTheProxyProtocolBothWays) {
+  const Config config = parse_config(
+      "load_balancer:\n"
+      "  listen: 127.0.0.1:8080\n"
+      "  proxy_protocol: {trusted: [127.0.0.1, 10.0.0.0/8]}\n"
+      "  send_proxy_protocol: v2\n"
+      "  servers: [{host: 10.0.0.7, port: 80}]\n",
+      "c.yaml");
+  const ProxyProtocolListenerConfig& taken = config.listeners.front().proxy_protocol;
+  EXPECT_TRUE(taken.trusts(core::resolve("10.1.2.3", 1)));
+  EXPECT_TRUE(taken.trusts(core::resolve("127.0.0.1", 1)));
+  EXPECT_FALSE(taken.trusts(core::resolve("127.0.0.2", 1)));
+  EXPECT_EQ(config.clusters.front().send_proxy_protocol, ProxyProtocolVersion::v2);
+  EXPECT_FALSE(parse_config(cluster_with(""), "c.yaml")
+                   .listeners.front()
+                   .proxy_protocol.trusts(core::resolve("127.0.0.1", 1)));
+}
+
+TEST(ProtocolReader, RefusesAProxyProtocolThatCannotWork) {
+  EXPECT_EQ(error_of(cluster_with("  proxy_protocol: {}\n")),
+            "c.yaml:5:3: load_balancer.proxy_protocol.trusted: missing; the addresses of the "
+            "proxies in front that send the header (127.0.0.1, 10.0.0.0/8)");
+  EXPECT_EQ(error_of(cluster_with("  proxy_protocol: {trusted: []}\n")),
+            "c.yaml:5:29: load_balancer.proxy_protocol.trusted: list at least one address or "
+            "range");
+  EXPECT_EQ(error_of(cluster_with("  send_proxy_protocol: v3\n")),
+            "c.yaml:5:24: load_balancer.send_proxy_protocol: expected one of v1, v2; got \"v3\"");
+  EXPECT_EQ(error_of(cluster_with("  protocol: h2c\n  send_proxy_protocol: v1\n")),
+            "c.yaml:6:24: load_balancer.send_proxy_protocol: a PROXY protocol header speaks for "
+            "one client's connection, and HTTP/2 carries many: use it with protocol: http1");
+}
+
 }  // namespace
 }  // namespace ballast::config
