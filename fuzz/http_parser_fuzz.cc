@@ -258,7 +258,7 @@ void fuzz_request(std::string_view input, uint8_t seed) {
 void check_response_round_trip(const ResponseHead& head, bool request_was_head) {
   const Header extra[] = {{"Set-Cookie", "route=a1"}};
   std::vector<char> out(head.head_bytes + kSerializeSlackBytes + 32);
-  const size_t written = write_client_response(head, ClientDelivery::keep_alive, extra, out);
+  const size_t written = write_client_response(head, ClientDelivery::keep_alive, extra, {}, out);
   check(written > 0, "client response did not fit the documented bound");
   uint32_t forwarded = 0;
   for (uint32_t i = 0; i < head.headers.count; ++i) {

@@ -19,6 +19,7 @@
 #include "balance/algorithm.h"
 #include "config/file_ref.h"
 #include "core/address_range.h"
+#include "http/header_rules.h"
 
 namespace ballast::config {
 
@@ -299,13 +300,27 @@ struct ClusterConfig {
 };
 
 // Written with designated initializers ({.host = ..., .cluster = ...}): what is left out is empty.
+// A route's `redirect:`: the client is answered with `status` and Location, nothing is proxied.
+struct RedirectConfig {
+  bool enabled = false;
+  http::ValueTemplate location;
+  uint16_t status = 302;
+};
+
 struct RouteConfig {
   std::string host{};         // empty = any host; exact match, case-insensitive, port ignored
   std::string path_prefix{};  // empty = any path
   // tcp listeners: the TLS ClientHello's server name, lowercase: exact, or "*.rest" for one
   // label more; empty = any connection, with or without a name.
   std::string sni{};
-  std::string cluster{};
+  std::string cluster{};  // empty for a redirect
+  // http listeners (route_policy_reader.h): ${route}, the access log's "route"; the cluster's
+  // name unless given ("redirect" for a redirect).
+  std::string name{};
+  http::HeaderRules request_headers{};
+  http::HeaderRules response_headers{};
+  std::string rewrite_prefix{};  // replaces path_prefix in the target sent on; empty = none
+  RedirectConfig redirect{};
 };
 
 // A listener's `tls:` block: TLS termination (docs/config.md "TLS").

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "config/forwarding_reader.h"
+#include "config/route_policy_reader.h"
 #include "config/scalars.h"
 #include "config/tls_reader.h"
 
@@ -40,7 +41,16 @@ uint32_t read_connection_limit(const std::optional<Node>& node) {
   return node ? node->as_uint<uint32_t>(0, kMaxClientConnections) : 0;
 }
 
-constexpr std::array<std::string_view, 4> kRouteKeys = {"host", "path_prefix", "sni", "cluster"};
+constexpr std::array<std::string_view, 9> kRouteKeys = {"host",
+                                                        "path_prefix",
+                                                        "sni",
+                                                        "cluster",
+                                                        "name",
+                                                        "request_headers",
+                                                        "response_headers",
+                                                        "rewrite_prefix",
+                                                        "redirect"};
+static_assert(std::equal(kRoutePolicyKeys.begin(), kRoutePolicyKeys.end(), kRouteKeys.begin() + 4));
 
 constexpr std::array<Named<ListenerMode>, 2> kModes = {{
     {"http", ListenerMode::http},
@@ -187,12 +197,21 @@ std::vector<RouteConfig> read_routes(const Node& list, const ClustersByName& clu
                      prefix->describe());
       }
     }
-    const Node target = fields.require("cluster", "the cluster this route sends to");
-    const ClusterConfig& cluster = find_cluster(target, clusters);
-    if (tcp) {
-      check_tcp_cluster(target, cluster);
+    read_route_policy(fields, tcp, route);
+    if (route.redirect.enabled) {
+      if (const std::optional<Node> target = fields.find("cluster")) {
+        target->fail("a redirect route answers the client itself: no cluster");
+      }
+      route.name = route.name.empty() ? "redirect" : route.name;
+    } else {
+      const Node target = fields.require("cluster", "the cluster this route sends to");
+      const ClusterConfig& cluster = find_cluster(target, clusters);
+      if (tcp) {
+        check_tcp_cluster(target, cluster);
+      }
+      route.cluster = cluster.name;
+      route.name = route.name.empty() ? cluster.name : route.name;
     }
-    route.cluster = cluster.name;
     if (!seen.insert(route.host + " " + route.path_prefix + " " + route.sni).second) {
       item.fail("can never match: an earlier route has the same " +
                 std::string(tcp ? "sni" : "host and path_prefix"));

@@ -57,7 +57,7 @@ Carried copy_forwarded_fields(const RequestHead& request, const ForwardContext& 
       default:
         break;
     }
-    if (keep) {
+    if (keep && (context.edits.rules == nullptr || !context.edits.rules->drops(field.name))) {
       writer.put_field(field.name, field.value);
     }
   }
@@ -100,7 +100,12 @@ size_t write_upstream_request(const RequestHead& request, const ForwardContext& 
   SpanWriter writer(out);
   writer.put(request.method);
   writer.put(" ");
-  writer.put(request.target);
+  if (!context.rewrite_from.empty() && request.target.starts_with(context.rewrite_from)) {
+    writer.put(context.rewrite_to);
+    writer.put(request.target.substr(context.rewrite_from.size()));
+  } else {
+    writer.put(request.target);
+  }
   writer.put(" HTTP/1.1\r\n");
   // RFC 9112 §3.2: an HTTP/1.1 request always carries Host, empty if there is no authority.
   const std::string_view host = request.has_host ? request.host : context.host_if_absent;
@@ -140,6 +145,9 @@ size_t write_upstream_request(const RequestHead& request, const ForwardContext& 
   if (!context.traceparent.empty()) {
     writer.put_field("traceparent", context.traceparent);
   }
+  if (context.edits.rules != nullptr) {
+    context.edits.rules->write_fields(context.edits.values, writer);
+  }
   if (request.body_kind == BodyKind::content_length) {
     writer.put("Content-Length: ");
     writer.put_decimal(request.content_length);
@@ -166,7 +174,10 @@ void replace_traceparent(std::span<char> head, std::string_view traceparent) noe
 }
 
 size_t write_client_response(const ResponseHead& response, ClientDelivery delivery,
-                             std::span<const Header> extra_fields, std::span<char> out) noexcept {
+                             std::span<const Header> extra_fields, const HeadEdits& edits,
+                             std::span<char> out) noexcept {
+  // 1xx heads are the server's word on the way: the route's rules are for the final one.
+  const HeaderRules* rules = response.status >= 200 ? edits.rules : nullptr;
   SpanWriter writer(out);
   writer.put("HTTP/1.1 ");
   writer.put_decimal(response.status);
@@ -175,7 +186,7 @@ size_t write_client_response(const ResponseHead& response, ClientDelivery delive
   writer.put("\r\n");
   const HeaderFields& fields = response.headers;
   for (uint32_t i = 0; i < fields.count; ++i) {
-    if (fields.forwarded(i)) {
+    if (fields.forwarded(i) && (rules == nullptr || !rules->drops(fields.lines[i].name))) {
       writer.put_field(fields.lines[i].name, fields.lines[i].value);
     }
   }
@@ -203,6 +214,9 @@ size_t write_client_response(const ResponseHead& response, ClientDelivery delive
   }
   for (const Header& field : extra_fields) {
     writer.put_field(field.name, field.value);
+  }
+  if (rules != nullptr) {
+    rules->write_fields(edits.values, writer);
   }
   writer.put("\r\n");
   return writer.finish();

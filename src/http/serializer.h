@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "http/head.h"
+#include "http/header_rules.h"
 
 namespace ballast::http {
 
@@ -25,6 +26,17 @@ namespace ballast::http {
 // times: Host, X-Forwarded-Host, Forwarded), what the serializers may add: the start line,
 // framing, Connection, the forwarding fields' names, and a space after each colon (kMaxHeaders).
 inline constexpr size_t kSerializeSlackBytes = 832;
+
+// A route's changes to a head (header_rules.h), and what its variables stand for; none when
+// `rules` is null. Sizing: rules->fields_length(values) more bytes.
+struct HeadEdits {
+  const HeaderRules* rules = nullptr;
+  TemplateValues values;
+};
+
+inline size_t edits_length(const HeadEdits& edits) noexcept {
+  return edits.rules == nullptr ? 0 : edits.rules->fields_length(edits.values);
+}
 
 // What the proxy tells the upstream about the client.
 struct ForwardContext {
@@ -44,6 +56,13 @@ struct ForwardContext {
   // to: a client must not be able to choose the address a server believes it has.
   bool trusted_peer = false;
   bool forwarded = false;  // also send RFC 7239 Forwarded
+  // The route's request_headers: the client's fields they remove or set are left out, and the
+  // set and add fields written after the forwarding fields.
+  HeadEdits edits{};
+  // The route's rewrite_prefix: a target beginning with `rewrite_from` is sent with
+  // `rewrite_to` in its place (neither empty when set).
+  std::string_view rewrite_from{};
+  std::string_view rewrite_to{};
 };
 
 // The request head to send upstream, asking for a persistent connection (or, when the client
@@ -63,6 +82,7 @@ struct ForwardContext {
 //   Via: 1.1 ballast (RFC 9110 §7.6.3; received Via lines are passed on before it)
 //   X-Client-Cert-Subject, X-Client-Cert-Fingerprint: when given (never the client's own)
 //   X-Request-Id: context.request_id; traceparent: context.traceparent, when given
+//   the route's set and add fields (context.edits)
 //   Content-Length: n | Transfer-Encoding: chunked, as the request was framed
 //   Connection: keep-alive, or "Upgrade: value" and "Connection: upgrade" for a switch
 size_t write_upstream_request(const RequestHead& request, const ForwardContext& context,
@@ -90,9 +110,12 @@ enum class ClientDelivery : uint8_t {
 //     `delivery` says; a body that runs until close always gets "close", since the client has
 //     no other way to find its end
 //   extra_fields (a Set-Cookie the proxy adds, ...)
+//   on a final response, the route's response_headers (`edits`): the fields they remove or set
+//     left out above, their set and add fields written here
 // A 1xx response gets neither framing nor Connection, but for 101 (Switching Protocols), which
 // gets the server's Upgrade and "Connection: upgrade".
 size_t write_client_response(const ResponseHead& response, ClientDelivery delivery,
-                             std::span<const Header> extra_fields, std::span<char> out) noexcept;
+                             std::span<const Header> extra_fields, const HeadEdits& edits,
+                             std::span<char> out) noexcept;
 
 }  // namespace ballast::http

@@ -16,14 +16,15 @@ namespace {
 constexpr size_t kMaxClientIp = 64;
 constexpr size_t kMaxMethod = 32;
 constexpr size_t kMaxCluster = 256;
+constexpr size_t kMaxRoute = 128;
 constexpr size_t kMaxServer = 256;
 constexpr size_t kMaxTraceId = 64;
 constexpr size_t kMaxRequestId = 128;
 constexpr size_t kMaxTlsName = 64;        // a TLS version or cipher name
 constexpr size_t kMaxProtocol = 16;       // "HTTP/1.1"
-constexpr size_t kFixedAndNumbers = 624;  // keys, punctuation, time, six numbers (≤ 20 digits)
-static_assert(kMaxClientIp + kMaxMethod + kMaxLoggedPath + kMaxProtocol + kMaxCluster + kMaxServer +
-                      kMaxTraceId + kMaxRequestId + 2 * kMaxTlsName + kMaxServer +
+constexpr size_t kFixedAndNumbers = 640;  // keys, punctuation, time, six numbers (≤ 20 digits)
+static_assert(kMaxClientIp + kMaxMethod + kMaxLoggedPath + kMaxProtocol + kMaxCluster + kMaxRoute +
+                      kMaxServer + kMaxTraceId + kMaxRequestId + 2 * kMaxTlsName + kMaxServer +
                       kFixedAndNumbers <=
                   kMaxAccessLine,
               "the field bounds must fit a line");
@@ -179,6 +180,8 @@ size_t AccessLineFormatter::format(const AccessRecord& record, char* line) noexc
     out.number(record.status);
     out.literal(",\"cluster\":\"");
     out.escaped(record.cluster, kMaxCluster);
+    out.literal("\",\"route\":\"");
+    out.escaped(record.route, kMaxRoute);
     out.literal("\",\"server\":\"");
     out.escaped(record.server, kMaxServer);
     out.literal("\",\"duration_ms\":");
@@ -231,6 +234,8 @@ size_t AccessLineFormatter::format(const AccessRecord& record, char* line) noexc
     out.number(record.bytes_sent);
     out.literal(" cluster=");
     out.word(record.cluster, kMaxCluster);
+    out.literal(" route=");
+    out.word(record.route, kMaxRoute);
     out.literal(" server=");
     out.word(record.server, kMaxServer);
     out.literal(" duration_ms=");

@@ -9,12 +9,13 @@
 // the output; the destructor flushes.
 // Lines: JSON (format json)
 //   {"ts":"2026-11-24T08:00:00.123Z","type":"access","client_ip":"10.0.0.7","method":"GET",
-//    "path":"/v1/items?id=3","status":200,"cluster":"api","server":"10.0.1.1:8080",
+//    "path":"/v1/items?id=3","status":200,"cluster":"api","route":"api","server":"10.0.1.1:8080",
 //    "duration_ms":1.234,"bytes_received":312,"bytes_sent":5120,"attempts":1,"trace_id":"4bf9…",
 //    "request_id":"…"} and, on a TLS listener, "tls_version","tls_cipher","sni" before the '}'.
 // or combined-log-like text (format text), empty values as "-":
 //   10.0.0.7 - - [24/Nov/2026:08:00:00.123 +0000] "GET /v1/items?id=3" 200 5120
-//   cluster=api server=10.0.1.1:8080 duration_ms=1.234 bytes_received=312 attempts=1 trace_id=4bf9…
+//   cluster=api route=api server=10.0.1.1:8080 duration_ms=1.234 bytes_received=312 attempts=1
+//   trace_id=4bf9…
 // Strings are escaped by escape_json (quotes, backslashes, control characters and bytes outside
 // well-formed UTF-8 as \u00XX) and each is cut at a bound (the path at kMaxLoggedPath escaped
 // bytes), never inside an escape; so a line is at most kMaxAccessLine bytes.
@@ -39,6 +40,7 @@ namespace ballast::observe {
 struct AccessRecord {
   uint64_t unix_ns = 0;  // request start, wall clock (CLOCK_REALTIME)
   std::string_view client_ip, method, path, cluster;
+  std::string_view route;     // the route's name (its cluster's unless named); "" when none
   std::string_view protocol;  // the client's: "HTTP/1.0", "HTTP/1.1" or "HTTP/2"
   std::string_view server;    // host:port of the server that answered; "" when ballast answered
   uint16_t status = 0;

@@ -114,6 +114,7 @@ bool is_idempotent(std::string_view method) noexcept {
 
 void Exchange::begin(uint64_t now_ns) noexcept {
   cluster_ = nullptr;
+  route_ = nullptr;
   started_ns_ = now_ns;
   finished_ = false;
   reached_server_ = false;
@@ -129,13 +130,18 @@ void Exchange::begin(uint64_t now_ns) noexcept {
   traced_ = false;
 }
 
-bool Exchange::route(WorkerGeneration& generation, const config::ListenerConfig& listener,
-                     const http::RequestHead& request) noexcept {
-  const config::RouteConfig* route = find_route(listener, request.host, request.target);
-  const size_t index = route == nullptr ? generation.clusters.size()
-                                        : generation.shared->cluster_index(route->cluster);
+Exchange::Routed Exchange::route(WorkerGeneration& generation,
+                                 const config::ListenerConfig& listener,
+                                 const http::RequestHead& request) noexcept {
+  route_ = find_route(listener, request.host, request.target);
+  if (route_ != nullptr && route_->redirect.enabled) {
+    set_request_id(request);
+    return Routed::redirect;
+  }
+  const size_t index = route_ == nullptr ? generation.clusters.size()
+                                         : generation.shared->cluster_index(route_->cluster);
   if (index >= generation.clusters.size()) {
-    return false;
+    return Routed::none;
   }
   routed_ = generation.clusters[index];
   cluster_ = routed_.get();
@@ -147,7 +153,40 @@ bool Exchange::route(WorkerGeneration& generation, const config::ListenerConfig&
   if (telemetry_.tracing()) {
     begin_trace(request);
   }
-  return true;
+  return Routed::cluster;
+}
+
+void Exchange::redirect_location(const http::RequestHead& request, std::string_view scheme,
+                                 std::string& out) const {
+  const http::TemplateValues values{
+      client_.ip, request_id(), route_->name, request.host, request.target, scheme, {}};
+  const http::ValueTemplate& location = route_->redirect.location;
+  out.resize(location.length(values));
+  location.write(values, std::span<char>(out));
+}
+
+void Exchange::edit_upstream_request(const http::RequestHead& request, std::string_view scheme,
+                                     http::ForwardContext& forward) const noexcept {
+  if (!route_->request_headers.empty()) {
+    forward.edits = {
+        &route_->request_headers,
+        {client_.ip, request_id(), route_->name, request.host, request.target, scheme, {}}};
+  }
+  if (!route_->rewrite_prefix.empty()) {
+    forward.rewrite_from = route_->path_prefix;
+    forward.rewrite_to = route_->rewrite_prefix;
+  }
+}
+
+http::HeadEdits Exchange::response_edits(std::string_view scheme) const noexcept {
+  if (route_ == nullptr || route_->response_headers.empty()) {
+    return {};
+  }
+  const std::string_view server = attempt_.server == balance::kNoServer
+                                      ? std::string_view{}
+                                      : cluster_->server(attempt_.server).name;
+  return {&route_->response_headers,
+          {client_.ip, request_id(), route_->name, {}, {}, scheme, server}};
 }
 
 bool Exchange::admit(uint64_t now_ns) noexcept {
@@ -441,6 +480,7 @@ void Exchange::log_access(const Outcome& outcome, uint64_t now_ns) noexcept {
   record.path = target_;
   record.protocol = observe::protocol_name(protocol_);
   record.cluster = cluster_ == nullptr ? std::string_view{} : cluster_->config().name;
+  record.route = route_ == nullptr ? std::string_view{} : std::string_view(route_->name);
   record.server = outcome.server == balance::kNoServer ? std::string_view{}
                                                        : cluster_->server(outcome.server).name;
   record.status = outcome.status;

@@ -33,6 +33,7 @@
 
 #include "balance/policy.h"
 #include "http/head.h"
+#include "http/serializer.h"
 #include "observe/trace_context.h"
 #include "proxy/session.h"
 #include "proxy/worker_cluster.h"
@@ -88,13 +89,28 @@ class Exchange {
   // A new request began at `now_ns`: nothing of the previous one's is counted again.
   void begin(uint64_t now_ns) noexcept;
 
-  // Chooses the cluster for `request` (target already normalised) among `generation`'s, by
-  // `listener`'s routes. False: no route; finish() it with the caller's 404. On success also
-  // takes what the rest of the request needs from its head (views into it are not kept): the
-  // hash key, the affinity cookie's server, the request id, the trace, whether it may be sent
-  // again.
-  bool route(WorkerGeneration& generation, const config::ListenerConfig& listener,
-             const http::RequestHead& request) noexcept;
+  enum class Routed : uint8_t {
+    none,      // no route matches: finish() it with the caller's 404
+    redirect,  // the route answers with a redirect: redirect_location(), then finish()
+    cluster,
+  };
+  // Chooses the route for `request` (target already normalised) among `listener`'s, and its
+  // cluster among `generation`'s. For a cluster, also takes what the rest of the request needs
+  // from its head (views into it are not kept): the hash key, the affinity cookie's server, the
+  // request id, the trace, whether it may be sent again.
+  Routed route(WorkerGeneration& generation, const config::ListenerConfig& listener,
+               const http::RequestHead& request) noexcept;
+  const config::RouteConfig& route_config() const noexcept { return *route_; }
+
+  // A redirect route's Location for `request`, written into `out` (reused: no allocation once
+  // it has grown).
+  void redirect_location(const http::RequestHead& request, std::string_view scheme,
+                         std::string& out) const;
+  // The route's request_headers and rewrite_prefix, for the head sent on.
+  void edit_upstream_request(const http::RequestHead& request, std::string_view scheme,
+                             http::ForwardContext& forward) const noexcept;
+  // The route's response_headers for the response of the current attempt's server.
+  http::HeadEdits response_edits(std::string_view scheme) const noexcept;
 
   // Takes the request's place in the cluster's max_requests and retry budget. False: the cluster
   // is at max_requests; finish() it with a 503.
@@ -204,7 +220,8 @@ class Exchange {
   WorkerTelemetry& telemetry_;
   ClientInfo client_;
 
-  WorkerCluster* cluster_ = nullptr;  // the current request's; null until it is routed
+  WorkerCluster* cluster_ = nullptr;            // the current request's; null until it is routed
+  const config::RouteConfig* route_ = nullptr;  // likewise; in the generation's configuration
   // The cluster routed to, kept alive while this exchange may still use it (a discovery change
   // may replace it mid-request: worker_cluster.h), until release_cluster().
   std::shared_ptr<WorkerCluster> routed_;

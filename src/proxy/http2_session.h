@@ -74,6 +74,9 @@ class Http2Session final : public Session,
   WorkerGeneration& generation() noexcept { return generation_; }
   const config::ListenerConfig& listener() const noexcept { return listener_; }
   const ClientInfo& client() const noexcept { return client_info_; }
+  // Room for the values a stream renders into a head it hands to the protocol, which copies
+  // them: one buffer for all the connection's streams, grown once.
+  std::string& scratch() noexcept { return scratch_; }
   bool secure() const noexcept { return tls_ != nullptr; }
   std::string_view listen_port() const noexcept { return listen_port_; }
   // A stream answered: on a retired generation, the connection asks for no more streams.
@@ -106,6 +109,7 @@ class Http2Session final : public Session,
   core::IpText client_ip_;
   ClientInfo client_info_;  // views client_ip_ and tls_
   std::string listen_port_;
+  std::string scratch_;
   http2::ServerConnection protocol_;
   core::ByteBuffer in_{kInBufferBytes};
   core::ByteBuffer out_{kOutBufferBytes};

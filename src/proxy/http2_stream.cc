@@ -53,9 +53,15 @@ void Http2Stream::start(int32_t id, const http2::Request& request) noexcept {
   if (!prepare_target()) {
     return;
   }
-  if (!exchange_.route(connection_.generation(), connection_.listener(), request_)) {
-    answer_locally(404, "no route for this host and path");
-    return;
+  switch (exchange_.route(connection_.generation(), connection_.listener(), request_)) {
+    case Exchange::Routed::none:
+      answer_locally(404, "no route for this host and path");
+      return;
+    case Exchange::Routed::redirect:
+      redirect_by_route();
+      return;
+    case Exchange::Routed::cluster:
+      break;
   }
   h2_ = exchange_.cluster()->config().protocol != config::UpstreamProtocol::http1;
   if (h2_) {
@@ -113,6 +119,7 @@ void Http2Stream::write_upstream_head(core::ByteBuffer& head) noexcept {
   forward.request_id = exchange_.request_id();
   forward.trusted_peer = connection_.client().trusted;
   forward.forwarded = connection_.generation().shared->config->forwarding.forwarded;
+  exchange_.edit_upstream_request(request_, forward.scheme, forward);
   head.clear();
   size_t written = http::write_upstream_request(request_, forward, head.writable());
   if (written == 0) {
@@ -122,7 +129,8 @@ void Http2Stream::write_upstream_head(core::ByteBuffer& head) noexcept {
     }
     head.grow(request_.method.size() + request_.target.size() + fields + 4 * request_.host.size() +
               3 * forward.client_ip.size() + forward.port.size() + forward.traceparent.size() +
-              forward.request_id.size() + http::kSerializeSlackBytes);
+              forward.request_id.size() + forward.rewrite_to.size() +
+              http::edits_length(forward.edits) + http::kSerializeSlackBytes);
     written = http::write_upstream_request(request_, forward, head.writable());
   }
   head.commit(written);
@@ -366,9 +374,10 @@ bool Http2Stream::forward_response(const http::ResponseHead& head,
                                    std::span<const http::Header> extra,
                                    BodyFramer::Coding& coding) noexcept {
   coding = BodyFramer::Coding::dechunked;  // HTTP/2 frames the body itself
+  const http::HeadEdits edits = exchange_.response_edits(scheme());
   size_t count = 0;
   for (uint32_t i = 0; i < head.headers.count && count < http::kMaxHeaders; ++i) {
-    if (head.headers.forwarded(i)) {
+    if (head.headers.forwarded(i) && !drops(edits, head.headers.lines[i].name)) {
       fields_[count++] = head.headers.lines[i];
     }
   }
@@ -384,6 +393,7 @@ bool Http2Stream::forward_response(const http::ResponseHead& head,
       fields_[count++] = field;
     }
   }
+  count = add_route_fields(edits, count);
   body_follows_ = head.body_kind != http::BodyKind::none;
   if (!connection_.protocol().respond(id_, head.status, {fields_.data(), count}, body_follows_)) {
     return false;
@@ -396,19 +406,49 @@ bool Http2Stream::forward_response(const http::ResponseHead& head,
 // An HTTP/2 server's head: its fields as they came (nghttp2 checked them), and the extra ones.
 bool Http2Stream::forward_response(uint16_t status, std::span<const http::Header> fields,
                                    std::span<const http::Header> extra, bool has_body) noexcept {
-  if (fields.size() + extra.size() > fields_.size()) {
+  if (fields.size() + extra.size() > http::kMaxHeaders + 2) {
     return false;
   }
-  std::copy(fields.begin(), fields.end(), fields_.begin());
-  std::copy(extra.begin(), extra.end(), fields_.begin() + fields.size());
+  const http::HeadEdits edits = exchange_.response_edits(scheme());
+  size_t count = 0;
+  for (const http::Header& field : fields) {
+    if (!drops(edits, field.name)) {
+      fields_[count++] = field;
+    }
+  }
+  std::copy(extra.begin(), extra.end(), fields_.begin() + static_cast<std::ptrdiff_t>(count));
+  count = add_route_fields(edits, count + extra.size());
   body_follows_ = has_body;
-  if (!connection_.protocol().respond(id_, status, {fields_.data(), fields.size() + extra.size()},
-                                      has_body)) {
+  if (!connection_.protocol().respond(id_, status, {fields_.data(), count}, has_body)) {
     return false;
   }
   answered_ = true;
   connection_.stream_answered();
   return true;
+}
+
+bool Http2Stream::drops(const http::HeadEdits& edits, std::string_view name) noexcept {
+  return edits.rules != nullptr && edits.rules->drops(name);
+}
+
+// The route's set and add fields after the `count` in fields_, their values rendered into the
+// connection's scratch (the protocol copies the head); returns the new count.
+size_t Http2Stream::add_route_fields(const http::HeadEdits& edits, size_t count) noexcept {
+  if (edits.rules == nullptr) {
+    return count;
+  }
+  std::string& scratch = connection_.scratch();
+  scratch.resize(edits.rules->fields_length(edits.values));  // sized first: no view moves
+  size_t offset = 0;
+  for (const std::vector<http::HeaderChange>* changes : {&edits.rules->set, &edits.rules->add}) {
+    for (const http::HeaderChange& change : *changes) {
+      const size_t length = change.value.length(edits.values);
+      change.value.write(edits.values, std::span<char>(scratch.data() + offset, length));
+      fields_[count++] = {change.name, {scratch.data() + offset, length}};
+      offset += length;
+    }
+  }
+  return count;
 }
 
 void Http2Stream::response_complete(std::span<const http::Header> trailers) noexcept {
@@ -453,6 +493,29 @@ void Http2Stream::answer_locally(uint16_t status, std::string_view reason) noexc
     protocol.send_body(id_, "\n");
     protocol.end_body(id_);
     response_bytes_ += reason.size() + 1;
+  }
+  finish(status, balance::kNoServer);
+}
+
+std::string_view Http2Stream::scheme() const noexcept {
+  return connection_.secure() ? "https" : "http";
+}
+
+// A redirect route: its status and Location (rendered into the connection's scratch, which the
+// protocol copies), and a short body.
+void Http2Stream::redirect_by_route() noexcept {
+  std::string& location = connection_.scratch();
+  exchange_.redirect_location(request_, scheme(), location);
+  const std::array<http::Header, 2> fields{
+      {{"content-type", "text/plain"}, {"location", location}}};
+  const uint16_t status = exchange_.route_config().redirect.status;
+  exchange_.set_request_line(request_.method, request_.target);
+  answered_ = true;
+  http2::ServerConnection& protocol = connection_.protocol();
+  if (protocol.respond(id_, status, fields, true)) {
+    protocol.send_body(id_, "moved\n");
+    protocol.end_body(id_);
+    response_bytes_ += 6;
   }
   finish(status, balance::kNoServer);
 }

@@ -86,6 +86,10 @@ class Http2Stream final : public UpstreamLeg::Owner,
  private:
   bool prepare_target() noexcept;
   void write_upstream_head(core::ByteBuffer& head) noexcept;
+  void redirect_by_route() noexcept;
+  static bool drops(const http::HeadEdits& edits, std::string_view name) noexcept;
+  size_t add_route_fields(const http::HeadEdits& edits, size_t count) noexcept;
+  std::string_view scheme() const noexcept;
   bool pump_http2_server() noexcept;
   std::string_view leg_response_body() noexcept;
   void leg_response_body_sent(size_t bytes) noexcept;
@@ -121,8 +125,9 @@ class Http2Stream final : public UpstreamLeg::Owner,
   bool body_follows_ = false;        // ... with a body
   uint64_t client_progress_ns_ = 0;  // the client last sent body bytes or took response bytes
 
-  std::array<http::Header, http::kMaxHeaders + 2> fields_{};  // the response's, for nghttp2
-  std::array<char, 20> length_text_{};                        // its content-length value
+  // The response's, for nghttp2, and the route's set and add fields after them.
+  std::array<http::Header, http::kMaxHeaders + 2 + 2 * http::kMaxRuleFields> fields_{};
+  std::array<char, 20> length_text_{};  // its content-length value
 
   // The server-side operation in the loop's queue (queued()): a send or a read, and its sizes.
   bool queued_send_ = false;

@@ -417,12 +417,18 @@ bool HttpSession::start_request() noexcept {
     redirect_to_https();
     return true;
   }
-  if (!exchange_.route(generation_, listener_, request_)) {
-    client_in_.consume(request_.head_bytes);
-    request_parser_.reset();
-    // The body (if any) was not read, so the connection cannot carry on.
-    respond_locally(404, "no route for this host and path");
-    return true;
+  switch (exchange_.route(generation_, listener_, request_)) {
+    case Exchange::Routed::none:
+      client_in_.consume(request_.head_bytes);
+      request_parser_.reset();
+      // The body (if any) was not read, so the connection cannot carry on.
+      respond_locally(404, "no route for this host and path");
+      return true;
+    case Exchange::Routed::redirect:
+      redirect_by_route();
+      return true;
+    case Exchange::Routed::cluster:
+      break;
   }
   if (exchange_.cluster()->config().protocol != config::UpstreamProtocol::http1) {
     // HTTP/1.1 requests are not translated to HTTP/2 servers (docs/config.md "HTTP/2 to
@@ -562,6 +568,7 @@ void HttpSession::write_upstream_head() noexcept {
   forward.request_id = exchange_.request_id();
   forward.trusted_peer = peer_trusted_;
   forward.forwarded = generation_.shared->config->forwarding.forwarded;
+  exchange_.edit_upstream_request(request_, forward.scheme, forward);
   core::ByteBuffer& upstream_head = upstream_.request_head();
   upstream_head.clear();
   size_t written = http::write_upstream_request(request_, forward, upstream_head.writable());
@@ -572,6 +579,7 @@ void HttpSession::write_upstream_head() noexcept {
                        forward.port.size() + forward.traceparent.size() +
                        forward.request_id.size() + forward.client_cert_subject.size() +
                        forward.client_cert_fingerprint.size() + 4 * request_.headers.count +
+                       forward.rewrite_to.size() + http::edits_length(forward.edits) +
                        http::kSerializeSlackBytes);
     written = http::write_upstream_request(request_, forward, upstream_head.writable());
   }
@@ -750,15 +758,17 @@ bool HttpSession::forward_upgrade(const http::ResponseHead& head) noexcept {
 // even that does not fit.
 bool HttpSession::write_response_head(const http::ResponseHead& head, http::ClientDelivery delivery,
                                       std::span<const http::Header> extra) noexcept {
-  size_t written = http::write_client_response(head, delivery, extra, client_out_.writable());
+  const http::HeadEdits edits = exchange_.response_edits(tls_ != nullptr ? "https" : "http");
+  size_t written =
+      http::write_client_response(head, delivery, extra, edits, client_out_.writable());
   if (written == 0) {
     size_t extra_bytes = 0;
     for (const http::Header& field : extra) {
       extra_bytes += field.name.size() + field.value.size() + 4;
     }
     client_out_.grow(client_out_.size() + head.head_bytes + extra_bytes + 4 * head.headers.count +
-                     http::kSerializeSlackBytes);
-    written = http::write_client_response(head, delivery, extra, client_out_.writable());
+                     http::edits_length(edits) + http::kSerializeSlackBytes);
+    written = http::write_client_response(head, delivery, extra, edits, client_out_.writable());
   }
   if (written == 0) {
     return false;
@@ -849,6 +859,17 @@ void HttpSession::redirect_to_https() noexcept {
   request_parser_.reset();
   respond_locally(safe ? 301 : 308, safe ? "moved to https" : "use https",
                   std::span<const http::Header>(&location, 1));
+}
+
+// A redirect route: its status, and its Location with the request's values put in.
+void HttpSession::redirect_by_route() noexcept {
+  const config::RedirectConfig& redirect = exchange_.route_config().redirect;
+  exchange_.redirect_location(request_, tls_ != nullptr ? "https" : "http", redirect_location_);
+  const http::Header location{"Location", redirect_location_};
+  exchange_.set_request_line(request_.method, request_.target);  // read before the head goes
+  client_in_.consume(request_.head_bytes);
+  request_parser_.reset();
+  respond_locally(redirect.status, "moved", std::span<const http::Header>(&location, 1));
 }
 
 // Sends what client_out_ holds, then closes; the client's send deadline bounds a client that

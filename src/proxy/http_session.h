@@ -147,6 +147,7 @@ class HttpSession final : public Session,
                        std::span<const http::Header> extra = {}) noexcept;
   void conclude_locally(uint16_t status) noexcept;
   void redirect_to_https() noexcept;
+  void redirect_by_route() noexcept;
 
   // The connection's end.
   void abort_exchange(std::string_view why) noexcept;

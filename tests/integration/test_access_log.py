@@ -10,8 +10,9 @@ import time
 from events import metric, parse_samples, scrape
 from harness import HOST, HttpConnection, get, listen_port, wait_until
 
-FIELDS = {"ts", "type", "client_ip", "method", "path", "protocol", "status", "cluster", "server",
-          "duration_ms", "bytes_received", "bytes_sent", "attempts", "trace_id", "request_id"}
+FIELDS = {"ts", "type", "client_ip", "method", "path", "protocol", "status", "cluster", "route",
+          "server", "duration_ms", "bytes_received", "bytes_sent", "attempts", "trace_id",
+          "request_id"}
 
 
 def access_lines(path):

@@ -55,7 +55,7 @@ std::string client_response(const ResponseHead& head, bool keep_alive,
                             std::span<const Header> extra = {}) {
   std::array<char, 4096> out;
   const size_t written = write_client_response(
-      head, keep_alive ? ClientDelivery::keep_alive : ClientDelivery::close, extra, out);
+      head, keep_alive ? ClientDelivery::keep_alive : ClientDelivery::close, extra, {}, out);
   EXPECT_GT(written, 0u);
   return std::string(out.data(), written);
 }
@@ -226,7 +226,7 @@ TEST(WriteClientResponse, DechunkedLeavesTransferEncodingOutAndCloses) {
   const ResponseHead head =
       parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n");
   std::array<char, 512> out;
-  const size_t written = write_client_response(head, ClientDelivery::dechunked, {}, out);
+  const size_t written = write_client_response(head, ClientDelivery::dechunked, {}, {}, out);
   EXPECT_EQ(std::string(out.data(), written),
             "HTTP/1.1 200 OK\r\nX-A: 1\r\nConnection: close\r\n\r\n");
 }
@@ -269,8 +269,8 @@ TEST(WriteClientResponse, ReturnsZeroWhenTheOutputIsTooSmall) {
   const ResponseHead head = parse_response("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n");
   const std::string full = client_response(head, true);
   std::vector<char> out(full.size());
-  EXPECT_EQ(write_client_response(head, ClientDelivery::keep_alive, {}, out), full.size());
-  EXPECT_EQ(write_client_response(head, ClientDelivery::keep_alive, {},
+  EXPECT_EQ(write_client_response(head, ClientDelivery::keep_alive, {}, {}, out), full.size());
+  EXPECT_EQ(write_client_response(head, ClientDelivery::keep_alive, {}, {},
                                   std::span<char>(out.data(), full.size() - 1)),
             0u);
 }

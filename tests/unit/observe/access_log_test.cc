@@ -35,6 +35,7 @@ AccessRecord sample_record() {
   record.path = "/v1/items?id=3";
   record.protocol = "HTTP/1.1";
   record.cluster = "api";
+  record.route = "api-v1";
   record.server = "10.0.1.1:8080";
   record.status = 200;
   record.duration_ns = 1'234'567;
@@ -274,7 +275,7 @@ TEST(AccessLineTest, FormatsTheJsonLine) {
       format(sample_record()),
       "{\"ts\":\"2026-11-24T08:00:00.123Z\",\"type\":\"access\",\"client_ip\":\"10.0.0.7\","
       "\"method\":\"GET\",\"path\":\"/v1/items?id=3\",\"protocol\":\"HTTP/1.1\",\"status\":200,"
-      "\"cluster\":\"api\","
+      "\"cluster\":\"api\",\"route\":\"api-v1\","
       "\"server\":\"10.0.1.1:8080\",\"duration_ms\":1.234,\"bytes_received\":312,"
       "\"bytes_sent\":5120,\"attempts\":1,"
       "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"request_id\":\"f0e1d2c3b4a59687\"}\n");
@@ -284,7 +285,8 @@ TEST(AccessLineTest, FormatsTheTextLine) {
   EXPECT_EQ(
       format(sample_record(), LogFormat::text),
       "10.0.0.7 - - [24/Nov/2026:08:00:00.123 +0000] \"GET /v1/items?id=3 HTTP/1.1\" 200 5120 "
-      "cluster=api server=10.0.1.1:8080 duration_ms=1.234 bytes_received=312 attempts=1 "
+      "cluster=api route=api-v1 server=10.0.1.1:8080 duration_ms=1.234 bytes_received=312 "
+      "attempts=1 "
       "trace_id=4bf92f3577b34da6a3ce929d0e0e4736 request_id=f0e1d2c3b4a59687\n");
 }
 
@@ -301,18 +303,18 @@ TEST(AccessLineTest, AnAnswerFromBallastHasNoServerAndMayHaveNoTrace) {
   EXPECT_EQ(members.at("status"), "503");
   EXPECT_EQ(members.at("attempts"), "0");
   const std::string text = format(record, LogFormat::text);
-  EXPECT_NE(text.find(" 503 5120 cluster=api server=- "), std::string::npos) << text;
+  EXPECT_NE(text.find(" 503 5120 cluster=api route=api-v1 server=- "), std::string::npos) << text;
   EXPECT_TRUE(text.ends_with(" attempts=0 trace_id=- request_id=-\n")) << text;
 }
 
 TEST(AccessLineTest, CarriesEveryFieldTheIssueNames) {
   const std::map<std::string, std::string> members = parse(format(sample_record()));
   for (const char* key :
-       {"ts", "type", "client_ip", "method", "path", "protocol", "status", "cluster", "server",
-        "duration_ms", "bytes_received", "bytes_sent", "attempts", "trace_id"}) {
+       {"ts", "type", "client_ip", "method", "path", "protocol", "status", "cluster", "route",
+        "server", "duration_ms", "bytes_received", "bytes_sent", "attempts", "trace_id"}) {
     EXPECT_TRUE(members.contains(key)) << key;
   }
-  EXPECT_EQ(members.size(), 15u);
+  EXPECT_EQ(members.size(), 16u);
   EXPECT_EQ(members.at("type"), "access");
 }
 
@@ -497,7 +499,7 @@ TEST(AccessLineTest, AnyBytesMakeOneValidJsonLine) {
     record.path = path;
     record.method = std::string_view(path).substr(0, std::min<size_t>(path.size(), 7));
     const std::map<std::string, std::string> members = parse(format(record));
-    EXPECT_EQ(members.size(), 15u);
+    EXPECT_EQ(members.size(), 16u);
     if (::testing::Test::HasFailure()) {
       break;
     }

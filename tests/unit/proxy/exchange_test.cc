@@ -63,7 +63,7 @@ class ExchangeTest : public ::testing::Test {
     http::RequestHeadParser parser;
     EXPECT_EQ(parser.parse(head_text_, head_).status, http::ParseResult::complete);
     exchange_->begin(kNow);
-    return exchange_->route(*generation_, listener_, head_);
+    return exchange_->route(*generation_, listener_, head_) == Exchange::Routed::cluster;
   }
 
   bool post(const std::string& extra = "") {
@@ -245,12 +245,12 @@ TEST_F(ExchangeTest, MaxRequestsIsHeldUntilTheRequestFinishes) {
   ASSERT_TRUE(request("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
   ASSERT_TRUE(exchange_->admit(kNow));
   other.begin(kNow);
-  ASSERT_TRUE(other.route(*generation_, listener_, head_));
+  ASSERT_EQ(other.route(*generation_, listener_, head_), Exchange::Routed::cluster);
   EXPECT_FALSE(other.admit(kNow));  // at max_requests
   other.finish({503, kNoServer, 0, 0}, kNow);
   exchange_->finish({200, kNoServer, 0, 0}, kNow);
   other.begin(kNow);
-  ASSERT_TRUE(other.route(*generation_, listener_, head_));
+  ASSERT_EQ(other.route(*generation_, listener_, head_), Exchange::Routed::cluster);
   EXPECT_TRUE(other.admit(kNow));
   other.finish({200, kNoServer, 0, 0}, kNow);
 }
