@@ -277,7 +277,10 @@ balance::ServerIndex Exchange::start_attempt(uint64_t now_ns) noexcept {
   ctx.now_ns = now_ns;
   ctx.hash_key = {hash_key_.data(), hash_key_length_};
   ctx.excluded = excluded_;
-  if (cluster_->start_attempt(ctx, affinity_server_, attempt_) == balance::kNoServer) {
+  const balance::ServerIndex preferred =
+      affinity_server_ != balance::kNoServer ? affinity_server_ : preferred_server_;
+  preferred_server_ = balance::kNoServer;
+  if (cluster_->start_attempt(ctx, preferred, attempt_) == balance::kNoServer) {
     if (attempt_is_retry_) {
       give_back_retry();  // every server left has been tried, or refuses
     } else if (cluster_->should_log(now_ns)) {

@@ -120,6 +120,9 @@ class Exchange {
   // when none can take it, and then failure_answer() (after a failed attempt) or a 503 (none
   // tried) is the client's answer.
   balance::ServerIndex start_attempt(uint64_t now_ns) noexcept;
+  // The next attempt takes `server` if it can (and no affinity cookie named another): the
+  // server of the client's private connection (upstream_leg.h).
+  void prefer_server(balance::ServerIndex server) noexcept { preferred_server_ = server; }
   // A new connection for the attempt holds one of the cluster's max_pending_requests until it
   // is established (connected()). False: the cluster is at that limit; cancel_attempt().
   bool hold_pending() noexcept;
@@ -222,6 +225,7 @@ class Exchange {
 
   WorkerCluster* cluster_ = nullptr;            // the current request's; null until it is routed
   const config::RouteConfig* route_ = nullptr;  // likewise; in the generation's configuration
+  balance::ServerIndex preferred_server_ = balance::kNoServer;  // for the next attempt only
   // The cluster routed to, kept alive while this exchange may still use it (a discovery change
   // may replace it mid-request: worker_cluster.h), until release_cluster().
   std::shared_ptr<WorkerCluster> routed_;

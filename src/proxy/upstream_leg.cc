@@ -35,6 +35,7 @@ void UpstreamLeg::begin_request(bool method_is_head, bool upgrade_requested) noe
 }
 
 void UpstreamLeg::start() noexcept {
+  prefer_private_server();
   if (exchange_.start_attempt(now_ns()) == balance::kNoServer) {
     const FailureAnswer answer = exchange_.no_server_answer();
     owner_.answer_locally(answer.status, answer.reason);
@@ -125,7 +126,24 @@ upstream::ConnectionPool& UpstreamLeg::home_pool() {
         host_.loop(), std::min<uint32_t>(settings.idle_per_server, 1), settings.idle_timeout_ms);
     private_server_ = server;
   }
+  private_cluster_ = &cluster();
+  private_index_ = exchange_.server();
   return *private_pool_;
+}
+
+// With a private connection idle, the client's next request goes to that server when it can
+// take it (HAProxy's prefer-last-server, which it applies to private connections): balancing
+// each request of a keep-alive client across the servers would open a connection per request.
+// The cluster must be the one that connection was made for, with the server where it was.
+void UpstreamLeg::prefer_private_server() noexcept {
+  if (private_pool_ == nullptr || private_pool_->idle_count() == 0 ||
+      private_cluster_ != exchange_.cluster()) {
+    return;
+  }
+  const auto& servers = private_cluster_->state().servers;
+  if (private_index_ < servers.size() && servers[private_index_] == private_server_) {
+    exchange_.prefer_server(private_index_);
+  }
 }
 
 void UpstreamLeg::on_upstream_io(uint32_t events) noexcept {

@@ -133,6 +133,7 @@ class UpstreamLeg final : public upstream::UpstreamConnection::User, public core
 
   Opened open(bool allow_pooled) noexcept;
   upstream::ConnectionPool& home_pool();
+  void prefer_private_server() noexcept;
   bool finish_connect(uint32_t events) noexcept;
   bool fail_handshake() noexcept;
   bool read_now(Io io) noexcept;
@@ -167,6 +168,8 @@ class UpstreamLeg final : public upstream::UpstreamConnection::User, public core
   // (home_pool()), and the server it is to.
   std::unique_ptr<upstream::ConnectionPool> private_pool_;
   std::shared_ptr<upstream::ServerState> private_server_;
+  const WorkerCluster* private_cluster_ = nullptr;  // where private_server_ was, when last used
+  balance::ServerIndex private_index_ = balance::kNoServer;
 
   // The current attempt.
   upstream::UpstreamConnection* connection_ = nullptr;

@@ -150,32 +150,34 @@ def test_a_tcp_listener_takes_the_header_too(ballast, backends, tmp_path):
 def test_haproxy_behind_sees_each_client_on_its_own_connections(ballast, backends, tmp_path,
                                                                 version):
     backend = backends.start("web")
-    behind = free_port()
+    behind, also_behind = free_port(), free_port()  # two servers, one HAProxy
     start_haproxy(tmp_path, "behind", f"""frontend behind
   mode http
   bind {HOST}:{behind} accept-proxy
+  bind {HOST}:{also_behind} accept-proxy
   http-request set-header X-Haproxy-Src %[src]
   default_backend web
 backend web
   mode http
   server web {HOST}:{backend.port}
 """)
-    proxy = ballast.start_short([behind], send_proxy_protocol=version,
+    proxy = ballast.start_short([behind, also_behind], send_proxy_protocol=version,
                                 health_check={"interval": "200ms", "timeout": "200ms",
                                               "healthy_threshold": 1, "path": "/health"})
     # Health checks send a header naming nobody (LOCAL / UNKNOWN), which HAProxy accepts.
-    wait_log(proxy, "health check changed", 5, to="healthy")
+    wait_log(proxy, "health check changed", 5, count=2, to="healthy")
     # Two clients on keep-alive connections, their requests interleaved: each request reaches
     # HAProxy on a connection whose header names its own client, never the other's.
-    # Each client keeps its own connection to HAProxy between its requests: the connections open
-    # after the first round are still there after the third.
+    # Each client keeps its own connection to HAProxy between its requests, and its requests go
+    # to that connection's server (round robin would alternate): the connections open after the
+    # first round are still there after the third.
     with HttpConnection(proxy.port, source=CLIENT_A) as a, \
             HttpConnection(proxy.port, source=CLIENT_B) as b:
         kept = None
         for _ in range(3):
-            assert echo(proxy.port, CLIENT_A, connection=a)["x-haproxy-src"] == CLIENT_A
-            assert echo(proxy.port, CLIENT_B, connection=b)["x-haproxy-src"] == CLIENT_B
-            open_now = connections_to(behind)
+            for connection, client in ((a, CLIENT_A), (a, CLIENT_A), (b, CLIENT_B), (b, CLIENT_B)):
+                assert echo(proxy.port, client, connection=connection)["x-haproxy-src"] == client
+            open_now = connections_to(behind) | connections_to(also_behind)
             kept = open_now if kept is None else kept & open_now
         assert len(kept) >= 2, kept
     # And a client on a fresh connection each time.
