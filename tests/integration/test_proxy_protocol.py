@@ -51,6 +51,21 @@ def connections_to(port):
     return {line.split()[-2].rsplit(":", 1)[1] for line in lines if line.strip()}
 
 
+def haproxy_in_front(tmp_path, proxy, send_proxy):
+    """HAProxy in tcp mode in front of `proxy`, sending the header (`send_proxy`: send-proxy or
+    send-proxy-v2); the port clients connect to."""
+    front = free_port()
+    start_haproxy(tmp_path, "front", f"""frontend front
+  mode tcp
+  bind {HOST}:{front}
+  default_backend to_ballast
+backend to_ballast
+  mode tcp
+  server ballast {HOST}:{proxy.port} {send_proxy}
+""")
+    return front
+
+
 def proxied_listener(ballast, backend, **top_level):
     """ballast whose listener takes PROXY protocol headers from 127.0.0.1 (HAProxy in front)."""
     config = ballast.short_config([backend], proxy_protocol={"trusted": [HOST]})
@@ -62,15 +77,7 @@ def proxied_listener(ballast, backend, **top_level):
 def test_haproxy_in_front_names_the_client(ballast, backends, tmp_path, send_proxy):
     backend = backends.start("web")
     proxy = proxied_listener(ballast, backend)
-    front = free_port()
-    start_haproxy(tmp_path, "front", f"""frontend front
-  mode tcp
-  bind {HOST}:{front}
-  default_backend to_ballast
-backend to_ballast
-  mode tcp
-  server ballast {HOST}:{proxy.port} {send_proxy}
-""")
+    front = haproxy_in_front(tmp_path, proxy, send_proxy)
     for client in (CLIENT_A, CLIENT_B):
         seen = echo(front, client)
         assert seen["x-forwarded-for"] == client, seen
@@ -83,15 +90,7 @@ backend to_ballast
 def test_the_per_client_limit_counts_the_client_the_header_names(ballast, backends, tmp_path):
     backend = backends.start("web")
     proxy = proxied_listener(ballast, backend, max_connections_per_client=1)
-    front = free_port()
-    start_haproxy(tmp_path, "front", f"""frontend front
-  mode tcp
-  bind {HOST}:{front}
-  default_backend to_ballast
-backend to_ballast
-  mode tcp
-  server ballast {HOST}:{proxy.port} send-proxy-v2
-""")
+    front = haproxy_in_front(tmp_path, proxy, "send-proxy-v2")
     # Every connection comes from HAProxy (127.0.0.1), but each client has its own count: A's
     # second connection is over its limit, B's first is not.
     with HttpConnection(front, source=CLIENT_A) as first:
