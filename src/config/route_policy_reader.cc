@@ -88,9 +88,15 @@ RedirectConfig read_redirect(const Node& node) {
   const MapView block = node.as_map(kRedirectKeys);
   RedirectConfig redirect;
   redirect.enabled = true;
-  redirect.location = value_template(
-      block.require("location", "where to send the client, such as https://example.com${path}"),
-      false);
+  const Node location =
+      block.require("location", "where to send the client, such as https://example.com${path}");
+  // A target beginning "//evil.example/" would make "${path}..." a redirect to another site.
+  if (location.as_string().starts_with("${path}")) {
+    location.fail(
+        "begin with a scheme and host or a /, not ${path}: a path such as "
+        "//other.example/ would send clients to another site");
+  }
+  redirect.location = value_template(location, false);
   if (const std::optional<Node> status = block.find("status")) {
     redirect.status = status->as_uint<uint16_t>(300, 399);
     if (std::find(kRedirectStatuses.begin(), kRedirectStatuses.end(), redirect.status) ==

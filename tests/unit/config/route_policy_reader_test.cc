@@ -69,6 +69,10 @@ TEST(RoutePolicyReader, RefusesWhatCannotWork) {
   EXPECT_EQ(error_of(with_route("{cluster: app, redirect: {location: /x}}")),
             "c.yaml:5:19: listeners[0].routes[0].cluster: a redirect route answers the client "
             "itself: no cluster");
+  EXPECT_EQ(error_of(with_route("{redirect: {location: '${path}/'}}")),
+            "c.yaml:5:31: listeners[0].routes[0].redirect.location: begin with a scheme and host "
+            "or a /, not ${path}: a path such as //other.example/ would send clients to another "
+            "site");
   EXPECT_EQ(error_of(with_route("{redirect: {location: /x, status: 304}}")),
             "c.yaml:5:43: listeners[0].routes[0].redirect.status: a redirect is 301, 302, 303, "
             "307 or 308");
