@@ -1,0 +1,102 @@
+#include "edge/rate_table.h"
+
+#include <algorithm>
+#include <bit>
+
+namespace ballast::edge {
+namespace {
+
+constexpr uint64_t kNsPerUs = 1'000;
+constexpr int kTimeBits = 48;
+constexpr uint64_t kTimeMask = (uint64_t{1} << kTimeBits) - 1;
+
+uint64_t tag_of(uint64_t hash) noexcept {
+  return (hash >> kTimeBits) | 1;  // never 0: a zero word is a free slot
+}
+
+uint64_t word(uint64_t tag, uint64_t tat_us) noexcept {
+  return (tag << kTimeBits) | (tat_us & kTimeMask);
+}
+
+uint64_t tag_in(uint64_t slot) noexcept {
+  return slot >> kTimeBits;
+}
+
+uint64_t tat_in(uint64_t slot) noexcept {
+  return slot & kTimeMask;
+}
+
+uint64_t us_ceil(uint64_t ns) noexcept {
+  return (ns + kNsPerUs - 1) / kNsPerUs;
+}
+
+}  // namespace
+
+RateLimit make_rate_limit(uint64_t requests, uint64_t period_ns, uint64_t burst) noexcept {
+  RateLimit limit;
+  limit.interval_ns = std::max<uint64_t>(period_ns / std::max<uint64_t>(requests, 1), 1);
+  limit.tolerance_ns = limit.interval_ns * (std::max<uint64_t>(burst, 1) - 1);
+  return limit;
+}
+
+RateTable::RateTable(size_t slots, uint64_t now_ns)
+    : buckets_(
+          std::make_unique<Bucket[]>(std::bit_ceil(std::max<size_t>(slots / kSlotsPerBucket, 1)))),
+      mask_(std::bit_ceil(std::max<size_t>(slots / kSlotsPerBucket, 1)) - 1),
+      epoch_ns_(now_ns) {
+  for (size_t b = 0; b <= mask_; ++b) {
+    for (std::atomic<uint64_t>& slot : buckets_[b].slots) {
+      slot.store(0, std::memory_order_relaxed);
+    }
+  }
+}
+
+RateVerdict RateTable::check(uint64_t key_hash, const RateLimit& limit, uint64_t now_ns) noexcept {
+  Bucket& bucket = buckets_[key_hash & mask_];
+  const uint64_t tag = tag_of(key_hash);
+  const uint64_t now = (now_ns - epoch_ns_) / kNsPerUs;
+  const uint64_t interval = us_ceil(limit.interval_ns);
+  const uint64_t tolerance = limit.tolerance_ns / kNsPerUs;
+  for (;;) {
+    // The key's slot, or the one to give it: free or at rest first, else the earliest TAT.
+    std::atomic<uint64_t>* target = nullptr;
+    uint64_t seen = 0;
+    std::atomic<uint64_t>* victim = nullptr;
+    uint64_t victim_seen = 0;
+    uint64_t victim_score = UINT64_MAX;
+    for (std::atomic<uint64_t>& slot : bucket.slots) {
+      const uint64_t value = slot.load(std::memory_order_relaxed);
+      if (value != 0 && tag_in(value) == tag) {
+        target = &slot;
+        seen = value;
+        break;
+      }
+      const uint64_t score = value == 0 || tat_in(value) <= now ? 0 : tat_in(value);
+      if (score < victim_score) {
+        victim = &slot;
+        victim_seen = value;
+        victim_score = score;
+      }
+    }
+    uint64_t tat = now;
+    if (target == nullptr) {
+      target = victim;
+      seen = victim_seen;  // replaced whatever it held: this key starts at rest
+    } else {
+      tat = std::max(tat_in(seen), now);
+    }
+    if (tat - now > tolerance) {
+      const uint64_t wait_us = tat - now - tolerance;
+      return {false, wait_us * kNsPerUs, 0, (tat - now) * kNsPerUs};
+    }
+    const uint64_t next = tat + interval;
+    if (target->compare_exchange_weak(seen, word(tag, next), std::memory_order_relaxed)) {
+      const uint64_t used = next - now;  // of tolerance + interval
+      const uint64_t room = tolerance + interval > used ? tolerance + interval - used : 0;
+      return {true, 0, room / interval, used * kNsPerUs};
+    }
+    // Another worker changed the bucket meanwhile: look again.
+  }
+}
+
+}  // namespace ballast::edge
