@@ -65,6 +65,13 @@ std::vector<http::HeaderChange> read_changes(const Node& node, bool response) {
   return changes;
 }
 
+// A request carries exactly one Host (RFC 9112 §3.2): a route may set it, not add or remove it.
+void refuse_request_host(const Node& name, bool response) {
+  if (!response && lowercase(name.as_string()) == "host") {
+    name.fail("a request has exactly one Host: set it, do not add or remove it");
+  }
+}
+
 http::HeaderRules read_header_rules(const Node& node, bool response) {
   const MapView block = node.as_map(kHeaderRuleKeys);
   http::HeaderRules rules;
@@ -72,12 +79,16 @@ http::HeaderRules read_header_rules(const Node& node, bool response) {
     rules.set = read_changes(*set, response);
   }
   if (const std::optional<Node> add = block.find("add")) {
+    for (const auto& [name, value] : add->as_named_map()) {
+      refuse_request_host(name, response);
+    }
     rules.add = read_changes(*add, response);
   }
   if (const std::optional<Node> remove = block.find("remove")) {
     const std::vector<Node> names = remove->as_list();
     remove->check_count(names.size(), http::kMaxRuleFields, "fields");
     for (const Node& name : names) {
+      refuse_request_host(name, response);
       rules.remove.push_back(lowercase(field_name(name)));
     }
   }

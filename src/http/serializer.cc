@@ -109,7 +109,9 @@ size_t write_upstream_request(const RequestHead& request, const ForwardContext& 
   writer.put(" HTTP/1.1\r\n");
   // RFC 9112 §3.2: an HTTP/1.1 request always carries Host, empty if there is no authority.
   const std::string_view host = request.has_host ? request.host : context.host_if_absent;
-  if (request.host_from_target || !request.has_host) {
+  // A route that sets Host writes it with its own fields (its rules allow only `set` of it).
+  const bool route_sets_host = context.edits.rules != nullptr && context.edits.rules->drops("host");
+  if ((request.host_from_target || !request.has_host) && !route_sets_host) {
     writer.put_field("Host", host);
   }
   const Carried carried = copy_forwarded_fields(request, context, writer);

@@ -63,6 +63,9 @@ TEST(RoutePolicyReader, RefusesWhatCannotWork) {
   EXPECT_EQ(error_of(with_route("{cluster: app, request_headers: {remove: ['bad name']}}")),
             "c.yaml:5:51: listeners[0].routes[0].request_headers.remove[0]: expected a header "
             "field name (letters, digits, - and the like), got the string \"bad name\"");
+  EXPECT_EQ(error_of(with_route("{cluster: app, request_headers: {add: {host: a}}}")),
+            "c.yaml:5:48: listeners[0].routes[0].request_headers.add.host: a request has exactly "
+            "one Host: set it, do not add or remove it");
   EXPECT_EQ(error_of(with_route("{cluster: app, rewrite_prefix: /v2/}")),
             "c.yaml:5:40: listeners[0].routes[0].rewrite_prefix: rewrite_prefix replaces the "
             "route's path_prefix: set one");

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "http/request_parser.h"
+#include "http/request_target.h"
 #include "http/response_parser.h"
 #include "http/serializer.h"
 
@@ -133,6 +134,30 @@ TEST(HeaderRules, AFinalResponseCarriesThemAnInterimOneDoesNot) {
       ParseResult::complete);
   written = write_client_response(interim, ClientDelivery::keep_alive, {}, edits, out);
   EXPECT_EQ(std::string(out.data(), written), "HTTP/1.1 103 Early Hints\r\nX-Debug: 1\r\n\r\n");
+}
+
+TEST(HeaderRules, ASetHostIsTheOnlyHostEvenForAnAbsoluteFormTarget) {
+  RequestHead head;
+  RequestHeadParser parser;
+  std::string text = "GET http://app.example/x HTTP/1.1\r\nHost: other\r\n\r\n";
+  ASSERT_EQ(parser.parse(text, head).status, ParseResult::complete);
+  // As the session does before routing: the authority becomes the request's host.
+  std::string target(head.target);
+  head.target = target;
+  ASSERT_EQ(normalize_request_target(std::span<char>(target.data(), target.size()), head).status,
+            0);
+  ASSERT_TRUE(head.host_from_target);
+  HeaderRules changes;
+  changes.set = {{"Host", parsed("backend.internal")}};
+  ForwardContext context;
+  context.client_ip = "192.0.2.7";
+  context.scheme = "http";
+  context.port = "80";
+  context.edits = {&changes, kValues};
+  std::array<char, 4096> out;
+  const std::string sent(out.data(), write_upstream_request(head, context, out));
+  EXPECT_EQ(sent.find("\r\nHost: "), sent.rfind("\r\nHost: ")) << sent;  // one Host line
+  EXPECT_NE(sent.find("\r\nHost: backend.internal\r\n"), std::string::npos) << sent;
 }
 
 }  // namespace
