@@ -53,8 +53,8 @@ run_wrk() {
   local name=$1 round=$2 pid=$3 port=$4 seconds=$5 connections=$6 results=$7
   local before after rps p50 p99 errors per_cpu
   before=$(cpu_ticks "$pid")
-  wrk -t1 -c"$connections" -d"${seconds}s" --latency "${WRK_SCHEME:-http}://127.0.0.1:$port/" \
-    > "$WORK/wrk.out"
+  wrk -t1 -c"$connections" -d"${seconds}s" --latency ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} \
+    "${WRK_SCHEME:-http}://127.0.0.1:$port/" > "$WORK/wrk.out"
   after=$(cpu_ticks "$pid")
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.out")
   p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$WORK/wrk.out")")

@@ -11,6 +11,7 @@
 #include "demo/demo_config.h"
 #include "demo/policy_tour.h"
 #include "discovery/fleet_cli.h"
+#include "edge/geo_locator.h"
 #include "process/proxy_process.h"
 #include "upstream/generation.h"
 
@@ -27,6 +28,12 @@ int check_config(const std::string& path) {
       if (cluster.upstream_tls.enabled) {
         ballast::tls::ClientContext::build(cluster.upstream_tls,
                                            nullptr);  // and every CA and client key
+      }
+    }
+    if (config.geo.enabled) {
+      const ballast::edge::GeoLocator::Opened geo = ballast::edge::GeoLocator::open(config.geo);
+      if (geo.locator == nullptr) {
+        throw ballast::config::ConfigError(geo.error);  // and the MaxMind database
       }
     }
     for (const std::string& warning : config.warnings) {

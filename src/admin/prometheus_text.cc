@@ -276,6 +276,77 @@ void per_server(Page& page, const std::vector<ServerRow>& rows, std::string_view
 
 constexpr auto kEveryServer = [](const ServerRow&) { return true; };
 
+// The rate limits' refusals, by listener, route ("*" for a listener's own limit) and key kind.
+// Counted across reloads while a limit of the same name and key stays (edge/rate_policy.h).
+void render_rate_limits(Page& page, const upstream::Generation& generation) {
+  const edge::RatePolicy& policy = *generation.rate_policy;
+  if (policy.empty()) {
+    return;
+  }
+  page.family("ballast_rate_limited_total", "counter",
+              "Requests refused with 429 by a rate limit.");
+  for (const edge::CompiledLimit& limit : policy.limits()) {
+    std::string labels = "listener=\"";
+    append_label_value(labels, limit.listener);
+    labels += "\",route=\"";
+    append_label_value(labels, limit.route);
+    labels += '"';
+    page.sample("ballast_rate_limited_total", labels, "key", edge::key_kind_name(limit.config->key),
+                limit.counters->total_refused());
+  }
+  page.family("ballast_rate_limit_table_slots", "gauge",
+              "Keys the rate limit table holds at once (8 bytes each).");
+  page.sample("ballast_rate_limit_table_slots", "", uint64_t{policy.table().slots()});
+  if (const edge::RateSync* sync = policy.sync()) {
+    page.family("ballast_rate_limit_store_up", "gauge",
+                "1 while the fleet's Redis answers the exchanges of global rate limits.");
+    page.sample("ballast_rate_limit_store_up", "", uint64_t{sync->store_up() ? 1U : 0U});
+    page.family("ballast_rate_limit_exchanges_total", "counter",
+                "Exchanges of counts with the fleet's Redis, by result (failed: limits local).");
+    page.sample("ballast_rate_limit_exchanges_total", "", "result", "ok", sync->exchanges_ok());
+    page.sample("ballast_rate_limit_exchanges_total", "", "result", "failed",
+                sync->exchanges_failed());
+    page.family("ballast_rate_limit_batches_dropped_total", "counter",
+                "Workers' counts not shared with the fleet because Redis was down.");
+    page.sample("ballast_rate_limit_batches_dropped_total", "", sync->batches_dropped());
+  }
+}
+
+// Geographic routing: requests each region's cluster served on each geo route ("default": the
+// route's own cluster, for clients of no known region), and those whose own region could not.
+void render_geo(Page& page, const upstream::Generation& generation) {
+  if (generation.geo_routes == nullptr) {
+    return;
+  }
+  const edge::GeoLocator& locator = *generation.geo;
+  page.family("ballast_geo_requests_total", "counter",
+              "Requests of a geo route, by the region whose cluster served them.");
+  std::vector<std::string> route_labels;
+  for (const edge::GeoRoute& route : generation.geo_routes->routes()) {
+    std::string labels = "listener=\"";
+    append_label_value(labels, route.listener);
+    labels += "\",route=\"";
+    append_label_value(labels, route.route);
+    labels += '"';
+    for (uint32_t region = 0; region < locator.region_count(); ++region) {
+      page.sample("ballast_geo_requests_total", labels, "region", locator.region_name(region),
+                  route.counters->total_served(static_cast<int32_t>(region)));
+    }
+    page.sample("ballast_geo_requests_total", labels, "region", "default",
+                route.counters->total_served(-1));
+    route_labels.push_back(std::move(labels));
+  }
+  page.family("ballast_geo_failovers_total", "counter",
+              "Requests of a geo route sent past their region (its cluster could not serve).");
+  for (size_t i = 0; i < route_labels.size(); ++i) {
+    const edge::GeoRoute& route = generation.geo_routes->routes()[i];
+    for (uint32_t region = 0; region < locator.region_count(); ++region) {
+      page.sample("ballast_geo_failovers_total", route_labels[i], "region",
+                  locator.region_name(region), route.counters->total_failed_over(region));
+    }
+  }
+}
+
 }  // namespace
 
 void append_label_value(std::string& out, std::string_view value) {
@@ -524,6 +595,15 @@ std::string render_metrics(const upstream::Generation& generation,
   page.sample("ballast_http2_connections", "", extra.protocols.http2_connections);
   page.family("ballast_http2_streams", "gauge", "HTTP/2 streams from clients open now.");
   page.sample("ballast_http2_streams", "", extra.protocols.http2_streams);
+  page.family("ballast_proxy_protocol_headers_total", "counter",
+              "PROXY protocol headers from trusted peers: taken, or refused (connection closed).");
+  page.sample("ballast_proxy_protocol_headers_total", "", "result", "taken",
+              extra.protocols.proxy_headers_taken);
+  page.sample("ballast_proxy_protocol_headers_total", "", "result", "refused",
+              extra.protocols.proxy_headers_refused);
+  page.family("ballast_redirects_total", "counter",
+              "Requests ballast answered with a redirect (a route's, or redirect_to_https).");
+  page.sample("ballast_redirects_total", "", extra.protocols.redirects);
   page.family("ballast_client_connections", "gauge", "Client connections open now.");
   page.sample("ballast_client_connections", "", extra.client_connections);
   page.family("ballast_client_connections_refused_total", "counter",
@@ -541,6 +621,8 @@ std::string render_metrics(const upstream::Generation& generation,
   page.sample("ballast_spans_exported_total", "", extra.spans_exported);
   render_tls(page, generation, static_cast<int64_t>(std::time(nullptr)));
   render_upstream_tls(page, generation);
+  render_rate_limits(page, generation);
+  render_geo(page, generation);
   render_discovery(page, extra.discovery);
   page.family("ballast_config_generation", "gauge",
               "The configuration generation: 1 at start-up, +1 per successful reload.");

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "admin/edge_status.h"
 #include "balance/algorithm.h"
 
 namespace ballast::admin {
@@ -568,6 +569,12 @@ void write_clients(observe::JsonWriter& json, const observe::ProtocolTotals& pro
                                           static_cast<double>(protocols.http2_connections);
   json.field("streams_per_connection", per_connection, 2);
   json.end_object();
+  json.key("proxy_protocol_headers");
+  json.begin_object();
+  json.field("taken", protocols.proxy_headers_taken);
+  json.field("refused", protocols.proxy_headers_refused);
+  json.end_object();
+  json.field("redirects", protocols.redirects);
   json.end_object();
 }
 
@@ -624,6 +631,7 @@ std::string status_json(const upstream::Generation& generation, const RateSample
   json.end_array();
   write_tls_listeners(json, generation, static_cast<int64_t>(std::time(nullptr)));
   write_discovery(json, process.discovery);
+  write_edge_status(json, generation);
   json.end_object();
   return out;
 }

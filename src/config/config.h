@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "balance/algorithm.h"
@@ -299,6 +300,23 @@ struct ClusterConfig {
   }
 };
 
+// A request rate limit (docs/config.md "Rate limits"), on a listener or a route: GCRA with a
+// burst, per key. A request without the key (no such header or cookie) is not counted.
+enum class RateKeyKind : uint8_t { client_ip, header, cookie, route };
+
+struct RateLimitConfig {
+  bool enabled = false;  // true when the block is present
+  uint64_t requests = 0;
+  uint64_t period_ms = 1'000;
+  uint64_t burst = 0;  // requests let through at once from rest; 0 = `requests` (a period's worth)
+  RateKeyKind key = RateKeyKind::client_ip;
+  std::string key_name;  // the header's or cookie's name (key: header:NAME, cookie:NAME)
+  bool global = false;   // counts shared by the fleet through rate_limits.redis
+  // Stable across instances (a fleet's counts meet under it in Redis): "LISTENER" for a
+  // listener's limit, "LISTENER/ROUTE" for a route's.
+  std::string name;
+};
+
 // Written with designated initializers ({.host = ..., .cluster = ...}): what is left out is empty.
 // A route's `redirect:`: the client is answered with `status` and Location, nothing is proxied.
 struct RedirectConfig {
@@ -321,6 +339,10 @@ struct RouteConfig {
   http::HeaderRules response_headers{};
   std::string rewrite_prefix{};  // replaces path_prefix in the target sent on; empty = none
   RedirectConfig redirect{};
+  RateLimitConfig rate_limit{};
+  // Geographic routing: the cluster serving each region (geo.regions), in the route's order; a
+  // client of no known region goes to `cluster` (docs/config.md "Geographic routing").
+  std::vector<std::pair<std::string, std::string>> geo_clusters{};
 };
 
 // A listener's `tls:` block: TLS termination (docs/config.md "TLS").
@@ -378,6 +400,7 @@ struct ListenerConfig {
   // Clear HTTP/2 by prior knowledge: a connection that opens with the HTTP/2 preface speaks it.
   bool h2c = false;
   ProxyProtocolListenerConfig proxy_protocol;
+  RateLimitConfig rate_limit;  // every request of the listener, before its route's own
 };
 
 // More client connections than this is a typo: no process has that many descriptors.
@@ -454,6 +477,53 @@ struct EtcdConfig {
   bool operator==(const EtcdConfig&) const = default;
 };
 
+// The top-level `rate_limits:` block: the table every worker counts in, and the Redis a fleet
+// shares global limits through (docs/config.md "Rate limits").
+struct RedisConfig {
+  bool enabled = false;  // true when the block is present
+  std::string host = "127.0.0.1";
+  uint16_t port = 6379;
+  uint64_t sync_interval_ms = 100;  // how often counts are exchanged
+  uint64_t timeout_ms = 1'000;      // an exchange not answered in this time: Redis is down
+  std::string key_prefix = "ballast:rl:";
+
+  bool operator==(const RedisConfig&) const = default;
+};
+
+struct RateLimitsConfig {
+  uint64_t table_slots = uint64_t{1} << 21;  // 8 bytes each: 16 MiB
+  RedisConfig redis;
+};
+
+// The top-level `geo:` block: where a client is, from its address (docs/config.md "Geographic
+// routing"). Read in order: networks (longest prefix), then the database's country, continent,
+// and coordinates (nearest region with a location).
+struct GeoPoint {
+  double latitude = 0;
+  double longitude = 0;
+
+  bool operator==(const GeoPoint&) const = default;
+};
+
+struct GeoRegionConfig {
+  std::string name;
+  std::optional<GeoPoint> location;
+};
+
+struct GeoNetworkConfig {
+  core::AddressRange range;
+  std::string region;
+};
+
+struct GeoConfig {
+  bool enabled = false;  // true when the block is present
+  FileRef database;      // a MaxMind DB (.mmdb: City or Country); empty path: none
+  std::vector<GeoNetworkConfig> networks;
+  std::vector<std::pair<std::string, std::string>> countries;   // ISO 3166 code, upper → region
+  std::vector<std::pair<std::string, std::string>> continents;  // two-letter code → region
+  std::vector<GeoRegionConfig> regions;
+};
+
 struct Config {
   std::string source;    // the file this came from, for messages
   uint32_t workers = 0;  // 0 = one per core
@@ -474,6 +544,8 @@ struct Config {
   AdminConfig admin;
   ResolverConfig resolver;
   EtcdConfig etcd;
+  RateLimitsConfig rate_limits;
+  GeoConfig geo;
   // Things that load but look wrong, each `FILE:LINE:COL: key: message`, for the caller to log.
   std::vector<std::string> warnings;
 };

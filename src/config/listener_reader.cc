@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "config/forwarding_reader.h"
+#include "config/rate_limit_reader.h"
 #include "config/route_policy_reader.h"
 #include "config/scalars.h"
 #include "config/tls_reader.h"
@@ -13,10 +14,11 @@
 namespace ballast::config {
 namespace {
 
-constexpr std::array<std::string_view, 12> kListenerKeys = {
+constexpr std::array<std::string_view, 13> kListenerKeys = {
     "name",       "listen",          "mode", "routes",
     "cluster",    "max_connections", "tls",  "redirect_to_https",
     "https_port", "allow_trace",     "h2c",  "proxy_protocol",
+    "rate_limit",
 };
 
 constexpr std::array<std::string_view, 1> kProxyProtocolKeys = {"trusted"};
@@ -41,15 +43,17 @@ uint32_t read_connection_limit(const std::optional<Node>& node) {
   return node ? node->as_uint<uint32_t>(0, kMaxClientConnections) : 0;
 }
 
-constexpr std::array<std::string_view, 9> kRouteKeys = {"host",
-                                                        "path_prefix",
-                                                        "sni",
-                                                        "cluster",
-                                                        "name",
-                                                        "request_headers",
-                                                        "response_headers",
-                                                        "rewrite_prefix",
-                                                        "redirect"};
+constexpr std::array<std::string_view, 11> kRouteKeys = {"host",
+                                                         "path_prefix",
+                                                         "sni",
+                                                         "cluster",
+                                                         "name",
+                                                         "request_headers",
+                                                         "response_headers",
+                                                         "rewrite_prefix",
+                                                         "redirect",
+                                                         "rate_limit",
+                                                         "geo"};
 static_assert(std::equal(kRoutePolicyKeys.begin(), kRoutePolicyKeys.end(), kRouteKeys.begin() + 4));
 
 constexpr std::array<Named<ListenerMode>, 2> kModes = {{
@@ -155,16 +159,53 @@ std::string read_sni_pattern(const Node& node) {
 
 // An http listener's routes match host and path; a tcp listener's match the TLS ClientHello's
 // server name (sni), without terminating TLS.
+// `geo: {REGION: CLUSTER, ...}`: the cluster for each region's clients (the regions are checked
+// against the top-level geo: block once both are read).
+std::vector<std::pair<std::string, std::string>> read_geo_clusters(const Node& node,
+                                                                   const ClustersByName& clusters,
+                                                                   bool tcp) {
+  if (tcp) {
+    node.fail("a tcp listener sees no requests: geo routing is for http listeners");
+  }
+  std::vector<std::pair<std::string, std::string>> by_region;
+  for (const auto& [region, cluster] : node.as_named_map()) {
+    by_region.emplace_back(region.as_name("region"), find_cluster(cluster, clusters).name);
+  }
+  if (by_region.empty()) {
+    node.fail("map at least one region to a cluster");
+  }
+  return by_region;
+}
+
+// A route's `rate_limit:`, named LISTENER/ROUTE; two limited routes of one listener need names
+// apart, or they would count as one.
+void read_route_rate_limit(const MapView& fields, const std::string& listener, bool tcp,
+                           std::unordered_set<std::string>& limited, RouteConfig& route) {
+  const std::optional<Node> block = fields.find("rate_limit");
+  if (!block) {
+    return;
+  }
+  if (tcp) {
+    block->fail("a tcp listener sees no requests: rate limits are for http listeners");
+  }
+  route.rate_limit = read_rate_limit(*block, listener + "/" + route.name);
+  if (!limited.insert(route.name).second) {
+    block->fail("another route of this listener named " + route.name +
+                " has a rate limit: give the routes their own name:");
+  }
+}
+
 std::vector<RouteConfig> read_routes(const Node& list, const ClustersByName& clusters,
-                                     ListenerMode mode) {
+                                     ListenerMode mode, const std::string& listener) {
   const std::vector<Node> items = list.as_list();
   if (items.empty()) {
     list.fail("list at least one route");
   }
   list.check_count(items.size(), kMaxRoutesPerListener, "routes in a listener");
   std::vector<RouteConfig> routes;
-  std::unordered_set<std::string> seen;  // "host path_prefix": a repeat could never match
-  std::optional<std::string> catch_all;  // the path of a route that matches every request
+  std::unordered_set<std::string> seen;     // "host path_prefix": a repeat could never match
+  std::optional<std::string> catch_all;     // the path of a route that matches every request
+  std::unordered_set<std::string> limited;  // names of the routes with a rate limit
   for (const Node& item : items) {
     if (catch_all) {
       item.fail("can never match: " + *catch_all + " (no host, no path_prefix) matches first");
@@ -212,6 +253,13 @@ std::vector<RouteConfig> read_routes(const Node& list, const ClustersByName& clu
       route.cluster = cluster.name;
       route.name = route.name.empty() ? cluster.name : route.name;
     }
+    if (const std::optional<Node> geo = fields.find("geo")) {
+      if (route.redirect.enabled) {
+        geo->fail("a redirect route answers the client itself: no geo clusters");
+      }
+      route.geo_clusters = read_geo_clusters(*geo, clusters, tcp);
+    }
+    read_route_rate_limit(fields, listener, tcp, limited, route);
     if (!seen.insert(route.host + " " + route.path_prefix + " " + route.sni).second) {
       item.fail("can never match: an earlier route has the same " +
                 std::string(tcp ? "sni" : "host and path_prefix"));
@@ -259,13 +307,19 @@ std::vector<ListenerConfig> read_listeners(const Node& list,
     read_allow_trace(fields.find("allow_trace"), listener);
     read_h2c(fields.find("h2c"), listener);
     read_proxy_protocol(fields.find("proxy_protocol"), listener);
+    if (const std::optional<Node> limit = fields.find("rate_limit")) {
+      if (listener.mode == ListenerMode::tcp) {
+        limit->fail("a tcp listener sees no requests: rate limits are for http listeners");
+      }
+      listener.rate_limit = read_rate_limit(*limit, listener.name);
+    }
     const std::optional<Node> routes = fields.find("routes");
     const std::optional<Node> cluster = fields.find("cluster");
     if (listener.mode == ListenerMode::tcp && routes) {
       if (cluster) {
         cluster->fail("write either cluster: (every connection) or routes: (by sni), not both");
       }
-      listener.routes = read_routes(*routes, by_name, listener.mode);
+      listener.routes = read_routes(*routes, by_name, listener.mode, listener.name);
     } else if (listener.mode == ListenerMode::tcp) {
       const Node target =
           fields.require("cluster", "the cluster every connection goes to (or routes: by sni)");
@@ -280,7 +334,7 @@ std::vector<ListenerConfig> read_listeners(const Node& list,
       }
       listener.routes = read_routes(
           fields.require("routes", "a list of {host, path_prefix, cluster}, first match wins"),
-          by_name, listener.mode);
+          by_name, listener.mode, listener.name);
     }
     listeners.push_back(std::move(listener));
   }

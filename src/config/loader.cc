@@ -17,7 +17,9 @@
 #include "config/cluster_reader.h"
 #include "config/discovery_reader.h"
 #include "config/forwarding_reader.h"
+#include "config/geo_reader.h"
 #include "config/listener_reader.h"
+#include "config/rate_limit_reader.h"
 #include "config/settings_reader.h"
 #include "config/yaml_document.h"
 #include "config/yaml_node.h"
@@ -25,7 +27,7 @@
 namespace ballast::config {
 namespace {
 
-constexpr std::array<std::string_view, 16> kTopLevelKeys = {
+constexpr std::array<std::string_view, 18> kTopLevelKeys = {
     "load_balancer",
     "listeners",
     "clusters",
@@ -42,6 +44,8 @@ constexpr std::array<std::string_view, 16> kTopLevelKeys = {
     "io_uring",
     "resolver",
     "etcd",
+    "rate_limits",
+    "geo",
 };
 
 template <size_t A, size_t B>
@@ -152,6 +156,44 @@ void read_full_shape(const MapView& top, const ClusterDefaults& defaults,
   }
 }
 
+// A global rate limit's counts meet the fleet's in Redis: rate_limits.redis must say where.
+void check_global_limits(const Node& root, const Config& config) {
+  if (config.rate_limits.redis.enabled) {
+    return;
+  }
+  for (const ListenerConfig& listener : config.listeners) {
+    const auto check = [&](const RateLimitConfig& limit) {
+      if (limit.enabled && limit.global) {
+        root.absent("rate_limits.redis")
+            .fail("rate limit " + limit.name +
+                  " is global: add rate_limits.redis with the fleet's Redis address");
+      }
+    };
+    check(listener.rate_limit);
+    for (const RouteConfig& route : listener.routes) {
+      check(route.rate_limit);
+    }
+  }
+}
+
+// A route's `geo:` names regions of the top-level geo: block.
+void check_geo_routes(const Node& root, const Config& config) {
+  for (const ListenerConfig& listener : config.listeners) {
+    for (const RouteConfig& route : listener.routes) {
+      for (const auto& [region, cluster] : route.geo_clusters) {
+        const bool known = std::any_of(
+            config.geo.regions.begin(), config.geo.regions.end(),
+            [&region](const GeoRegionConfig& defined) { return defined.name == region; });
+        if (!known) {
+          root.absent("geo.regions")
+              .fail("route " + route.name + " of listener " + listener.name + " sends region " +
+                    region + " to cluster " + cluster + ": define the region under geo.regions");
+        }
+      }
+    }
+  }
+}
+
 Config read_config(const Node& root) {
   if (root.is_null()) {
     root.fail("the file is empty; write load_balancer: (one cluster) or listeners: and clusters:");
@@ -215,6 +257,10 @@ Config read_config(const Node& root) {
   if (const std::optional<Node> etcd = top.find("etcd")) {
     config.etcd = read_etcd(*etcd);
   }
+  if (const std::optional<Node> rate_limits = top.find("rate_limits")) {
+    config.rate_limits = read_rate_limits(*rate_limits);
+  }
+  config.geo = read_geo(top.get("geo"));
   const std::optional<Node> load_balancer = top.find("load_balancer");
   if (load_balancer) {
     for (const std::string_view full_shape_key : {"listeners", "clusters"}) {
@@ -231,6 +277,8 @@ Config read_config(const Node& root) {
     read_full_shape(top, defaults, services, addresses, config);
   }
   check_services(service_entries, config.clusters, defaults.breaker, load_balancer.has_value());
+  check_global_limits(root, config);
+  check_geo_routes(root, config);
   for (const ClusterConfig& cluster : config.clusters) {
     if (!cluster.discovery.etcd_prefix.empty() && !config.etcd.enabled()) {
       root.absent("etcd").fail("cluster " + cluster.name +

@@ -33,6 +33,28 @@ IpText ip_text(const SocketAddress& address) noexcept {
   return ip;
 }
 
+bool parse_ip(std::string_view text, SocketAddress& out) noexcept {
+  char literal[INET6_ADDRSTRLEN] = {};
+  if (text.empty() || text.size() >= sizeof(literal)) {
+    return false;
+  }
+  text.copy(literal, text.size());
+  out = SocketAddress{};
+  auto& v4 = reinterpret_cast<sockaddr_in&>(out.storage);
+  if (inet_pton(AF_INET, literal, &v4.sin_addr) == 1) {
+    v4.sin_family = AF_INET;
+    out.length = sizeof(sockaddr_in);
+    return true;
+  }
+  auto& v6 = reinterpret_cast<sockaddr_in6&>(out.storage);
+  if (inet_pton(AF_INET6, literal, &v6.sin6_addr) == 1) {
+    v6.sin6_family = AF_INET6;
+    out.length = sizeof(sockaddr_in6);
+    return true;
+  }
+  return false;
+}
+
 std::string SocketAddress::to_string() const {
   const std::string ip(ip_text(*this).view());
   uint16_t port = 0;

@@ -52,6 +52,9 @@ struct IpText {
   std::string_view view() const noexcept { return {text, length}; }
 };
 IpText ip_text(const SocketAddress& address) noexcept;
+// The reverse: an IPv4 or IPv6 literal (no port) into `out`, port 0; false when it is neither.
+// No allocation: for addresses read from requests (a trusted X-Forwarded-For).
+bool parse_ip(std::string_view text, SocketAddress& out) noexcept;
 
 // Resolves a host name or literal (start-up only). Throws std::runtime_error naming the host.
 SocketAddress resolve(const std::string& host, uint16_t port);

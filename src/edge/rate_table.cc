@@ -51,51 +51,66 @@ RateTable::RateTable(size_t slots, uint64_t now_ns)
   }
 }
 
+// A worker's cached clock may read a little before the moment the table was made.
+uint64_t RateTable::now_us(uint64_t now_ns) const noexcept {
+  return now_ns > epoch_ns_ ? (now_ns - epoch_ns_) / kNsPerUs : 0;
+}
+
+RateTable::Place RateTable::place_of(Bucket& bucket, uint64_t tag, uint64_t now) noexcept {
+  Place victim{nullptr, 0, false};
+  uint64_t victim_score = UINT64_MAX;
+  for (std::atomic<uint64_t>& slot : bucket.slots) {
+    const uint64_t value = slot.load(std::memory_order_relaxed);
+    if (value != 0 && tag_in(value) == tag) {
+      return {&slot, value, true};
+    }
+    const uint64_t score = value == 0 || tat_in(value) <= now ? 0 : tat_in(value);
+    if (score < victim_score) {
+      victim = {&slot, value, false};
+      victim_score = score;
+    }
+  }
+  return victim;  // replaces whatever it holds: the new key starts at rest
+}
+
 RateVerdict RateTable::check(uint64_t key_hash, const RateLimit& limit, uint64_t now_ns) noexcept {
   Bucket& bucket = buckets_[key_hash & mask_];
   const uint64_t tag = tag_of(key_hash);
-  const uint64_t now = (now_ns - epoch_ns_) / kNsPerUs;
+  const uint64_t now = now_us(now_ns);
   const uint64_t interval = us_ceil(limit.interval_ns);
   const uint64_t tolerance = limit.tolerance_ns / kNsPerUs;
   for (;;) {
-    // The key's slot, or the one to give it: free or at rest first, else the earliest TAT.
-    std::atomic<uint64_t>* target = nullptr;
-    uint64_t seen = 0;
-    std::atomic<uint64_t>* victim = nullptr;
-    uint64_t victim_seen = 0;
-    uint64_t victim_score = UINT64_MAX;
-    for (std::atomic<uint64_t>& slot : bucket.slots) {
-      const uint64_t value = slot.load(std::memory_order_relaxed);
-      if (value != 0 && tag_in(value) == tag) {
-        target = &slot;
-        seen = value;
-        break;
-      }
-      const uint64_t score = value == 0 || tat_in(value) <= now ? 0 : tat_in(value);
-      if (score < victim_score) {
-        victim = &slot;
-        victim_seen = value;
-        victim_score = score;
-      }
-    }
-    uint64_t tat = now;
-    if (target == nullptr) {
-      target = victim;
-      seen = victim_seen;  // replaced whatever it held: this key starts at rest
-    } else {
-      tat = std::max(tat_in(seen), now);
-    }
+    Place place = place_of(bucket, tag, now);
+    const uint64_t tat = place.found ? std::max(tat_in(place.seen), now) : now;
     if (tat - now > tolerance) {
       const uint64_t wait_us = tat - now - tolerance;
       return {false, wait_us * kNsPerUs, 0, (tat - now) * kNsPerUs};
     }
     const uint64_t next = tat + interval;
-    if (target->compare_exchange_weak(seen, word(tag, next), std::memory_order_relaxed)) {
+    if (place.slot->compare_exchange_weak(place.seen, word(tag, next), std::memory_order_relaxed)) {
       const uint64_t used = next - now;  // of tolerance + interval
       const uint64_t room = tolerance + interval > used ? tolerance + interval - used : 0;
       return {true, 0, room / interval, used * kNsPerUs};
     }
     // Another worker changed the bucket meanwhile: look again.
+  }
+}
+
+void RateTable::charge(uint64_t key_hash, const RateLimit& limit, uint64_t count,
+                       uint64_t now_ns) noexcept {
+  Bucket& bucket = buckets_[key_hash & mask_];
+  const uint64_t tag = tag_of(key_hash);
+  const uint64_t now = now_us(now_ns);
+  // Never further ahead than the counts of one whole table epoch could say (48 bits of µs).
+  const uint64_t added =
+      std::min(count, kTimeMask / 4 / us_ceil(limit.interval_ns)) * us_ceil(limit.interval_ns);
+  for (;;) {
+    Place place = place_of(bucket, tag, now);
+    const uint64_t tat = place.found ? std::max(tat_in(place.seen), now) : now;
+    if (place.slot->compare_exchange_weak(place.seen, word(tag, tat + added),
+                                          std::memory_order_relaxed)) {
+      return;
+    }
   }
 }
 

@@ -20,7 +20,9 @@
 // no allocation after construction. Owned by the process's control side, which makes it once
 // from the configuration.
 
+#include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -30,6 +32,8 @@ namespace ballast::edge {
 struct RateLimit {
   uint64_t interval_ns = 0;   // period / rate: the spacing of requests at the limit
   uint64_t tolerance_ns = 0;  // (burst - 1) * interval_ns
+
+  bool operator==(const RateLimit&) const = default;
 };
 
 // `requests` per `period_ns`, `burst` at once from rest (at least 1).
@@ -54,6 +58,15 @@ class RateTable {
   // monotonic clock; not before the table was made).
   RateVerdict check(uint64_t key_hash, const RateLimit& limit, uint64_t now_ns) noexcept;
 
+  // Counts `count` requests of the key that passed elsewhere (another instance of the fleet) as
+  // if they had passed here at `now_ns`: moves the key's TAT on by count intervals, without a
+  // verdict. The key's next requests here wait for them.
+  void charge(uint64_t key_hash, const RateLimit& limit, uint64_t count, uint64_t now_ns) noexcept;
+
+  // The slots a table asked for `slots` has.
+  static size_t slots_for(size_t slots) noexcept {
+    return std::bit_ceil(std::max<size_t>(slots / kSlotsPerBucket, 1)) * kSlotsPerBucket;
+  }
   size_t slots() const noexcept { return (mask_ + 1) * kSlotsPerBucket; }
   size_t memory_bytes() const noexcept { return slots() * sizeof(uint64_t); }
 
@@ -61,6 +74,16 @@ class RateTable {
   struct alignas(64) Bucket {
     std::atomic<uint64_t> slots[kSlotsPerBucket];
   };
+
+  // Where the key is, or the slot it is to take (free or at rest first, else the earliest TAT),
+  // and the word seen there (0 for a key not found: it starts at rest).
+  struct Place {
+    std::atomic<uint64_t>* slot;
+    uint64_t seen;
+    bool found;
+  };
+  Place place_of(Bucket& bucket, uint64_t tag, uint64_t now_us) noexcept;
+  uint64_t now_us(uint64_t now_ns) const noexcept;
 
   std::unique_ptr<Bucket[]> buckets_;
   const size_t mask_;  // buckets - 1

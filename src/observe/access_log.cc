@@ -15,8 +15,12 @@ namespace {
 // under kMaxAccessLine, so a field is cut only by its own bound, never by the line's.
 constexpr size_t kMaxClientIp = 64;
 constexpr size_t kMaxMethod = 32;
-constexpr size_t kMaxCluster = 256;
-constexpr size_t kMaxRoute = 128;
+constexpr size_t kMaxCluster = 64;  // names (config/scalars.h is_name) are 1-64 plain characters
+constexpr size_t kMaxRoute = 64;
+constexpr size_t kMaxRateLimit = 2 * 64 + 1;  // LISTENER/ROUTE
+constexpr size_t kMaxRegion = 64;
+constexpr size_t kMaxRegionBy = 16;  // "continent"
+constexpr size_t kPolicyKeys = 64;   // ,"rate_limit":"  ,"region":"  ,"region_by":"
 constexpr size_t kMaxServer = 256;
 constexpr size_t kMaxTraceId = 64;
 constexpr size_t kMaxRequestId = 128;
@@ -25,7 +29,7 @@ constexpr size_t kMaxProtocol = 16;       // "HTTP/1.1"
 constexpr size_t kFixedAndNumbers = 640;  // keys, punctuation, time, six numbers (≤ 20 digits)
 static_assert(kMaxClientIp + kMaxMethod + kMaxLoggedPath + kMaxProtocol + kMaxCluster + kMaxRoute +
                       kMaxServer + kMaxTraceId + kMaxRequestId + 2 * kMaxTlsName + kMaxServer +
-                      kFixedAndNumbers <=
+                      kMaxRateLimit + kMaxRegion + kMaxRegionBy + kPolicyKeys + kFixedAndNumbers <=
                   kMaxAccessLine,
               "the field bounds must fit a line");
 
@@ -196,6 +200,16 @@ size_t AccessLineFormatter::format(const AccessRecord& record, char* line) noexc
     out.escaped(record.trace_id, kMaxTraceId);
     out.literal("\",\"request_id\":\"");
     out.escaped(record.request_id, kMaxRequestId);
+    if (!record.rate_limit.empty()) {
+      out.literal("\",\"rate_limit\":\"");
+      out.escaped(record.rate_limit, kMaxRateLimit);
+    }
+    if (!record.region.empty()) {
+      out.literal("\",\"region\":\"");
+      out.escaped(record.region, kMaxRegion);
+      out.literal("\",\"region_by\":\"");
+      out.escaped(record.region_by, kMaxRegionBy);
+    }
     if (!record.tls_version.empty()) {
       out.literal("\",\"tls_version\":\"");
       out.escaped(record.tls_version, kMaxTlsName);
@@ -248,6 +262,16 @@ size_t AccessLineFormatter::format(const AccessRecord& record, char* line) noexc
     out.word(record.trace_id, kMaxTraceId);
     out.literal(" request_id=");
     out.word(record.request_id, kMaxRequestId);
+    if (!record.rate_limit.empty()) {
+      out.literal(" rate_limit=");
+      out.word(record.rate_limit, kMaxRateLimit);
+    }
+    if (!record.region.empty()) {
+      out.literal(" region=");
+      out.word(record.region, kMaxRegion);
+      out.literal(" region_by=");
+      out.word(record.region_by, kMaxRegionBy);
+    }
     if (!record.tls_version.empty()) {
       out.literal(" tls_version=");
       out.word(record.tls_version, kMaxTlsName);

@@ -50,6 +50,11 @@ struct AccessRecord {
   uint32_t attempts = 0;        // upstream attempts, retries included; 0 when none was made
   std::string_view trace_id;    // 32 hex digits, or empty
   std::string_view request_id;  // X-Request-Id as sent upstream, or empty
+  // The rate limit that refused the request (its 429), or empty (written only then).
+  std::string_view rate_limit;
+  // Geographic routing: the region that served and how the client's was found ("network",
+  // "country", "continent", "nearest", "none"); written only for a geo route.
+  std::string_view region, region_by;
   // On a TLS listener: the version, cipher and SNI agreed (fields written only then).
   std::string_view tls_version, tls_cipher, sni;
   // A server answered, but not all of the request's body reached it (written only then).

@@ -29,6 +29,9 @@ ProtocolTotals ProtocolStats::totals() const noexcept {
     }
     totals.http2_connections += shard.http2_connections_opened.load(std::memory_order_relaxed);
     totals.http2_streams += shard.http2_streams_opened.load(std::memory_order_relaxed);
+    totals.proxy_headers_taken += shard.proxy_headers_taken.load(std::memory_order_relaxed);
+    totals.proxy_headers_refused += shard.proxy_headers_refused.load(std::memory_order_relaxed);
+    totals.redirects += shard.redirects.load(std::memory_order_relaxed);
   }
   totals.http2_connections -= connections_closed;
   totals.http2_streams -= streams_closed;

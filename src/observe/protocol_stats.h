@@ -1,7 +1,9 @@
 #pragma once
-// Requests by the protocol the client spoke, and the HTTP/2 connections and streams open now:
-// what /metrics (ballast_requests_by_protocol_total, ballast_http2_connections,
-// ballast_http2_streams) and /status ("clients") say per protocol.
+// Requests by the protocol the client spoke, the HTTP/2 connections and streams open now, and
+// what the edge policies did with clients' connections and requests (PROXY protocol headers
+// taken and refused, redirects answered): what /metrics (ballast_requests_by_protocol_total,
+// ballast_http2_connections, ballast_http2_streams, ballast_proxy_protocol_headers_total,
+// ballast_redirects_total) and /status ("clients") say.
 //
 // Owned by the process, outliving its workers. Each worker writes only its own shard (relaxed
 // atomics on a cache line of its own, so no two cores write one line); the admin thread adds the
@@ -27,7 +29,13 @@ struct alignas(64) ProtocolShard {
   std::atomic<uint64_t> http2_connections_closed{0};
   std::atomic<uint64_t> http2_streams_opened{0};
   std::atomic<uint64_t> http2_streams_closed{0};
+  std::atomic<uint64_t> proxy_headers_taken{0};
+  std::atomic<uint64_t> proxy_headers_refused{0};
+  std::atomic<uint64_t> redirects{0};  // a route's redirect or redirect_to_https
 
+  static void count(std::atomic<uint64_t>& counter) noexcept {
+    counter.fetch_add(1, std::memory_order_relaxed);
+  }
   void count_request(ClientProtocol protocol) noexcept {
     requests[static_cast<size_t>(protocol)].fetch_add(1, std::memory_order_relaxed);
   }
@@ -46,6 +54,9 @@ struct ProtocolTotals {
   std::array<uint64_t, kClientProtocols> requests{};
   uint64_t http2_connections = 0;  // open now
   uint64_t http2_streams = 0;      // open now
+  uint64_t proxy_headers_taken = 0;
+  uint64_t proxy_headers_refused = 0;
+  uint64_t redirects = 0;
 };
 
 class ProtocolStats {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/hash.h"
 #include "observe/log.h"
 #include "proxy/router.h"
 #include "proxy/server_failure_log.h"
@@ -115,6 +116,8 @@ bool is_idempotent(std::string_view method) noexcept {
 void Exchange::begin(uint64_t now_ns) noexcept {
   cluster_ = nullptr;
   route_ = nullptr;
+  refused_by_ = nullptr;
+  geo_routed_ = false;
   started_ns_ = now_ns;
   finished_ = false;
   reached_server_ = false;
@@ -134,12 +137,21 @@ Exchange::Routed Exchange::route(WorkerGeneration& generation,
                                  const config::ListenerConfig& listener,
                                  const http::RequestHead& request) noexcept {
   route_ = find_route(listener, request.host, request.target);
+  if (!within_rate_limits(generation, listener, request)) {
+    set_request_id(request);
+    return Routed::limited;
+  }
   if (route_ != nullptr && route_->redirect.enabled) {
     set_request_id(request);
     return Routed::redirect;
   }
-  const size_t index = route_ == nullptr ? generation.clusters.size()
-                                         : generation.shared->cluster_index(route_->cluster);
+  size_t index = route_ == nullptr ? generation.clusters.size()
+                                   : generation.shared->cluster_index(route_->cluster);
+  if (route_ != nullptr && !route_->geo_clusters.empty()) {
+    const std::vector<config::ListenerConfig>& listeners = generation.shared->config->listeners;
+    index = geo_cluster(generation, static_cast<size_t>(&listener - listeners.data()),
+                        static_cast<size_t>(route_ - listener.routes.data()), request, index);
+  }
   if (index >= generation.clusters.size()) {
     return Routed::none;
   }
@@ -154,6 +166,121 @@ Exchange::Routed Exchange::route(WorkerGeneration& generation,
     begin_trace(request);
   }
   return Routed::cluster;
+}
+
+// The client the edge policies judge: the connection's (or its PROXY header's), or, from a
+// trusted proxy, the last address of its X-Forwarded-For — the client that proxy saw (nginx's
+// real_ip without recursion).
+std::string_view Exchange::policy_client_ip(const http::RequestHead& request) const noexcept {
+  const http::Header* forwarded =
+      client_.trusted ? request.headers.find("X-Forwarded-For") : nullptr;
+  if (forwarded == nullptr) {
+    return client_.ip;
+  }
+  std::string_view last = forwarded->value.substr(forwarded->value.rfind(',') + 1);
+  while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) {
+    last.remove_prefix(1);
+  }
+  return last.empty() ? client_.ip : last;
+}
+
+// Geographic routing: the cluster of the client's region if it can serve, else of the next
+// nearest region that can (else the nearest's, which will say why it cannot); the route's own
+// cluster for a client of no known region.
+size_t Exchange::geo_cluster(WorkerGeneration& generation, size_t listener, size_t route,
+                             const http::RequestHead& request, size_t fallback) noexcept {
+  const upstream::Generation& shared = *generation.shared;
+  const edge::GeoRoute* plan = shared.geo_routes->route(listener, route);
+  const std::string_view ip = policy_client_ip(request);
+  core::SocketAddress parsed;
+  const core::SocketAddress* address = client_.address;
+  if (ip.data() != client_.ip.data() || address == nullptr) {
+    address = core::parse_ip(ip, parsed) ? &parsed : nullptr;
+  }
+  const edge::GeoDecision decision =
+      address != nullptr ? shared.geo->locate(*address) : edge::GeoDecision{};
+  geo_routed_ = true;
+  geo_locator_ = shared.geo.get();
+  geo_by_ = decision.by;
+  geo_region_ = -1;
+  if (decision.region < 0) {
+    plan->counters->served(telemetry_.worker, -1);
+    return fallback;
+  }
+  const std::vector<edge::GeoChoice>& choices = plan->by_region[decision.region];
+  const edge::GeoChoice* chosen = &choices.front();
+  for (const edge::GeoChoice& choice : choices) {
+    if (generation.clusters[choice.cluster]->can_serve(started_ns_)) {
+      chosen = &choice;
+      break;
+    }
+  }
+  if (chosen->region != static_cast<uint32_t>(decision.region)) {
+    plan->counters->failed_over(telemetry_.worker, static_cast<uint32_t>(decision.region));
+  }
+  geo_region_ = static_cast<int32_t>(chosen->region);
+  plan->counters->served(telemetry_.worker, geo_region_);
+  return chosen->cluster;
+}
+
+// The listener's limit, then the route's (a request no route matches still counts against its
+// listener's).
+bool Exchange::within_rate_limits(WorkerGeneration& generation,
+                                  const config::ListenerConfig& listener,
+                                  const http::RequestHead& request) noexcept {
+  const upstream::Generation& shared = *generation.shared;
+  const edge::RatePolicy& policy = *shared.rate_policy;
+  if (policy.empty()) {
+    return true;
+  }
+  const auto index = static_cast<size_t>(&listener - shared.config->listeners.data());
+  if (!passes(policy, policy.listener_limit(index), generation, request)) {
+    return false;
+  }
+  return route_ == nullptr ||
+         passes(policy,
+                policy.route_limit(index, static_cast<size_t>(route_ - listener.routes.data())),
+                generation, request);
+}
+
+bool Exchange::passes(const edge::RatePolicy& policy, const edge::CompiledLimit* limit,
+                      WorkerGeneration& generation, const http::RequestHead& request) noexcept {
+  if (limit == nullptr) {
+    return true;
+  }
+  const config::RateLimitConfig& config = *limit->config;
+  std::string_view key;
+  switch (config.key) {
+    case config::RateKeyKind::client_ip:
+      key = policy_client_ip(request);
+      break;
+    case config::RateKeyKind::header: {
+      const http::Header* header = request.headers.find(config.key_name);
+      key = header == nullptr ? std::string_view{} : header->value;
+      break;
+    }
+    case config::RateKeyKind::cookie:
+      key = cookie_value(request.headers, config.key_name);
+      break;
+    case config::RateKeyKind::route:
+      key = route_ == nullptr ? std::string_view{} : std::string_view(route_->name);
+      break;
+  }
+  if (key.empty()) {
+    return true;  // no key, nothing to count it against (as nginx's limit_req)
+  }
+  const uint64_t hash = core::hash64(key, limit->seed);
+  const edge::RateVerdict verdict = policy.table().check(hash, limit->limit, started_ns_);
+  if (limit->global_index != UINT32_MAX && generation.rate_batch != nullptr) {
+    generation.rate_batch->record(limit->global_index, hash, verdict.allowed);
+  }
+  if (verdict.allowed) {
+    return true;
+  }
+  limit->counters->refused(telemetry_.worker);
+  refused_by_ = limit;
+  rate_fields_.write(config, verdict);
+  return false;
 }
 
 void Exchange::redirect_location(const http::RequestHead& request, std::string_view scheme,
@@ -484,6 +611,13 @@ void Exchange::log_access(const Outcome& outcome, uint64_t now_ns) noexcept {
   record.protocol = observe::protocol_name(protocol_);
   record.cluster = cluster_ == nullptr ? std::string_view{} : cluster_->config().name;
   record.route = route_ == nullptr ? std::string_view{} : std::string_view(route_->name);
+  record.rate_limit =
+      refused_by_ == nullptr ? std::string_view{} : std::string_view(refused_by_->config->name);
+  if (geo_routed_) {
+    record.region = geo_region_ < 0 ? std::string_view("default")
+                                    : geo_locator_->region_name(static_cast<uint32_t>(geo_region_));
+    record.region_by = edge::source_name(geo_by_);
+  }
   record.server = outcome.server == balance::kNoServer ? std::string_view{}
                                                        : cluster_->server(outcome.server).name;
   record.status = outcome.status;

@@ -9,7 +9,8 @@
 // socket (tests/unit/proxy/exchange_test.cc).
 //
 // Per request:
-//   begin(now) -> route(...) [no route: finish(404)] -> admit() [refused: finish(503)]
+//   begin(now) -> route(...) [no route: finish(404); over a rate limit: finish(429)]
+//     -> admit() [refused: finish(503)]
 //     -> start_attempt() -> the caller connects and sends
 //        -> attempt_failed(): retry? -> start_attempt() again; else finish(502/504)
 //        -> answered(status): retry on 5xx? -> as a failure; else the response streams
@@ -32,6 +33,8 @@
 #include <string_view>
 
 #include "balance/policy.h"
+#include "edge/rate_limit_fields.h"
+#include "edge/rate_policy.h"
 #include "http/head.h"
 #include "http/serializer.h"
 #include "observe/trace_context.h"
@@ -92,6 +95,7 @@ class Exchange {
   enum class Routed : uint8_t {
     none,      // no route matches: finish() it with the caller's 404
     redirect,  // the route answers with a redirect: redirect_location(), then finish()
+    limited,   // a rate limit refused it: finish() it with a 429 and rate_limit_fields()
     cluster,
   };
   // Chooses the route for `request` (target already normalised) among `listener`'s, and its
@@ -101,6 +105,14 @@ class Exchange {
   Routed route(WorkerGeneration& generation, const config::ListenerConfig& listener,
                const http::RequestHead& request) noexcept;
   const config::RouteConfig& route_config() const noexcept { return *route_; }
+  // The request is answered with a redirect (counted for /metrics and /status).
+  void count_redirect() noexcept {
+    if (telemetry_.protocols != nullptr) {
+      observe::ProtocolShard::count(telemetry_.protocols->redirects);
+    }
+  }
+  // After Routed::limited: Retry-After and the RateLimit fields (edge/rate_limit_fields.h).
+  std::span<const http::Header> rate_limit_fields() const noexcept { return rate_fields_.fields(); }
 
   // A redirect route's Location for `request`, written into `out` (reused: no allocation once
   // it has grown).
@@ -215,6 +227,13 @@ class Exchange {
   void set_hash_key(const http::RequestHead& request) noexcept;
   void set_affinity(const http::RequestHead& request) noexcept;
   void set_request_id(const http::RequestHead& request) noexcept;
+  std::string_view policy_client_ip(const http::RequestHead& request) const noexcept;
+  bool within_rate_limits(WorkerGeneration& generation, const config::ListenerConfig& listener,
+                          const http::RequestHead& request) noexcept;
+  size_t geo_cluster(WorkerGeneration& generation, size_t listener, size_t route,
+                     const http::RequestHead& request, size_t fallback) noexcept;
+  bool passes(const edge::RatePolicy& policy, const edge::CompiledLimit* limit,
+              WorkerGeneration& generation, const http::RequestHead& request) noexcept;
   void begin_trace(const http::RequestHead& request) noexcept;
   void submit_attempt_span(AttemptEnd end, uint64_t now_ns) noexcept;
   void submit_request_span(const Outcome& outcome, uint64_t now_ns) noexcept;
@@ -241,6 +260,14 @@ class Exchange {
   std::array<char, kHashKeyBytes> hash_key_{};
   size_t hash_key_length_ = 0;
   balance::ServerIndex affinity_server_ = balance::kNoServer;  // the cookie's server, if any
+  const edge::CompiledLimit* refused_by_ = nullptr;  // the rate limit that refused the request
+  // Geographic routing's decision, for the access log: the region served (-1: the route's own
+  // cluster) and how the client's region was found; unset (none, not geo) for other routes.
+  int32_t geo_region_ = -1;
+  edge::GeoSource geo_by_ = edge::GeoSource::none;
+  bool geo_routed_ = false;
+  const edge::GeoLocator* geo_locator_ = nullptr;
+  edge::RateLimitFields rate_fields_;  // its 429's fields
   std::array<char, kMaxRequestIdBytes> request_id_{};
   size_t request_id_length_ = 0;
   std::string_view method_, target_;

@@ -60,6 +60,9 @@ void Http2Stream::start(int32_t id, const http2::Request& request) noexcept {
     case Exchange::Routed::redirect:
       redirect_by_route();
       return;
+    case Exchange::Routed::limited:
+      refuse_over_rate_limit();
+      return;
     case Exchange::Routed::cluster:
       break;
   }
@@ -510,6 +513,7 @@ void Http2Stream::redirect_by_route() noexcept {
       {{"content-type", "text/plain"}, {"location", location}}};
   const uint16_t status = exchange_.route_config().redirect.status;
   exchange_.set_request_line(request_.method, request_.target);
+  exchange_.count_redirect();
   answered_ = true;
   http2::ServerConnection& protocol = connection_.protocol();
   if (protocol.respond(id_, status, fields, true)) {
@@ -518,6 +522,23 @@ void Http2Stream::redirect_by_route() noexcept {
     response_bytes_ += 6;
   }
   finish(status, balance::kNoServer);
+}
+
+// A rate limit refused the request: 429 with Retry-After and the RateLimit fields.
+void Http2Stream::refuse_over_rate_limit() noexcept {
+  const std::span<const http::Header> limit = exchange_.rate_limit_fields();
+  std::array<http::Header, 8> fields{{{"content-type", "text/plain"}}};
+  const size_t count = 1 + std::min(limit.size(), fields.size() - 1);
+  std::copy_n(limit.begin(), count - 1, fields.begin() + 1);
+  exchange_.set_request_line(request_.method, request_.target);
+  answered_ = true;
+  http2::ServerConnection& protocol = connection_.protocol();
+  if (protocol.respond(id_, 429, std::span<const http::Header>(fields.data(), count), true)) {
+    protocol.send_body(id_, "too many requests\n");
+    protocol.end_body(id_);
+    response_bytes_ += 18;
+  }
+  finish(429, balance::kNoServer);
 }
 
 void Http2Stream::abort(std::string_view why) noexcept {

@@ -87,6 +87,7 @@ class Http2Stream final : public UpstreamLeg::Owner,
   bool prepare_target() noexcept;
   void write_upstream_head(core::ByteBuffer& head) noexcept;
   void redirect_by_route() noexcept;
+  void refuse_over_rate_limit() noexcept;
   static bool drops(const http::HeadEdits& edits, std::string_view name) noexcept;
   size_t add_route_fields(const http::HeadEdits& edits, size_t count) noexcept;
   std::string_view scheme() const noexcept;

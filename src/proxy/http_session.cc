@@ -427,6 +427,9 @@ bool HttpSession::start_request() noexcept {
     case Exchange::Routed::redirect:
       redirect_by_route();
       return true;
+    case Exchange::Routed::limited:
+      refuse_over_rate_limit();
+      return true;
     case Exchange::Routed::cluster:
       break;
   }
@@ -854,6 +857,7 @@ void HttpSession::redirect_to_https() noexcept {
   redirect_location_.append(request_.target);
   const bool safe = request_.method == "GET" || request_.method == "HEAD";
   const http::Header location{"Location", redirect_location_};
+  exchange_.count_redirect();
   exchange_.set_request_line(request_.method, request_.target);  // read before the head goes
   client_in_.consume(request_.head_bytes);
   request_parser_.reset();
@@ -866,10 +870,19 @@ void HttpSession::redirect_by_route() noexcept {
   const config::RedirectConfig& redirect = exchange_.route_config().redirect;
   exchange_.redirect_location(request_, tls_ != nullptr ? "https" : "http", redirect_location_);
   const http::Header location{"Location", redirect_location_};
+  exchange_.count_redirect();
   exchange_.set_request_line(request_.method, request_.target);  // read before the head goes
   client_in_.consume(request_.head_bytes);
   request_parser_.reset();
   respond_locally(redirect.status, "moved", std::span<const http::Header>(&location, 1));
+}
+
+// A rate limit refused the request: 429 with Retry-After and the RateLimit fields.
+void HttpSession::refuse_over_rate_limit() noexcept {
+  exchange_.set_request_line(request_.method, request_.target);  // read before the head goes
+  client_in_.consume(request_.head_bytes);
+  request_parser_.reset();
+  respond_locally(429, "too many requests", exchange_.rate_limit_fields());
 }
 
 // Sends what client_out_ holds, then closes; the client's send deadline bounds a client that

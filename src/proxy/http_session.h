@@ -148,6 +148,7 @@ class HttpSession final : public Session,
   void conclude_locally(uint16_t status) noexcept;
   void redirect_to_https() noexcept;
   void redirect_by_route() noexcept;
+  void refuse_over_rate_limit() noexcept;
 
   // The connection's end.
   void abort_exchange(std::string_view why) noexcept;

@@ -70,6 +70,7 @@ void ProxyHeaderSession::read_header() noexcept {
   }
   timer_.cancel();
   closed_ = true;
+  count(&observe::ProtocolShard::proxy_headers_taken);
   host_.loop().unwatch(client_.get());
   host_.start_proxied(*this, listener_, std::move(client_), header.source.value_or(peer_));
   host_.session_closed(*this);
@@ -79,7 +80,14 @@ void ProxyHeaderSession::refuse(const char* why) noexcept {
   const core::IpText client = core::ip_text(peer_);
   observe::log_event(config::LogLevel::info, "refused proxied connection",
                      {{"listener", listener_.name}, {"peer", client.view()}, {"reason", why}});
+  count(&observe::ProtocolShard::proxy_headers_refused);
   close();
+}
+
+void ProxyHeaderSession::count(std::atomic<uint64_t> observe::ProtocolShard::*counter) noexcept {
+  if (observe::ProtocolShard* shard = host_.telemetry().protocols) {
+    observe::ProtocolShard::count(shard->*counter);
+  }
 }
 
 void ProxyHeaderSession::close() noexcept {

@@ -18,6 +18,7 @@
 #include "core/event_loop.h"
 #include "core/socket.h"
 #include "core/timer_wheel.h"
+#include "observe/protocol_stats.h"
 #include "proxy/session.h"
 
 namespace ballast::proxy {
@@ -45,6 +46,7 @@ class ProxyHeaderSession final : public Session,
  private:
   void read_header() noexcept;
   void refuse(const char* why) noexcept;
+  void count(std::atomic<uint64_t> observe::ProtocolShard::*counter) noexcept;
   void close() noexcept;
 
   const config::ListenerConfig& listener_;

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "core/event_loop.h"
 #include "core/socket.h"
+#include "edge/rate_batch.h"
 #include "proxy/connection_gate.h"
 #include "proxy/health_checks.h"
 #include "proxy/worker_cluster.h"
@@ -44,6 +45,9 @@ struct WorkerGeneration {
   std::vector<std::shared_ptr<WorkerCluster>> clusters;
   std::vector<WorkerCluster*> reported;  // clusters whose report() this worker makes
   std::unique_ptr<HealthChecks> checks;  // null once a newer generation replaced this one
+  // This worker's counts under the fleet's global rate limits, handed to the generation's
+  // RateSync every sync interval (Worker::sync_rate_limits); null without global limits.
+  std::unique_ptr<edge::RateBatch> rate_batch;
   uint32_t open_sessions = 0;
   uint64_t retired_at_ns = 0;  // 0 while current; else when a newer generation replaced it
 };

@@ -38,6 +38,9 @@ WorkerGeneration::WorkerGeneration(core::EventLoop& loop,
       reported.push_back(clusters.back().get());
     }
   }
+  if (shared->rate_policy->sync() != nullptr) {
+    rate_batch = std::make_unique<edge::RateBatch>();
+  }
 }
 
 void WorkerGeneration::start_checks(core::EventLoop& loop, WorkerSlot slot, uint64_t seed) {
@@ -196,6 +199,7 @@ void Worker::install(std::unique_ptr<WorkerGeneration> prepared, ListenSockets n
   } else {
     report_timer_.cancel();
   }
+  sync_rate_limits();
 
   std::map<std::string, std::unique_ptr<Listener>> kept;
   for (const config::ListenerConfig& config : generation->config->listeners) {
@@ -402,6 +406,7 @@ void Worker::session_closed(Session& session) noexcept {
 void Worker::start_draining() noexcept {
   draining_ = true;
   report_timer_.cancel();
+  rate_timer_.cancel();
   resume_timer_.cancel();
   generations_.back()->checks.reset();
   for (auto& [key, listener] : listeners_) {
@@ -423,6 +428,27 @@ void Worker::start_draining() noexcept {
   reap_timer_.arm(loop_.timers(), loop_.now_ns() + kReapIntervalMs * core::kNsPerMs);
 }
 
+// Hands this worker's counts under global rate limits to the fleet's exchange, every sync
+// interval while the current generation has such limits.
+void Worker::sync_rate_limits() noexcept {
+  WorkerGeneration& current = *generations_.back();
+  edge::RateSync* sync = current.shared->rate_policy->sync();
+  if (sync == nullptr || draining_) {
+    rate_timer_.cancel();
+    return;
+  }
+  if (current.rate_batch->size() != 0) {
+    try {
+      std::vector<edge::RateCount> counts;
+      current.rate_batch->drain(counts);
+      sync->submit(std::move(counts));
+    } catch (const std::bad_alloc&) {
+      // The counts stay local this interval: the fleet learns them from the next.
+    }
+  }
+  rate_timer_.arm(loop_.timers(), loop_.now_ns() + current.shared->rate_policy->sync_interval_ns());
+}
+
 void Worker::report() noexcept {
   for (WorkerCluster* cluster : generations_.back()->reported) {
     cluster->report(loop_.now_ns());
@@ -437,6 +463,10 @@ void Worker::on_timer(core::Timer& timer) noexcept {
   }
   if (&timer == &report_timer_) {
     report();
+    return;
+  }
+  if (&timer == &rate_timer_) {
+    sync_rate_limits();
     return;
   }
   if (draining_ && loop_.now_ns() >= drain_deadline_ns_) {

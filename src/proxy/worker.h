@@ -102,6 +102,7 @@ class Worker final : public SessionHost, public core::Timer::Handler, public cor
   void before_wait() noexcept override;
 
  private:
+  void sync_rate_limits() noexcept;
   static constexpr uint64_t kReapIntervalMs = 250;
   // How often the reporter of a cluster looks for region, panic and ejection changes to log:
   // twice a second, so an idle worker that reports sleeps between (a change is logged up to
@@ -149,6 +150,7 @@ class Worker final : public SessionHost, public core::Timer::Handler, public cor
   uint64_t drain_deadline_ns_ = 0;
   core::Timer reap_timer_{*this};
   core::Timer report_timer_{*this};
+  core::Timer rate_timer_{*this};  // armed while the generation has global rate limits
   ConnectionGate& gate_;
   core::Timer resume_timer_{*this};  // armed while a listener is paused
   uint64_t backoff_ms_ = 0;          // out of descriptors: the current wait; 0 = not backing off

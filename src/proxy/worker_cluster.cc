@@ -336,8 +336,10 @@ void WorkerCluster::refresh(uint64_t now_ns) noexcept {
 void WorkerCluster::recompute(uint64_t now_ns) noexcept {
   upstream::assess_eligibility(*state_, region_ranks_, now_ns, eligibility_);
   next_refresh_ns_ = eligibility_.next_change_ns;
+  eligible_ = 0;
   for (size_t i = 0; i < state_->servers.size(); ++i) {
     balancer_.set_eligible(static_cast<balance::ServerIndex>(i), eligibility_.eligible(i));
+    eligible_ += eligibility_.eligible(i) ? 1 : 0;
   }
   // A new generation's first look states what already holds; only later switches are news.
   const bool report = reporter_ && recomputed_;

@@ -143,6 +143,13 @@ class WorkerCluster {
 
   // Brings the balancer's eligibility up to date (see above); cheap when nothing changed.
   void refresh(uint64_t now_ns) noexcept;
+  // Whether the cluster has a server to take a request and is not in panic mode: what
+  // geographic routing asks before it sends a region's clients here rather than to the next
+  // nearest region (after refresh(), so one worker's verdict is as fresh as a pick's).
+  bool can_serve(uint64_t now_ns) noexcept {
+    refresh(now_ns);
+    return eligible_ != 0 && !panic_;
+  }
   // The reporter's periodic look: refresh (which logs region and panic changes) and log the
   // ejections that have ended.
   void report(uint64_t now_ns);
@@ -190,6 +197,7 @@ class WorkerCluster {
   const std::vector<uint32_t> region_ranks_;  // upstream::region_ranks(), computed once
   upstream::ClusterEligibility eligibility_;  // the last verdict; its vector is reused
   uint32_t active_region_ = 0;
+  uint32_t eligible_ = 0;  // servers the last verdict found eligible
   bool panic_ = false;
   bool recomputed_ = false;  // a first recompute sets the region and panic state unlogged
   uint64_t next_refusal_log_ns_ = 0;

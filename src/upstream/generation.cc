@@ -4,6 +4,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "config/config_error.h"
 #include "core/clock.h"
 
 namespace ballast::upstream {
@@ -169,6 +170,24 @@ ClusterState build_cluster(std::shared_ptr<const config::ClusterConfig> settings
   return state;
 }
 
+// Opens the MaxMind database anew at each reload (a file replaced in place is read then), and
+// fixes each geo route's order of regions. Throws config::ConfigError for a database that does
+// not open.
+void build_geo(const config::Config& config, uint32_t workers, Generation& generation) {
+  if (!config.geo.enabled) {
+    return;
+  }
+  edge::GeoLocator::Opened opened = edge::GeoLocator::open(config.geo);
+  if (opened.locator == nullptr) {
+    throw config::ConfigError(opened.error);
+  }
+  generation.geo = std::move(opened.locator);
+  generation.geo_routes = std::make_shared<edge::GeoRoutes>(
+      config, *generation.geo, workers, [&generation](const std::string& name) {
+        return static_cast<uint32_t>(generation.cluster_index(name));
+      });
+}
+
 }  // namespace
 
 std::shared_ptr<const Generation> with_servers(const Generation& current, size_t index,
@@ -194,6 +213,10 @@ std::shared_ptr<const Generation> build_generation(std::shared_ptr<const config:
         std::move(settings), previous_cluster(previous, cluster.name), workers, false));
   }
   generation->listener_tls = build_listener_tls(*config, previous);
+  generation->rate_policy = std::make_shared<edge::RatePolicy>(
+      *config, previous != nullptr ? previous->rate_policy.get() : nullptr, workers,
+      core::monotonic_now_ns());
+  build_geo(*config, workers, *generation);
   return generation;
 }
 

@@ -13,6 +13,9 @@
 
 #include "balance/hash_tables.h"
 #include "config/config.h"
+#include "edge/geo_locator.h"
+#include "edge/geo_routes.h"
+#include "edge/rate_policy.h"
 #include "observe/server_stats.h"
 #include "tls/client_context.h"
 #include "tls/server_context.h"
@@ -43,6 +46,11 @@ struct Generation {
   std::vector<ClusterState> clusters;  // in configuration order
   // Each listener's TLS contexts, as config->listeners; null for a plaintext listener.
   std::vector<std::shared_ptr<const tls::ServerContext>> listener_tls;
+  // The listeners' and routes' rate limits and the table they count in; never null.
+  std::shared_ptr<const edge::RatePolicy> rate_policy;
+  // Geographic routing (`geo:`): where clients are, and each geo route's plan; null without it.
+  std::shared_ptr<const edge::GeoLocator> geo;
+  std::shared_ptr<const edge::GeoRoutes> geo_routes;
   uint64_t number = 0;  // 1 at start-up, +1 per successful reload
 
   // The index of the cluster called `name`; clusters.size() if none.

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from events import metric, parse_samples, scrape
 from h2client import H2Client
 from harness import HOST, HttpConnection, free_port, get, server_entry
 
@@ -40,7 +41,9 @@ def routed(ballast, backend):
         }],
         "clusters": {"app": {"servers": [server_entry(backend)]}},
     }
-    return ballast.start(config, port)
+    proxy = ballast.start(config, port)
+    proxy.config = config
+    return proxy
 
 
 def http1(port, target, headers=()):
@@ -107,6 +110,7 @@ def test_redirects_answer_without_a_server(ballast, backends, client):
     assert status == 302  # the default
     assert headers["location"] == f"/elsewhere?from={HOST}"
     assert backend.stats()["requests_received"] == received
+    assert metric(parse_samples(scrape(proxy.config)), "ballast_redirects_total") == 2
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from events import wait_log
+from events import metric, parse_samples, scrape, wait_log
 from harness import (HOST, HttpConnection, Process, accepts_connections, ballast_binary, free_port,
                      listen_port, wait_until, write_config)
 
@@ -70,7 +70,9 @@ def proxied_listener(ballast, backend, **top_level):
     """ballast whose listener takes PROXY protocol headers from 127.0.0.1 (HAProxy in front)."""
     config = ballast.short_config([backend], proxy_protocol={"trusted": [HOST]})
     config.update(top_level)
-    return ballast.start(config, listen_port(config))
+    proxy = ballast.start(config, listen_port(config))
+    proxy.config = config
+    return proxy
 
 
 @pytest.mark.parametrize("send_proxy", ["send-proxy", "send-proxy-v2"])
@@ -123,6 +125,9 @@ def test_only_trusted_peers_send_a_header_and_they_must(ballast, backends):
         assert connection.closed_by_peer(timeout_s=4)
         assert time.monotonic() - began < 3
     wait_log(proxy, "refused proxied connection", 3, reason="no PROXY protocol header in time")
+    samples = parse_samples(scrape(proxy.config))
+    assert metric(samples, "ballast_proxy_protocol_headers_total", result="taken") == 1
+    assert metric(samples, "ballast_proxy_protocol_headers_total", result="refused") == 2
 
 
 def test_a_tcp_listener_takes_the_header_too(ballast, backends, tmp_path):

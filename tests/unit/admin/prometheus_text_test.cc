@@ -220,6 +220,13 @@ ballast_http2_connections 2
 # HELP ballast_http2_streams HTTP/2 streams from clients open now.
 # TYPE ballast_http2_streams gauge
 ballast_http2_streams 5
+# HELP ballast_proxy_protocol_headers_total PROXY protocol headers from trusted peers: taken, or refused (connection closed).
+# TYPE ballast_proxy_protocol_headers_total counter
+ballast_proxy_protocol_headers_total{result="taken"} 0
+ballast_proxy_protocol_headers_total{result="refused"} 0
+# HELP ballast_redirects_total Requests ballast answered with a redirect (a route's, or redirect_to_https).
+# TYPE ballast_redirects_total counter
+ballast_redirects_total 0
 # HELP ballast_client_connections Client connections open now.
 # TYPE ballast_client_connections gauge
 ballast_client_connections 0
@@ -410,7 +417,7 @@ TEST(PrometheusTextTest, EachFamilyIsDeclaredOnceBeforeItsSamples) {
           << line;
     }
   }
-  EXPECT_EQ(declared.size(), 36u);  // 18 loadbalancer, 7 process, 11 ballast
+  EXPECT_EQ(declared.size(), 38u);  // 18 loadbalancer, 7 process, 13 ballast
 }
 
 TEST(PrometheusTextTest, PromtoolAcceptsThePage) {

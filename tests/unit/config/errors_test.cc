@@ -73,7 +73,7 @@ const std::vector<ErrorCase> kDocumentCases = {
      "c.yaml:1:1: load_balancers: unknown key (did you mean load_balancer?); allowed here: "
      "load_balancer, listeners, clusters, workers, drain_timeout, timeouts, admin, monitoring, "
      "circuit_breaker, tracing, forwarding, max_connections, max_connections_per_client, io_uring, "
-     "resolver, etcd"},
+     "resolver, etcd, rate_limits, geo"},
     {"DuplicateKey", short_shape("  algorithm: p2c\n  algorithm: random\n"),
      "c.yaml:6:3: load_balancer.algorithm: duplicate key; first at 5:3"},
     {"ExplicitTag", short_shape("  panic_threshold: !!int 5\n"),

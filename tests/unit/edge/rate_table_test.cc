@@ -42,6 +42,19 @@ TEST(RateTable, ABurstPassesAtOnceThenOneAnInterval) {
   }
 }
 
+TEST(RateTable, RequestsChargedFromElsewhereUseTheKeysAllowance) {
+  RateTable table(1024, kStart);
+  const RateLimit limit = make_rate_limit(10, kSecond, 5);
+  table.charge(key(1), limit, 3, kStart);  // three passed on another instance
+  EXPECT_TRUE(table.check(key(1), limit, kStart).allowed);
+  EXPECT_TRUE(table.check(key(1), limit, kStart).allowed);
+  EXPECT_FALSE(table.check(key(1), limit, kStart).allowed);
+  // More than the burst: the key waits for them all.
+  table.charge(key(2), limit, 20, kStart);
+  EXPECT_FALSE(table.check(key(2), limit, kStart + 1'500 * kMs).allowed);
+  EXPECT_TRUE(table.check(key(2), limit, kStart + 1'600 * kMs).allowed);
+}
+
 TEST(RateTable, HoldsTheRateOverTime) {
   RateTable table(1024, kStart);
   const RateLimit limit = make_rate_limit(100, kSecond, 10);
