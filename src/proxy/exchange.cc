@@ -184,6 +184,21 @@ std::string_view Exchange::policy_client_ip(const http::RequestHead& request) co
   return last.empty() ? client_.ip : last;
 }
 
+edge::GeoDecision Exchange::locate_client(const upstream::Generation& generation,
+                                          const http::RequestHead& request) noexcept {
+  const edge::GeoLocator& locator = *generation.geo;
+  const std::string_view ip = policy_client_ip(request);
+  if (ip.data() == client_.ip.data() && client_.address != nullptr) {
+    if (placed_in_ != generation.number) {
+      placed_ = locator.locate(*client_.address);
+      placed_in_ = generation.number;
+    }
+    return placed_;
+  }
+  core::SocketAddress parsed;
+  return core::parse_ip(ip, parsed) ? locator.locate(parsed) : edge::GeoDecision{};
+}
+
 // Geographic routing: the cluster of the client's region if it can serve, else of the next
 // nearest region that can (else the nearest's, which will say why it cannot); the route's own
 // cluster for a client of no known region.
@@ -191,14 +206,7 @@ size_t Exchange::geo_cluster(WorkerGeneration& generation, size_t listener, size
                              const http::RequestHead& request, size_t fallback) noexcept {
   const upstream::Generation& shared = *generation.shared;
   const edge::GeoRoute* plan = shared.geo_routes->route(listener, route);
-  const std::string_view ip = policy_client_ip(request);
-  core::SocketAddress parsed;
-  const core::SocketAddress* address = client_.address;
-  if (ip.data() != client_.ip.data() || address == nullptr) {
-    address = core::parse_ip(ip, parsed) ? &parsed : nullptr;
-  }
-  const edge::GeoDecision decision =
-      address != nullptr ? shared.geo->locate(*address) : edge::GeoDecision{};
+  const edge::GeoDecision decision = locate_client(shared, request);
   geo_routed_ = true;
   geo_locator_ = shared.geo.get();
   geo_by_ = decision.by;

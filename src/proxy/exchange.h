@@ -230,6 +230,8 @@ class Exchange {
   std::string_view policy_client_ip(const http::RequestHead& request) const noexcept;
   bool within_rate_limits(WorkerGeneration& generation, const config::ListenerConfig& listener,
                           const http::RequestHead& request) noexcept;
+  edge::GeoDecision locate_client(const upstream::Generation& generation,
+                                  const http::RequestHead& request) noexcept;
   size_t geo_cluster(WorkerGeneration& generation, size_t listener, size_t route,
                      const http::RequestHead& request, size_t fallback) noexcept;
   bool passes(const edge::RatePolicy& policy, const edge::CompiledLimit* limit,
@@ -267,6 +269,11 @@ class Exchange {
   edge::GeoSource geo_by_ = edge::GeoSource::none;
   bool geo_routed_ = false;
   const edge::GeoLocator* geo_locator_ = nullptr;
+  // Where the connection's own address was placed, by the locator of which generation (number): a
+  // connection's address does not change, so its lookup is made once, not per request (a new
+  // generation's locator, or an address from X-Forwarded-For, is looked up anew).
+  uint64_t placed_in_ = 0;
+  edge::GeoDecision placed_;
   edge::RateLimitFields rate_fields_;  // its 429's fields
   std::array<char, kMaxRequestIdBytes> request_id_{};
   size_t request_id_length_ = 0;
