@@ -214,6 +214,15 @@ def fleet_member(ballast, backend, redis_port, rate, burst):
                    rate_limits={"redis": {"address": f"{HOST}:{redis_port}"}})
 
 
+def fleet(ballast, backend, redis_port, rate, burst):
+    """Two fleet members, once each has found Redis: [(config, process)]."""
+    members = [fleet_member(ballast, backend, redis_port, rate, burst) for _ in range(2)]
+    for config, _ in members:
+        wait_until(lambda c=config: metric(parse_samples(scrape(c)),
+                                           "ballast_rate_limit_store_up") == 1, 5, "redis up")
+    return members
+
+
 def hammer_all(ports, seconds):
     """hammer() on every port at once: the count of each status over them all."""
     results = [InBackground(hammer, port, seconds, 4) for port in ports]
@@ -228,10 +237,7 @@ def test_two_instances_sharing_one_redis_hold_one_limit(ballast, backends, tmp_p
     backend = backends.start("app")
     redis = Redis(tmp_path, free_port())
     rate, burst, seconds = 100, 10, 6
-    members = [fleet_member(ballast, backend, redis.port, rate, burst) for _ in range(2)]
-    for config, _ in members:
-        wait_until(lambda c=config: metric(parse_samples(scrape(c)),
-                                           "ballast_rate_limit_store_up") == 1, 5, "redis up")
+    members = fleet(ballast, backend, redis.port, rate, burst)
     counts = hammer_all([proxy.port for _, proxy in members], seconds)
     expected = burst + rate * seconds
     assert counts.get(429, 0) > counts[200], counts
@@ -244,10 +250,7 @@ def test_with_redis_gone_each_instance_limits_on_its_own(ballast, backends, tmp_
     backend = backends.start("app")
     redis = Redis(tmp_path, free_port())
     rate, burst, seconds = 50, 5, 4
-    members = [fleet_member(ballast, backend, redis.port, rate, burst) for _ in range(2)]
-    for config, _ in members:
-        wait_until(lambda c=config: metric(parse_samples(scrape(c)),
-                                           "ballast_rate_limit_store_up") == 1, 5, "redis up")
+    members = fleet(ballast, backend, redis.port, rate, burst)
     redis.proc.kill()  # killed, not stopped: connections cut without a word
     redis.proc.wait(timeout=5)
     for config, proxy in members:
