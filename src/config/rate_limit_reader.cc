@@ -14,8 +14,8 @@ namespace {
 constexpr std::array<std::string_view, 5> kRateLimitKeys = {"requests", "period", "burst", "key",
                                                             "global"};
 constexpr std::array<std::string_view, 2> kRateLimitsKeys = {"table_slots", "redis"};
-constexpr std::array<std::string_view, 5> kRedisKeys = {"address", "sync_interval", "timeout",
-                                                        "key_prefix", "enabled"};
+constexpr std::array<std::string_view, 4> kRedisKeys = {"address", "sync_interval", "timeout",
+                                                        "key_prefix"};
 
 // More than a million requests a period, or a period over a day, is a typo: the table keeps
 // times in microseconds and the counts must fit its 48 bits with room.
@@ -39,8 +39,8 @@ void read_key(const Node& node, RateLimitConfig& limit) {
     if (limit.key_name.empty() || limit.key_name.size() > 128 ||
         !std::all_of(limit.key_name.begin(), limit.key_name.end(),
                      [](char c) { return http::chars::is(c, http::chars::kToken); })) {
-      node.fail("expected a name after " + std::string(prefix) + " (letters, digits, -, _), got " +
-                node.describe());
+      node.fail("expected a name after " + std::string(prefix) +
+                " (a header or cookie name, at most 128 characters), got " + node.describe());
     }
     return true;
   };
@@ -57,9 +57,6 @@ RedisConfig read_redis(const Node& node) {
   const MapView block = node.as_map(kRedisKeys);
   RedisConfig redis;
   redis.enabled = true;
-  if (const std::optional<Node> enabled = block.find("enabled")) {
-    redis.enabled = enabled->as_bool();
-  }
   const Node address = block.require("address", "the Redis server, host:port (127.0.0.1:6379)");
   const Parsed<Endpoint> endpoint = parse_endpoint(address.as_string());
   if (!endpoint.value) {

@@ -40,9 +40,8 @@ RateLimit make_rate_limit(uint64_t requests, uint64_t period_ns, uint64_t burst)
 }
 
 RateTable::RateTable(size_t slots, uint64_t now_ns)
-    : buckets_(
-          std::make_unique<Bucket[]>(std::bit_ceil(std::max<size_t>(slots / kSlotsPerBucket, 1)))),
-      mask_(std::bit_ceil(std::max<size_t>(slots / kSlotsPerBucket, 1)) - 1),
+    : buckets_(std::make_unique<Bucket[]>(slots_for(slots) / kSlotsPerBucket)),
+      mask_(slots_for(slots) / kSlotsPerBucket - 1),
       epoch_ns_(now_ns) {
   for (size_t b = 0; b <= mask_; ++b) {
     for (std::atomic<uint64_t>& slot : buckets_[b].slots) {

@@ -65,7 +65,8 @@ class RateTable {
 
   // The slots a table asked for `slots` has.
   static size_t slots_for(size_t slots) noexcept {
-    return std::bit_ceil(std::max<size_t>(slots / kSlotsPerBucket, 1)) * kSlotsPerBucket;
+    const size_t buckets = (slots + kSlotsPerBucket - 1) / kSlotsPerBucket;
+    return std::bit_ceil(std::max<size_t>(buckets, 1)) * kSlotsPerBucket;
   }
   size_t slots() const noexcept { return (mask_ + 1) * kSlotsPerBucket; }
   size_t memory_bytes() const noexcept { return slots() * sizeof(uint64_t); }

@@ -55,6 +55,12 @@ TEST(RateTable, RequestsChargedFromElsewhereUseTheKeysAllowance) {
   EXPECT_TRUE(table.check(key(2), limit, kStart + 1'600 * kMs).allowed);
 }
 
+TEST(RateTable, HasAtLeastTheSlotsAskedFor) {
+  EXPECT_EQ(RateTable(4'100, kStart).slots(), 8'192u);  // whole buckets, a power of two of them
+  EXPECT_EQ(RateTable(4'096, kStart).slots(), 4'096u);
+  EXPECT_EQ(RateTable::slots_for(1'025), 2'048u);
+}
+
 TEST(RateTable, HoldsTheRateOverTime) {
   RateTable table(1024, kStart);
   const RateLimit limit = make_rate_limit(100, kSecond, 10);
