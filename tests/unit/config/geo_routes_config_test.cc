@@ -9,6 +9,7 @@
 
 #include "config/loader.h"
 #include "config_error_of.h"
+#include "listener_yaml.h"
 
 namespace ballast::config {
 namespace {
@@ -28,15 +29,7 @@ const std::string kClusters =
 
 // Listener web with `routes`, one a line from line 5, and the clusters; `top` is added after.
 std::string with_routes(const std::vector<std::string>& routes, const std::string& top = kGeo) {
-  std::string yaml =
-      "listeners:\n"
-      "  - name: web\n"
-      "    listen: 127.0.0.1:8080\n"
-      "    routes:\n";
-  for (const std::string& route : routes) {
-    yaml += "      - " + route + "\n";
-  }
-  return yaml + kClusters + top;
+  return test_support::web_listener(routes) + kClusters + top;
 }
 
 TEST(GeoRoutesConfig, ARoutesGeoLoadsInTheOrderWritten) {

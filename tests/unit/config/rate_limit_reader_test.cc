@@ -8,6 +8,7 @@
 
 #include "config/loader.h"
 #include "config_error_of.h"
+#include "listener_yaml.h"
 
 namespace ballast::config {
 namespace {
@@ -31,15 +32,7 @@ std::string with_listener_limit(const std::string& limit, const std::string& top
 
 // Listener web with `routes`, one a line from line 5; `top` is added after clusters:.
 std::string with_routes(const std::vector<std::string>& routes, const std::string& top = "") {
-  std::string yaml =
-      "listeners:\n"
-      "  - name: web\n"
-      "    listen: 127.0.0.1:8080\n"
-      "    routes:\n";
-  for (const std::string& route : routes) {
-    yaml += "      - " + route + "\n";
-  }
-  return yaml + kClusters + top;
+  return test_support::web_listener(routes) + kClusters + top;
 }
 
 RateLimitConfig listener_limit(const std::string& limit) {
