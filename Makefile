@@ -5,13 +5,16 @@
 #               sides, DNS answers, etcd's JSON) for a short while
 #   make build  optimised binaries: build/release/ballast, build/release/ballast-bench
 #   make bench  run the micro-benchmarks
+#   make deb    the Debian package: build/deb/ballast_<version>_<arch>.deb (debian/)
+#   make test-package  builds it, installs it, runs the unit's service as systemd would, purges
 
 RELEASE_DIR := build/release
 ASAN_DIR    := build/asan
 FUZZ_DIR    := build/fuzz
+DEB_DIR     := build/deb
 SOURCES      = $(shell git ls-files --cached --others --exclude-standard '*.cc' '*.h' 2>/dev/null)
 
-.PHONY: deps build run test test-release test-asan test-fuzz bench format format-check clean
+.PHONY: deps build run test test-release test-asan test-fuzz test-package deb bench format format-check clean
 
 deps:
 	@scripts/install-deps
@@ -23,7 +26,7 @@ build: deps
 run: build
 	$(RELEASE_DIR)/ballast demo
 
-test: build format-check test-release test-asan test-fuzz
+test: build format-check test-release test-asan test-fuzz test-package
 
 # Integration last, so that a failure's pytest summary ends the log.
 test-release: build
@@ -40,6 +43,20 @@ test-fuzz: deps
 	cmake -S fuzz -B $(FUZZ_DIR) -G Ninja -DCMAKE_CXX_COMPILER=clang++
 	cmake --build $(FUZZ_DIR)
 	ctest --test-dir $(FUZZ_DIR) --output-on-failure -j2
+
+# debhelper builds the package in its own tree (build/deb/obj) and writes the .deb beside it;
+# debian/rules says how.
+deb: deps
+	rm -f $(DEB_DIR)/*.deb $(DEB_DIR)/*.ddeb
+	dpkg-checkbuilddeps
+	debian/rules clean
+	DEB_BUILD_OPTIONS="$${DEB_BUILD_OPTIONS:-parallel=$$(nproc)}" debian/rules binary
+
+# Installs the package on this machine (root), checks what it installed, runs the service as its
+# unit says, then purges it (tests/package).
+test-package: deb
+	BALLAST_DEB="$(CURDIR)/$(DEB_DIR)/ballast_$$(dpkg-parsechangelog -S Version)_$$(dpkg-architecture -qDEB_HOST_ARCH).deb" \
+	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/package
 
 bench: build
 	$(RELEASE_DIR)/ballast-bench

@@ -47,9 +47,10 @@ int check_config(const std::string& path) {
   return 0;
 }
 
-int serve(ballast::process::ProxyProcess::ConfigSource source) {
+int serve(ballast::process::ProxyProcess::ConfigSource source,
+          ballast::process::ProxyProcess::Launch launch) {
   try {
-    ballast::process::ProxyProcess process(std::move(source), BALLAST_VERSION);
+    ballast::process::ProxyProcess process(std::move(source), BALLAST_VERSION, std::move(launch));
     return process.run();
   } catch (const ballast::config::ConfigError& error) {
     std::cerr << error.what() << '\n';
@@ -76,7 +77,8 @@ int show_status(std::string admin_address, const std::string& config_path) {
   return ballast::admin::run_status_command(admin_address, std::cout, std::cerr);
 }
 
-int run_demo(const std::string& listen, const std::string& admin, uint16_t metrics_port) {
+int run_demo(const std::string& listen, const std::string& admin, uint16_t metrics_port,
+             ballast::process::ProxyProcess::Launch launch) {
   const ballast::config::Parsed<ballast::config::Endpoint> endpoint =
       ballast::config::parse_endpoint(listen);
   if (!endpoint.value) {
@@ -100,7 +102,7 @@ int run_demo(const std::string& listen, const std::string& admin, uint16_t metri
       *ballast::demo::demo_config(*endpoint.value, ports));
   config->admin.listen = *admin_endpoint.value;
   config->monitoring.metrics.port = metrics_port;
-  return serve([config] { return config; });
+  return serve([config] { return config; }, std::move(launch));
 }
 
 }  // namespace
@@ -113,6 +115,11 @@ int main(int argc, char** argv) {
   std::string check_path;
   app.add_option("-c,--config", config_path, "Run the proxy with this configuration file");
   app.add_option("--check", check_path, "Validate a configuration file and exit (0 valid, 2 not)");
+  // Given by a running ballast to the successor it starts on SIGUSR2 (process/successor.h):
+  // not for operators, so not in --help.
+  ballast::process::ProxyProcess::Launch launch;
+  launch.command = ballast::process::CommandLine::of_this_process(argc, argv);
+  app.add_option("--upgrade-fd", launch.upgrade_fd)->group("");
 
   std::string demo_listen = "127.0.0.1:8080";
   CLI::App* demo = app.add_subcommand(
@@ -185,7 +192,7 @@ int main(int argc, char** argv) {
     return check_config(check_path);
   }
   if (demo->parsed()) {
-    return run_demo(demo_listen, demo_admin, demo_metrics_port);
+    return run_demo(demo_listen, demo_admin, demo_metrics_port, std::move(launch));
   }
   if (status->parsed()) {
     if (!status_etcd.empty()) {
@@ -211,10 +218,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!config_path.empty()) {
-    return serve([config_path] {
-      return std::make_shared<const ballast::config::Config>(
-          ballast::config::load_config_file(config_path));
-    });
+    return serve(
+        [config_path] {
+          return std::make_shared<const ballast::config::Config>(
+              ballast::config::load_config_file(config_path));
+        },
+        std::move(launch));
   }
   std::cerr << app.help();
   return kExitBadConfig;

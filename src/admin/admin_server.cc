@@ -815,6 +815,13 @@ core::FileDescriptor bind_listener(const std::string& host, uint16_t port, std::
   }
 }
 
+// A listening socket taken over from a binary upgrade's predecessor, and its address.
+core::FileDescriptor bound_listener(core::FileDescriptor fd, core::SocketAddress& bound) {
+  bound.length = sizeof(bound.storage);
+  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound.storage), &bound.length);
+  return fd;
+}
+
 // Whether a socket address is one only this machine can reach: 127.0.0.0/8, ::1 or an
 // IPv4-mapped 127.x address.
 bool is_loopback_address(const core::SocketAddress& address) noexcept {
@@ -856,22 +863,42 @@ void AdminServer::check_reload(const config::Config& next) const {
   refuse_open_without_token(impl_->admin_listen, next.admin.token, "refusing the reload");
 }
 
+int AdminServer::admin_socket() const noexcept {
+  return impl_->admin_listener != nullptr ? impl_->admin_listener->fd() : -1;
+}
+
+int AdminServer::metrics_socket() const noexcept {
+  return impl_->metrics_listener != nullptr ? impl_->metrics_listener->fd() : -1;
+}
+
+std::string AdminServer::admin_listen() const {
+  return impl_->admin_listen.host + ":" + std::to_string(impl_->admin_listen.port);
+}
+
+std::string AdminServer::metrics_listen() const {
+  return impl_->metrics_host + ":" + std::to_string(impl_->metrics_port);
+}
+
 AdminServer::~AdminServer() {
   stop();
 }
 
-void AdminServer::start() {
+void AdminServer::start(Inherited inherited) {
   Impl& impl = *impl_;
   if (impl.started) {
     throw std::logic_error("AdminServer::start called twice");
   }
   refuse_open_without_token(impl.admin_listen, impl.started_admin.token, "refusing to start");
   core::FileDescriptor admin_fd =
-      bind_listener(impl.admin_listen.host, impl.admin_listen.port, "admin API", impl.admin_bound);
+      inherited.admin.valid() ? bound_listener(std::move(inherited.admin), impl.admin_bound)
+                              : bind_listener(impl.admin_listen.host, impl.admin_listen.port,
+                                              "admin API", impl.admin_bound);
   core::FileDescriptor metrics_fd;
   if (impl.metrics_enabled) {
     core::SocketAddress bound;
-    metrics_fd = bind_listener(impl.metrics_host, impl.metrics_port, "metrics", bound);
+    metrics_fd = inherited.metrics.valid()
+                     ? bound_listener(std::move(inherited.metrics), bound)
+                     : bind_listener(impl.metrics_host, impl.metrics_port, "metrics", bound);
     impl.metrics_bound = bound;
   }
   impl.admin_listener =

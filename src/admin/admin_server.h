@@ -65,14 +65,28 @@ class AdminServer {
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
 
-  // Binds both listeners and starts the thread. Throws std::runtime_error naming the address
-  // that could not be bound. Call once.
-  void start();
+  // Listening sockets taken over from the process a binary upgrade replaces; invalid ones are
+  // bound here.
+  struct Inherited {
+    core::FileDescriptor admin;
+    core::FileDescriptor metrics;
+  };
+  // Binds both listeners (or takes `inherited`'s) and starts the thread. Throws
+  // std::runtime_error naming the address that could not be bound. Call once.
+  void start(Inherited inherited = {});
   // Throws std::runtime_error when `next` would leave this API, listening beyond loopback,
   // without a token (the address is not reloaded, so the new file's admin.listen is no guide).
   void check_reload(const config::Config& next) const;
   // Ends the thread and closes every socket; waits for it. Idempotent.
   void stop() noexcept;
+
+  // The listening sockets (after start(); -1 for metrics when off), for a binary upgrade to hand
+  // over: they stay this server's, open until stop().
+  int admin_socket() const noexcept;
+  int metrics_socket() const noexcept;
+  // The keys a binary upgrade hands them over by: the addresses as configured.
+  std::string admin_listen() const;
+  std::string metrics_listen() const;
 
   // The addresses bound (after start()), with the port chosen when the config said 0.
   core::SocketAddress admin_address() const;

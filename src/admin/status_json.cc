@@ -1,5 +1,7 @@
 #include "admin/status_json.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -617,6 +619,7 @@ std::string status_json(const upstream::Generation& generation, const RateSample
   json.begin_object();
   json.key("process");
   json.begin_object();
+  json.field("pid", static_cast<uint64_t>(getpid()));  // which process answered, across upgrades
   json.field("uptime_seconds", process.uptime_seconds, 1);
   json.field("generation", generation.number);
   json.field("workers", process.workers);

@@ -263,6 +263,14 @@ Transition CircuitBreaker::trip(uint64_t now_ns, TransitionReason reason) noexce
   }
 }
 
+void CircuitBreaker::resume_open(uint64_t half_open_at_ns) noexcept {
+  const Word current(word_.load(std::memory_order_relaxed));
+  const uint64_t probe_at_ms = half_open_at_ns / core::kNsPerMs;
+  word_.store(
+      pack(BreakerState::open, current.next_generation(), std::min(probe_at_ms, kMaxMillis)),
+      std::memory_order_relaxed);
+}
+
 void CircuitBreaker::release(const Permit& permit) noexcept {
   if (!permit.allowed || !permit.probe) {
     return;

@@ -126,6 +126,11 @@ class CircuitBreaker {
   // window as it stood.
   Transition trip(uint64_t now_ns, TransitionReason reason) noexcept;
 
+  // Opens the breaker until half_open_at_ns (CLOCK_MONOTONIC, which every process on the host
+  // shares): a binary upgrade's new process taking over a breaker its predecessor had open, so
+  // the server gets no request before its timeout ends there. Before any request (no race).
+  void resume_open(uint64_t half_open_at_ns) noexcept;
+
   // The request the permit allowed never ran (another check refused it, the client left):
   // gives back its probe slot. Nothing to do for a permit that is not a probe.
   void release(const Permit& permit) noexcept;

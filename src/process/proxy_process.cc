@@ -1,13 +1,16 @@
 #include "process/proxy_process.h"
 
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <ctime>
 #include <iterator>
+#include <system_error>
 #include <thread>
 
 #include "admin/prometheus_text.h"
@@ -15,6 +18,9 @@
 #include "core/clock.h"
 #include "observe/log.h"
 #include "observe/process_stats.h"
+#include "process/startup_settings.h"
+#include "process/upgrade_channel.h"
+#include "upstream/server_handover.h"
 
 namespace ballast::process {
 namespace {
@@ -39,6 +45,8 @@ sigset_t block_control_signals() {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return signals;
@@ -46,7 +54,10 @@ sigset_t block_control_signals() {
 
 // How early, and how often, a certificate near its end is logged.
 constexpr int64_t kExpiryWarningSeconds = 14 * 24 * 3600;
-constexpr time_t kExpiryCheckSeconds = 24 * 3600;
+constexpr uint64_t kExpiryCheckMs = 24 * 3600 * 1000;
+// How long a binary upgrade's predecessor may take to hand over, and its successor to serve.
+constexpr std::chrono::milliseconds kHandoverTimeout{10'000};
+constexpr uint64_t kSuccessorStartMs = 60'000;
 
 // One warning per TLS certificate that ends within 14 days (or has ended): at start-up, at
 // each reload, and once a day while it runs.
@@ -113,8 +124,8 @@ uint32_t worker_count(const config::Config& config) {
 
 }  // namespace
 
-ProxyProcess::ProxyProcess(ConfigSource source, std::string version)
-    : source_(std::move(source)), version_(std::move(version)) {}
+ProxyProcess::ProxyProcess(ConfigSource source, std::string version, Launch launch)
+    : source_(std::move(source)), version_(std::move(version)), launch_(std::move(launch)) {}
 
 ProxyProcess::~ProxyProcess() {
   {
@@ -167,43 +178,80 @@ void ProxyProcess::start_admin(const config::Config& config, uint32_t workers) {
     return upstream::set_admin_state(*generation_, cluster, server, state);
   };
   admin_ = std::make_unique<admin::AdminServer>(config, workers, std::move(hooks));
-  admin_->start();
-}
-
-std::set<std::string> ProxyProcess::listen_addresses(const config::Config& config) const {
-  std::set<std::string> addresses;
-  for (const config::ListenerConfig& listener : config.listeners) {
-    addresses.insert(address_key(listener.listen));
+  admin::AdminServer::Inherited inherited;
+  if (inherited_ != nullptr) {
+    inherited.admin = inherited_->take_one(admin_key(admin_->admin_listen()));
+    inherited.metrics = inherited_->take_one(metrics_key(admin_->metrics_listen()));
   }
-  return addresses;
+  admin_->start(std::move(inherited));
 }
 
-std::vector<ListenSockets> ProxyProcess::open_new_listeners(const config::Config& config) const {
+namespace {
+
+core::FileDescriptor copy_of(const core::FileDescriptor& fd) {
+  core::FileDescriptor copy(fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+  if (!copy.valid()) {
+    throw std::system_error(errno, std::generic_category(), "dup of a listening socket");
+  }
+  return copy;
+}
+
+}  // namespace
+
+// Every socket the kernel puts an address's connections in must be accepted from: a
+// predecessor's sockets beyond our worker count go to workers as extra ones (ListenSockets).
+std::vector<ListenSockets> ProxyProcess::open_new_listeners(const config::Config& config,
+                                                            ListenCopies& copies) {
   const size_t workers = workers_.empty() ? worker_count(config) : workers_.size();
   std::vector<ListenSockets> sockets(workers);
   for (const config::ListenerConfig& listener : config.listeners) {
     const std::string key = address_key(listener.listen);
-    if (open_.contains(key)) {
+    if (listening_.contains(key) || copies.contains(key)) {
       continue;
     }
+    std::vector<core::FileDescriptor> taken;
+    if (inherited_ != nullptr) {
+      taken = inherited_->take(listener_key(key));
+    }
     const core::SocketAddress address = core::resolve(listener.listen.host, listener.listen.port);
-    for (ListenSockets& worker_sockets : sockets) {
-      worker_sockets[key] = core::listen_on(address, true);
+    for (size_t i = 0; i < std::max(workers, taken.size()); ++i) {
+      core::FileDescriptor fd =
+          i < taken.size() ? std::move(taken[i]) : core::listen_on(address, true);
+      copies[key].push_back(copy_of(fd));
+      const std::string socket_key = i < workers ? key : key + "#" + std::to_string(i);
+      sockets[i % workers][socket_key] = std::move(fd);
     }
   }
   return sockets;
 }
 
+void ProxyProcess::keep_listening(const config::Config& config, ListenCopies opened) {
+  std::set<std::string> configured;
+  for (const config::ListenerConfig& listener : config.listeners) {
+    configured.insert(address_key(listener.listen));
+  }
+  std::erase_if(listening_, [&](const auto& entry) { return !configured.contains(entry.first); });
+  listening_.merge(opened);
+}
+
 int ProxyProcess::run() {
   keep_freed_memory();
   const sigset_t signals = block_control_signals();
+  if (launch_.upgrade_fd >= 0) {
+    inherited_ = std::make_unique<Inheritance>(launch_.upgrade_fd, kHandoverTimeout);
+  }
+  notifier_ = std::make_unique<ServiceNotifier>(inherited_ != nullptr);
   discovery_ = std::make_unique<discovery::Discovery>(
       [this](const std::string& cluster) { apply_servers(cluster); });
   std::shared_ptr<const config::Config> config = load_config();
+  started_ = applied_;
   observe::configure_log(config->monitoring.logging);
   log_warnings(*config);
   const uint32_t worker_total = worker_count(*config);
   publish(upstream::build_generation(config, nullptr, worker_total));
+  const size_t resumed = inherited_ != nullptr
+                             ? upstream::resume_server_states(*generation_, inherited_->servers())
+                             : 0;
   warn_expiring_certificates(*generation_);
   if (config->tracing.enabled) {
     spans_ = std::make_unique<observe::SpanExporter>(config->tracing, worker_total);
@@ -226,8 +274,9 @@ int ProxyProcess::run() {
         [this](const discovery::FleetActions& actions) { apply_fleet_actions(actions); });
   }
   start_admin(*config, worker_total);
-  std::vector<ListenSockets> sockets = open_new_listeners(*config);
-  open_ = listen_addresses(*config);
+  ListenCopies opened;
+  std::vector<ListenSockets> sockets = open_new_listeners(*config, opened);
+  keep_listening(*config, std::move(opened));
 
   const uint32_t connection_limit =
       config->max_connections != 0 ? config->max_connections : proxy::default_connection_limit();
@@ -254,7 +303,7 @@ int ProxyProcess::run() {
         config->etcd, instance_record(*config, version_));
   }
   std::string listening;
-  for (const std::string& address : open_) {
+  for (const auto& [address, copies] : listening_) {
     listening += (listening.empty() ? "" : ",") + address;
   }
   observe::log_event(
@@ -263,41 +312,155 @@ int ProxyProcess::run() {
        {"workers", std::to_string(workers_.size())},
        {"max_connections", std::to_string(connection_limit)},
        {"socket_io", workers_.front()->loop().io().active() ? "io_uring" : "syscalls"}});
+  if (inherited_ != nullptr) {
+    const size_t unused = inherited_->untaken();
+    inherited_->report_ready();
+    inherited_.reset();  // closes the sockets of addresses no longer configured
+    observe::log_event(LogLevel::info, "binary upgrade: serving; the old process drains",
+                       {{"old_pid", std::to_string(getppid())},
+                        {"servers_resumed", std::to_string(resumed)},
+                        {"sockets_not_configured", std::to_string(unused)}});
+  }
+  notifier_->ready("serving " + listening);
 
   for (;;) {
-    const timespec expiry_check{kExpiryCheckSeconds, 0};
-    const int signal_number = sigtimedwait(&signals, nullptr, &expiry_check);
-    if (signal_number < 0) {
-      if (errno == EAGAIN) {
-        warn_expiring_certificates(*published_.load());
+    const int signal_number = next_signal(signals);
+    if (signal_number == SIGHUP) {
+      notifier_->reloading();
+      reload();
+      notifier_->ready("serving");
+      continue;
+    }
+    if (signal_number == SIGUSR1) {
+      // logrotate moved the files: open them again by name.
+      observe::configure_log(published_.load()->config->monitoring.logging);
+      observe::log_event(LogLevel::info, "log output reopened (SIGUSR1)");
+      continue;
+    }
+    if (signal_number == SIGUSR2) {
+      if (hand_over()) {
+        shut_down("SIGUSR2 (binary upgrade)", true);
+        return 0;
       }
       continue;
     }
-    if (signal_number == SIGHUP) {
-      reload();
-      continue;
-    }
-    observe::log_event(LogLevel::info, "shutting down: draining connections",
-                       {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    {
-      const std::lock_guard<std::mutex> control(control_mutex_);
-      serving_ = false;  // discovery's and the fleet's threads change nothing from now on
-    }
-    instance_.reset();  // out of the fleet's list first
-    for (const std::unique_ptr<Worker>& worker : workers_) {
-      worker->drain();
-    }
-    for (const std::unique_ptr<Worker>& worker : workers_) {
-      worker->join();
-    }
-    admin_->stop();
-    if (spans_ != nullptr) {
-      spans_->stop();  // exports what the workers traced last
-    }
-    observe::log_event(LogLevel::info, "ballast stopped");
-    observe::attach_log_writer(nullptr);  // the writer writes what the workers logged last
+    shut_down(signal_number == SIGTERM ? "SIGTERM" : "SIGINT", false);
     return 0;
   }
+}
+
+int ProxyProcess::next_signal(const sigset_t& signals) {
+  uint64_t next_expiry_check_ms = core::monotonic_now_ns() / core::kNsPerMs + kExpiryCheckMs;
+  const uint64_t watchdog_ms = notifier_->watchdog_interval_ms();
+  workers_alive_.store(static_cast<uint32_t>(workers_.size()), std::memory_order_relaxed);
+  for (;;) {
+    const uint64_t now_ms = core::monotonic_now_ns() / core::kNsPerMs;
+    uint64_t wait_ms = next_expiry_check_ms > now_ms ? next_expiry_check_ms - now_ms : 0;
+    if (watchdog_ms != 0) {
+      wait_ms = std::min(wait_ms, watchdog_ms);
+    }
+    const timespec wait{static_cast<time_t>(wait_ms / 1000),
+                        static_cast<long>(wait_ms % 1000) * 1'000'000};
+    const int signal_number = sigtimedwait(&signals, nullptr, &wait);
+    if (signal_number >= 0) {
+      return signal_number;
+    }
+    if (errno != EAGAIN) {
+      continue;  // EINTR
+    }
+    if (watchdog_ms != 0) {
+      feed_watchdog();
+    }
+    if (core::monotonic_now_ns() / core::kNsPerMs >= next_expiry_check_ms) {
+      warn_expiring_certificates(*published_.load());
+      next_expiry_check_ms += kExpiryCheckMs;
+    }
+  }
+}
+
+// A worker whose loop is stuck stops the keep-alives, and systemd restarts the service.
+void ProxyProcess::feed_watchdog() {
+  if (workers_alive_.exchange(0, std::memory_order_relaxed) == workers_.size()) {
+    notifier_->alive();
+  }
+  for (const std::unique_ptr<Worker>& worker : workers_) {
+    worker->loop().post([this] { workers_alive_.fetch_add(1, std::memory_order_relaxed); });
+  }
+}
+
+bool ProxyProcess::hand_over() noexcept {
+  try {
+    Handover handover;
+    for (const auto& [address, copies] : listening_) {
+      for (const core::FileDescriptor& fd : copies) {
+        handover.sockets.emplace_back(listener_key(address), fd.get());
+      }
+    }
+    handover.sockets.emplace_back(admin_key(admin_->admin_listen()), admin_->admin_socket());
+    if (admin_->metrics_socket() >= 0) {
+      handover.sockets.emplace_back(metrics_key(admin_->metrics_listen()),
+                                    admin_->metrics_socket());
+    }
+    handover.servers =
+        upstream::describe_server_states(*published_.load(), core::monotonic_now_ns());
+    Successor successor(launch_.command, handover);
+    observe::log_event(LogLevel::info, "binary upgrade: started the new process",
+                       {{"binary", launch_.command.binary},
+                        {"new_pid", std::to_string(successor.pid())},
+                        {"sockets", std::to_string(handover.sockets.size())}});
+    const uint64_t deadline_ns = core::monotonic_now_ns() + kSuccessorStartMs * core::kNsPerMs;
+    for (;;) {
+      const std::optional<std::string> failure = successor.poll_ready(std::chrono::seconds(1));
+      if (failure && failure->empty()) {
+        observe::log_event(LogLevel::info, "binary upgrade: the new process serves; draining",
+                           {{"new_pid", std::to_string(successor.pid())}});
+        return true;
+      }
+      if (failure) {
+        throw std::runtime_error(*failure);
+      }
+      if (notifier_->watchdog_interval_ms() != 0) {
+        feed_watchdog();
+      }
+      if (core::monotonic_now_ns() > deadline_ns) {
+        successor.stop();
+        throw std::runtime_error("the new process did not serve within " +
+                                 std::to_string(kSuccessorStartMs / 1000) + " s");
+      }
+    }
+  } catch (const std::exception& error) {
+    observe::log_event(LogLevel::error, "binary upgrade failed: this process keeps serving",
+                       {{"error", error.what()}});
+    notifier_->ready("serving (binary upgrade failed)");
+    return false;
+  }
+}
+
+void ProxyProcess::shut_down(std::string_view why, bool handed_over) {
+  notifier_->stopping();
+  observe::log_event(LogLevel::info, "shutting down: draining connections",
+                     {{"signal", std::string(why)}});
+  {
+    const std::lock_guard<std::mutex> control(control_mutex_);
+    serving_ = false;  // discovery's and the fleet's threads change nothing from now on
+  }
+  instance_.reset();  // out of the fleet's list first
+  if (handed_over) {
+    admin_->stop();  // the new process answers on the admin API's sockets from now on
+  }
+  for (const std::unique_ptr<Worker>& worker : workers_) {
+    worker->drain();
+  }
+  listening_.clear();  // the workers close theirs as they start draining
+  for (const std::unique_ptr<Worker>& worker : workers_) {
+    worker->join();
+  }
+  admin_->stop();
+  if (spans_ != nullptr) {
+    spans_->stop();  // exports what the workers traced last
+  }
+  observe::log_event(LogLevel::info, "ballast stopped");
+  observe::attach_log_writer(nullptr);  // the writer writes what the workers logged last
 }
 
 std::vector<discovery::SourceReport> ProxyProcess::discovery_reports() const {
@@ -437,6 +600,7 @@ void ProxyProcess::reload() noexcept {
   try {
     std::shared_ptr<const config::Config> loaded = source_();
     admin_->check_reload(*loaded);
+    const std::vector<std::string> start_up_only = changed_startup_settings(*started_, *loaded);
     discovery_->configure(*loaded);
     const std::lock_guard<std::mutex> control(control_mutex_);
     // Under the lock, so no discovery change lands between this read and the publication.
@@ -448,17 +612,24 @@ void ProxyProcess::reload() noexcept {
     for (const std::unique_ptr<Worker>& worker : workers_) {
       prepared.push_back(worker->prepare(next));
     }
-    std::vector<ListenSockets> sockets = open_new_listeners(*config);
+    ListenCopies opened;
+    std::vector<ListenSockets> sockets = open_new_listeners(*config, opened);
     observe::configure_log(config->monitoring.logging);
     log_warnings(*config);
     publish(next);
-    open_ = listen_addresses(*config);
+    keep_listening(*config, std::move(opened));
     for (size_t i = 0; i < workers_.size(); ++i) {
       workers_[i]->adopt(std::move(prepared[i]), std::move(sockets[i]));
     }
     applied_ = loaded;
     observe::log_event(LogLevel::info, "configuration reloaded",
                        {{"generation", std::to_string(generation_->number)}});
+    for (const std::string& setting : start_up_only) {
+      observe::log_event(LogLevel::warn,
+                         "reload: this setting is read at start-up; a binary upgrade (SIGUSR2) "
+                         "applies it",
+                         {{"setting", setting}});
+    }
     warn_expiring_certificates(*generation_);
   } catch (const std::exception& error) {
     observe::log_event(LogLevel::error, "reload failed: keeping the running configuration",

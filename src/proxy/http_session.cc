@@ -933,9 +933,13 @@ void HttpSession::abort_exchange(std::string_view why) noexcept {
   close();
 }
 
+// An idle keep-alive connection is not closed at once: its client may be sending its next
+// request as we close, and would see the connection reset (a client such as wrk counts that as a
+// failed request; a browser retries). It gets kDrainIdleGraceMs from its last response instead:
+// a request arriving within is answered with `Connection: close`, and an idle one closes then.
 void HttpSession::begin_drain() noexcept {
   if (phase_ == Phase::reading_head && client_in_.empty()) {
-    close();
+    update_client_timer();
   }
   // Otherwise complete_exchange() sees draining() and closes after this response; a tunnel
   // stays until the drain deadline closes it.
@@ -1005,7 +1009,9 @@ uint64_t HttpSession::client_deadline_ns() const noexcept {
       if (head_started_ns_ != 0) {
         return after(head_started_ns_, timeouts.client_header_ms);
       }
-      return after(idle_since_ns_, timeouts.keepalive());
+      return after(idle_since_ns_, host_.draining()
+                                       ? std::min(timeouts.keepalive(), kDrainIdleGraceMs)
+                                       : timeouts.keepalive());
     case Phase::proxying:
       if (waiting_on_client_send()) {
         return after(client_write_ns_, timeouts.client_send());

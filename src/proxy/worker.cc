@@ -95,6 +95,17 @@ Worker::~Worker() {
   join();
 }
 
+namespace {
+
+// A worker's sockets for one listen address: "host:port", and, after a binary upgrade from a
+// process with more workers, the extra ones it took over as "host:port#N" (ListenSockets).
+bool is_socket_of(const std::string& socket_key, const std::string& listen_key) noexcept {
+  return socket_key.starts_with(listen_key) &&
+         (socket_key.size() == listen_key.size() || socket_key[listen_key.size()] == '#');
+}
+
+}  // namespace
+
 std::string Worker::listen_key(const config::ListenerConfig& listener) const {
   return listener.listen.host + ":" + std::to_string(listener.listen.port);
 }
@@ -204,18 +215,20 @@ void Worker::install(std::unique_ptr<WorkerGeneration> prepared, ListenSockets n
   std::map<std::string, std::unique_ptr<Listener>> kept;
   for (const config::ListenerConfig& config : generation->config->listeners) {
     const std::string key = listen_key(config);
-    std::unique_ptr<Listener> listener;
-    if (auto existing = listeners_.find(key); existing != listeners_.end()) {
-      listener = std::move(existing->second);
-    } else if (auto fresh = new_sockets.find(key); fresh != new_sockets.end()) {
-      listener =
+    for (auto existing = listeners_.lower_bound(key);
+         existing != listeners_.end() && is_socket_of(existing->first, key);) {
+      existing->second->config = &config;
+      kept[existing->first] = std::move(existing->second);
+      existing = listeners_.erase(existing);
+    }
+    for (auto fresh = new_sockets.lower_bound(key);
+         fresh != new_sockets.end() && is_socket_of(fresh->first, key); ++fresh) {
+      auto listener =
           std::make_unique<Listener>(*this, std::move(fresh->second), gate_.listener_count(key));
       loop_.watch(listener->fd(), *listener);
-    } else {
-      continue;
+      listener->config = &config;
+      kept[fresh->first] = std::move(listener);
     }
-    listener->config = &config;
-    kept[key] = std::move(listener);
   }
   for (auto& [key, listener] : listeners_) {
     if (listener != nullptr && !listener->paused) {

@@ -49,7 +49,9 @@ class Listener final : public core::IoHandler, public core::Resumable {
   core::FileDescriptor fd_;
 };
 
-// Listening sockets by listen address ("host:port"), one set per worker.
+// Listening sockets by listen address ("host:port"), one set per worker. A worker may also have
+// more than one socket for an address, keyed "host:port#N": the surplus of a binary upgrade
+// from a process with more workers, whose accept queues must still be served.
 using ListenSockets = std::map<std::string, core::FileDescriptor>;
 
 class Worker final : public SessionHost, public core::Timer::Handler, public core::WaitHook {
