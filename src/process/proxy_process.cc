@@ -58,6 +58,9 @@ constexpr uint64_t kExpiryCheckMs = 24 * 3600 * 1000;
 // How long a binary upgrade's predecessor may take to hand over, and its successor to serve.
 constexpr std::chrono::milliseconds kHandoverTimeout{10'000};
 constexpr uint64_t kSuccessorStartMs = 60'000;
+// How long, after a hand-over, an idle keep-alive connection of the old process stays open for
+// a request already on its way (Worker::drain).
+constexpr uint64_t kHandoverIdleGraceMs = 1'000;
 
 // One warning per TLS certificate that ends within 14 days (or has ended): at start-up, at
 // each reload, and once a day while it runs.
@@ -312,6 +315,9 @@ int ProxyProcess::run() {
        {"workers", std::to_string(workers_.size())},
        {"max_connections", std::to_string(connection_limit)},
        {"socket_io", workers_.front()->loop().io().active() ? "io_uring" : "syscalls"}});
+  // systemd first: once the predecessor hears we serve it exits, and systemd must know by then
+  // that the service's main process is this one (MAINPID=), or it takes the service for dead.
+  notifier_->ready("serving " + listening);
   if (inherited_ != nullptr) {
     const size_t unused = inherited_->untaken();
     inherited_->report_ready();
@@ -321,7 +327,6 @@ int ProxyProcess::run() {
                         {"servers_resumed", std::to_string(resumed)},
                         {"sockets_not_configured", std::to_string(unused)}});
   }
-  notifier_->ready("serving " + listening);
 
   for (;;) {
     const int signal_number = next_signal(signals);
@@ -437,7 +442,9 @@ bool ProxyProcess::hand_over() noexcept {
 }
 
 void ProxyProcess::shut_down(std::string_view why, bool handed_over) {
-  notifier_->stopping();
+  if (!handed_over) {
+    notifier_->stopping();  // after a hand-over the service goes on, in the new process
+  }
   observe::log_event(LogLevel::info, "shutting down: draining connections",
                      {{"signal", std::string(why)}});
   {
@@ -449,7 +456,7 @@ void ProxyProcess::shut_down(std::string_view why, bool handed_over) {
     admin_->stop();  // the new process answers on the admin API's sockets from now on
   }
   for (const std::unique_ptr<Worker>& worker : workers_) {
-    worker->drain();
+    worker->drain(handed_over ? kHandoverIdleGraceMs : 0);
   }
   listening_.clear();  // the workers close theirs as they start draining
   for (const std::unique_ptr<Worker>& worker : workers_) {

@@ -933,13 +933,17 @@ void HttpSession::abort_exchange(std::string_view why) noexcept {
   close();
 }
 
-// An idle keep-alive connection is not closed at once: its client may be sending its next
-// request as we close, and would see the connection reset (a client such as wrk counts that as a
-// failed request; a browser retries). It gets kDrainIdleGraceMs from its last response instead:
-// a request arriving within is answered with `Connection: close`, and an idle one closes then.
+// An idle keep-alive connection closes at once, unless the drain gives it a grace
+// (Worker::drain): its client may be sending its next request as we close, and would see the
+// connection reset. Within the grace, counted from its last response, a request is answered with
+// `Connection: close`; an idle one closes at its end.
 void HttpSession::begin_drain() noexcept {
   if (phase_ == Phase::reading_head && client_in_.empty()) {
-    update_client_timer();
+    if (host_.drain_idle_grace_ms() == 0) {
+      close();
+    } else {
+      update_client_timer();
+    }
   }
   // Otherwise complete_exchange() sees draining() and closes after this response; a tunnel
   // stays until the drain deadline closes it.
@@ -1010,7 +1014,7 @@ uint64_t HttpSession::client_deadline_ns() const noexcept {
         return after(head_started_ns_, timeouts.client_header_ms);
       }
       return after(idle_since_ns_, host_.draining()
-                                       ? std::min(timeouts.keepalive(), kDrainIdleGraceMs)
+                                       ? std::min(timeouts.keepalive(), host_.drain_idle_grace_ms())
                                        : timeouts.keepalive());
     case Phase::proxying:
       if (waiting_on_client_send()) {

@@ -109,8 +109,6 @@ class HttpSession final : public Session,
   static constexpr size_t kClientBufferBytes = 16 * 1024;
   static constexpr size_t kClientOutBytes = 8 * 1024;
   static constexpr uint64_t kLingerMs = 2'000;
-  // How long an idle keep-alive connection stays open once its worker drains (begin_drain).
-  static constexpr uint64_t kDrainIdleGraceMs = 1'000;
 
   // The client's bytes, in clear or through TLS.
   bool advance_handshake() noexcept;

@@ -59,6 +59,9 @@ class SessionHost {
  public:
   virtual core::EventLoop& loop() noexcept = 0;
   virtual bool draining() const noexcept = 0;
+  // While draining: how long an idle keep-alive connection stays open for a request already on
+  // its way (0: closed at once). See Worker::drain.
+  virtual uint64_t drain_idle_grace_ms() const noexcept = 0;
   virtual WorkerTelemetry& telemetry() noexcept = 0;
   virtual void session_closed(Session& session) noexcept = 0;
   // A session made by another for the same connection (an HTTP/1 connection that turned out to

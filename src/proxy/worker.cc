@@ -180,8 +180,8 @@ void Worker::install_cluster(std::shared_ptr<const upstream::Generation> generat
   current.shared = std::move(generation);
 }
 
-void Worker::drain() {
-  loop_.post([this] { start_draining(); });
+void Worker::drain(uint64_t idle_grace_ms) {
+  loop_.post([this, idle_grace_ms] { start_draining(idle_grace_ms); });
 }
 
 void Worker::join() {
@@ -416,8 +416,9 @@ void Worker::session_closed(Session& session) noexcept {
   }
 }
 
-void Worker::start_draining() noexcept {
+void Worker::start_draining(uint64_t idle_grace_ms) noexcept {
   draining_ = true;
+  drain_idle_grace_ms_ = idle_grace_ms;
   report_timer_.cancel();
   rate_timer_.cancel();
   resume_timer_.cancel();

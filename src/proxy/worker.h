@@ -84,12 +84,17 @@ class Worker final : public SessionHost, public core::Timer::Handler, public cor
   void take_servers(std::shared_ptr<const upstream::Generation> generation, size_t index,
                     std::shared_ptr<WorkerCluster> prepared);
   // Stops accepting, lets exchanges in flight finish (up to drain_timeout), then ends the loop.
-  void drain();
+  // `idle_grace_ms`: how long an idle keep-alive connection is kept for a request its client may
+  // be sending as we close — a request that would then meet a reset. 0 for a stop (nginx closes
+  // them at once: the service is going away); a binary upgrade gives them a second, so that the
+  // clients of a service that goes on lose no request.
+  void drain(uint64_t idle_grace_ms = 0);
   void join();
 
   // SessionHost
   core::EventLoop& loop() noexcept override { return loop_; }
   bool draining() const noexcept override { return draining_; }
+  uint64_t drain_idle_grace_ms() const noexcept override { return drain_idle_grace_ms_; }
   WorkerTelemetry& telemetry() noexcept override { return telemetry_; }
   void session_closed(Session& session) noexcept override;
   void adopt(Session& session) noexcept override { link_session(session); }
@@ -123,7 +128,7 @@ class Worker final : public SessionHost, public core::Timer::Handler, public cor
   void install(std::unique_ptr<WorkerGeneration> prepared, ListenSockets new_sockets);
   void install_cluster(std::shared_ptr<const upstream::Generation> generation, size_t index,
                        std::shared_ptr<WorkerCluster> prepared);
-  void start_draining() noexcept;
+  void start_draining(uint64_t idle_grace_ms) noexcept;
   void reap_generations() noexcept;
   void report() noexcept;
   void link_session(Session& session) noexcept;
@@ -137,6 +142,7 @@ class Worker final : public SessionHost, public core::Timer::Handler, public cor
 
   WorkerSlot slot_;
   uint64_t drain_timeout_ms_;
+  uint64_t drain_idle_grace_ms_ = 0;  // from drain(), once draining
   core::EventLoop loop_;
   WorkerTelemetry telemetry_;
   observe::AccessLog access_log_;

@@ -9,7 +9,10 @@ stopped."""
 import ctypes
 import os
 import re
+import shutil
 import signal
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -20,7 +23,9 @@ from events import admin_request, admin_status, log_events, server_status, wait_
 from harness import (
     HOST,
     HttpConnection,
+    Process,
     ProtocolError,
+    accepts_connections,
     control,
     fd_count,
     free_port,
@@ -275,3 +280,90 @@ def test_a_successor_that_cannot_start_leaves_the_old_process_serving(backends, 
     write_config(proxy.config_path, config)
     upgrade(proxy, config, proxy.pid, reaper)
     assert get(proxy.port, "/").status == 200
+
+
+def test_the_successor_runs_the_binary_now_at_the_path(backends, ballast_bin, tmp_path, reaper):
+    # As a package upgrade does: the file at the path ballast was started from is replaced (a new
+    # inode renamed over it); SIGUSR2 then starts the new file, not the running one's deleted copy.
+    binary = tmp_path / "sbin" / "ballast"
+    binary.parent.mkdir()
+    shutil.copy(ballast_bin, binary)
+    server = backends.start("s1")
+    port = free_port()
+    config = {"workers": 1, "monitoring": {"logging": {"access_log": False},
+                                           "metrics": {"port": free_port()}},
+              "admin": {"listen": f"{HOST}:{free_port()}"},
+              "listeners": [{"name": "web", "listen": f"{HOST}:{port}",
+                             "routes": [{"cluster": "web"}]}],
+              "clusters": {"web": {"servers": [server_entry(server)]}}}
+    path = write_config(tmp_path / "ballast.yaml", config)
+    proxy = Process([str(binary), "--config", str(path)], tmp_path, "upgraded")
+    wait_until(lambda: accepts_connections(port), 10, "ballast listening")
+    old_inode = os.stat(f"/proc/{proxy.pid}/exe").st_ino
+
+    replacement = binary.with_name("ballast.new")
+    shutil.copy(ballast_bin, replacement)
+    os.rename(replacement, binary)
+    os.kill(proxy.pid, signal.SIGUSR2)
+    new_pid = int(wait_log(proxy, SERVING, 20)[0]["new_pid"])
+    reaper.append(new_pid)
+    assert proxy.wait_exit(20) == 0
+    assert os.stat(f"/proc/{new_pid}/exe").st_ino == os.stat(binary).st_ino != old_inode
+    assert os.readlink(f"/proc/{new_pid}/exe") == str(binary)
+    assert get(port, "/").status == 200
+
+
+class NotifySocket:
+    """systemd's side of sd_notify: a datagram socket named by NOTIFY_SOCKET; each message with
+    the pid that sent it (SCM_CREDENTIALS)."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self.sock.settimeout(0.05)
+        self.messages = []  # (sender pid, {field: value})
+
+    def read(self):
+        while True:
+            try:
+                data, ancillary, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(12))
+            except (socket.timeout, BlockingIOError):
+                return self.messages
+            pid = None
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                    pid = struct.unpack("iII", value[:12])[0]
+            fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
+            self.messages.append((pid, fields))
+
+    def wait(self, what, predicate, timeout_s=10):
+        return wait_until(lambda: any(predicate(pid, m) for pid, m in self.read()), timeout_s, what)
+
+
+def test_systemd_hears_ready_reloading_watchdog_the_new_main_pid_and_stopping(
+        backends, ballast, reaper, tmp_path, monkeypatch):
+    notify = NotifySocket(tmp_path / "notify")
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    monkeypatch.setenv("WATCHDOG_USEC", "400000")  # a keep-alive every 200 ms
+    proxy, config, _ = start(ballast, backends)
+    old = proxy.pid
+    notify.wait("READY=1 with MAINPID", lambda pid, m: m.get("READY") == "1" and
+                m.get("MAINPID") == str(old) and pid == old)
+    notify.wait("WATCHDOG=1", lambda pid, m: m.get("WATCHDOG") == "1" and pid == old)
+
+    os.kill(old, signal.SIGHUP)
+    notify.wait("RELOADING=1", lambda pid, m: m.get("RELOADING") == "1")
+    ready_after_reload = len([m for _, m in notify.read() if m.get("READY") == "1"])
+    assert ready_after_reload >= 1
+
+    new = upgrade(proxy, config, old, reaper)
+    notify.wait("READY=1 from the new process", lambda pid, m: m.get("MAINPID") == str(new) and
+                m.get("READY") == "1" and pid == new)
+    notify.wait("WATCHDOG=1 from the new process",
+                lambda pid, m: m.get("WATCHDOG") == "1" and pid == new)
+    # The old process drained and exited without telling systemd the service stops.
+    assert not any(m.get("STOPPING") for _, m in notify.read()), notify.messages
+
+    os.kill(new, signal.SIGTERM)
+    notify.wait("STOPPING=1", lambda pid, m: m.get("STOPPING") == "1" and pid == new)
