@@ -30,13 +30,13 @@ test: build format-check test-release test-asan test-fuzz test-package
 
 # Integration last, so that a failure's pytest summary ends the log.
 test-release: build
-	ctest --test-dir $(RELEASE_DIR) --output-on-failure -E '^integration$$'
+	ctest --test-dir $(RELEASE_DIR) --output-on-failure -j2 -E '^integration$$'
 	ctest --test-dir $(RELEASE_DIR) --output-on-failure -R '^integration$$'
 
 test-asan: deps
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DBALLAST_SANITIZE=ON -DBALLAST_TESTS_ONLY=ON
 	cmake --build $(ASAN_DIR)
-	ctest --test-dir $(ASAN_DIR) --output-on-failure
+	ctest --test-dir $(ASAN_DIR) --output-on-failure -j2
 
 # The parsers of untrusted bytes under libFuzzer (clang), briefly, two at a time (fuzz/).
 test-fuzz: deps

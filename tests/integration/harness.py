@@ -537,12 +537,14 @@ def timed_get(port, target="/"):
 
 
 class RequestLoop:
-    """Sequential GETs over a keep-alive connection on a thread, for the `with` block; each is
-    recorded as (monotonic start, status or the error's text, X-Backend)."""
+    """Sequential GETs over a keep-alive connection (or, with `fresh_connections`, a new one for
+    each) on a thread, for the `with` block; each is recorded as (monotonic start, status or the
+    error's text, X-Backend)."""
 
-    def __init__(self, port, target="/"):
+    def __init__(self, port, target="/", fresh_connections=False):
         self.port = port
         self.target = target
+        self.fresh_connections = fresh_connections
         self.results = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -556,7 +558,7 @@ class RequestLoop:
                     connection = HttpConnection(self.port, timeout_s=5)
                 response = connection.request("GET", self.target)
                 self.results.append((started, response.status, response.backend))
-                if "close" in (response.header("Connection") or "").lower():
+                if self.fresh_connections or "close" in (response.header("Connection") or "").lower():
                     connection.close()
                     connection = None
             except (OSError, ProtocolError) as error:

@@ -14,7 +14,6 @@ import signal
 import socket
 import struct
 import subprocess
-import threading
 import time
 
 import pytest
@@ -22,9 +21,8 @@ import pytest
 from events import admin_request, admin_status, log_events, server_status, wait_log
 from harness import (
     HOST,
-    HttpConnection,
     Process,
-    ProtocolError,
+    RequestLoop,
     accepts_connections,
     control,
     fd_count,
@@ -113,38 +111,6 @@ def listen_port_of(config):
     return int(config["listeners"][0]["listen"].rsplit(":", 1)[1])
 
 
-class FreshConnections:
-    """A thread opening a new connection for every request, counting any that is refused, reset
-    or answered with anything but 200: what a client arriving during the upgrade would see."""
-
-    def __init__(self, port):
-        self.port = port
-        self.ok = 0
-        self.failures = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                with HttpConnection(self.port, timeout_s=5) as connection:
-                    response = connection.request("GET", "/")
-                if response.status == 200:
-                    self.ok += 1
-                else:
-                    self.failures.append(f"status {response.status}")
-            except (OSError, ProtocolError) as error:
-                self.failures.append(repr(error))
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_):
-        self._stop.set()
-        self._thread.join(10)
-
-
 def wrk(port, seconds, connections=32):
     return subprocess.Popen(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"http://{HOST}:{port}/"],
@@ -180,7 +146,7 @@ def test_twenty_upgrades_under_load_fail_no_request_and_refuse_no_connection(
 
     load = wrk(port, 300)
     pid = proxy.pid
-    with FreshConnections(port) as fresh:
+    with RequestLoop(port, fresh_connections=True) as fresh:
         time.sleep(1)
         for round_number in range(1, UPGRADES + 1):
             pid = upgrade(proxy, config, pid, reaper, count=round_number)
@@ -188,15 +154,15 @@ def test_twenty_upgrades_under_load_fail_no_request_and_refuse_no_connection(
     requests, problems, output = wrk_result(load)
     assert problems == [], output
     assert requests > 1000, output
-    assert fresh.failures == [], fresh.failures[:5]
-    assert fresh.ok > 20
+    assert fresh.failures() == [], fresh.failures()[:5]
+    assert len(fresh.results) > 20
 
     warm = wrk(port, 60)
     time.sleep(2)
     wrk_result(warm)
     fds, rss = settle(pid)
-    print(f"{UPGRADES} upgrades: wrk {requests} requests, 0 errors; {fresh.ok} fresh connections; "
-          f"descriptors {base_fds} -> {fds}; RSS {base_rss >> 10} -> {rss >> 10} KiB")
+    print(f"{UPGRADES} upgrades: wrk {requests} requests, 0 errors; "
+          f"{len(fresh.results)} fresh connections; descriptors {base_fds} -> {fds}; RSS {base_rss >> 10} -> {rss >> 10} KiB")
     assert abs(fds - base_fds) <= 2, (base_fds, fds)
     assert rss < base_rss * 1.25 + (4 << 20), (base_rss, rss)
     assert len(log_events(proxy, "ballast started")) == UPGRADES + 1
@@ -254,7 +220,7 @@ def test_a_new_worker_count_takes_effect_through_an_upgrade(backends, ballast, r
                        "(SIGUSR2) applies it", 5)[0]
     assert warning["setting"] == "workers: 3 -> 1"
 
-    with FreshConnections(proxy.port) as fresh:
+    with RequestLoop(proxy.port, fresh_connections=True) as fresh:
         time.sleep(0.3)
         pid = upgrade(proxy, config, proxy.pid, reaper)
         assert admin_status(config)["process"]["workers"] == 1
@@ -264,8 +230,8 @@ def test_a_new_worker_count_takes_effect_through_an_upgrade(backends, ballast, r
         pid = upgrade(proxy, config, pid, reaper, count=2)
         assert admin_status(config)["process"]["workers"] == 4
         time.sleep(0.5)
-    assert fresh.failures == [], fresh.failures[:5]
-    assert fresh.ok > 10
+    assert fresh.failures() == [], fresh.failures()[:5]
+    assert len(fresh.results) > 10
 
 
 def test_a_successor_that_cannot_start_leaves_the_old_process_serving(backends, ballast, reaper):
